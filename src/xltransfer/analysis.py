@@ -1,0 +1,285 @@
+"""Aggregate evaluation shards, compute transfer gains and correlate them with task similarity."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xltransfer.stats import STATISTICS, correlations
+
+SCORE_KEY = ["model", "source", "target", "language", "seed", "metric"]
+GAIN_COLUMNS = [
+    "model",
+    "source",
+    "target",
+    "language",
+    "seed",
+    "metric",
+    "primary",
+    "score",
+    "baseline_score",
+    "gain",
+]
+SUMMARY_COLUMNS = [
+    "model",
+    "source",
+    "target",
+    "metric",
+    "gain_mean",
+    "gain_std",
+    "n_seeds",
+    "n_languages",
+]
+CORRELATION_COLUMNS = [
+    "model",
+    "method",
+    "scope",
+    "target",
+    "language",
+    "statistic",
+    "estimate",
+    "p_value",
+    "n",
+]
+# Label used in the language column for scopes that average over non-source languages.
+NON_EN = "non-en"
+
+
+class MissingShardsError(RuntimeError):
+    """Raised when expected score shards do not exist."""
+
+    def __init__(self, missing: list[Path]) -> None:
+        self.missing = list(missing)
+        lines = "\n".join(str(p) for p in self.missing)
+        super().__init__(f"{len(self.missing)} expected score shard(s) missing:\n{lines}")
+
+
+def _format_keys(keys: pd.DataFrame, limit: int = 20) -> str:
+    """Render key rows one per line, truncated so error messages stay readable."""
+    rows = [
+        ", ".join(f"{c}={v}" for c, v in zip(keys.columns, row, strict=True))
+        for row in keys.itertuples(index=False)
+    ]
+    more = f"\n... and {len(rows) - limit} more" if len(rows) > limit else ""
+    return "\n".join(rows[:limit]) + more
+
+
+def _require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
+    """Raise ValueError if `df` lacks any of `columns`."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} is missing column(s): {', '.join(missing)}")
+
+
+def _check_unique(df: pd.DataFrame, key: list[str], what: str) -> None:
+    """Raise ValueError listing the keys that occur more than once."""
+    dup = df.duplicated(key, keep=False)
+    if dup.any():
+        keys = df.loc[dup, key].drop_duplicates()
+        raise ValueError(f"duplicate {what} keys ({', '.join(key)}):\n{_format_keys(keys)}")
+
+
+def aggregate_scores(expected: list[Path], allow_partial: bool) -> pd.DataFrame:
+    """Concatenate score shards into one deterministically sorted table."""
+    if not expected:
+        raise ValueError("no score shards expected")
+    paths = [Path(p) for p in expected]
+    missing = [p for p in paths if not p.exists()]
+    present = [p for p in paths if p.exists()]
+    if missing:
+        if not allow_partial or not present:
+            raise MissingShardsError(missing)
+        listing = "\n".join(str(p) for p in missing)
+        warnings.warn(
+            f"aggregating partial results; {len(missing)} shard(s) missing:\n{listing}",
+            UserWarning,
+            stacklevel=2,
+        )
+    frames = [pd.read_parquet(p) for p in present]
+    scores = pd.concat(frames, ignore_index=True)
+    _require_columns(scores, SCORE_KEY + ["value", "primary"], "scores")
+    _check_unique(scores, SCORE_KEY, "score")
+    scores = scores.astype({"seed": "int64", "value": "float64", "primary": "bool"})
+    if "shard" in scores.columns:
+        scores = scores.astype({"shard": "int64"})
+    # The key is unique, so sorting by it alone gives a total, reproducible order.
+    return scores.sort_values(SCORE_KEY, kind="mergesort").reset_index(drop=True)
+
+
+def compute_gains(scores: pd.DataFrame, baseline_source: str = "none") -> pd.DataFrame:
+    """Gain of each intermediate source over the no-intermediate baseline, row by row."""
+    _require_columns(scores, SCORE_KEY + ["value", "primary"], "scores")
+    join_key = ["model", "target", "language", "seed", "metric"]
+    is_base = scores["source"] == baseline_source
+    base = scores.loc[is_base, join_key + ["value"]].rename(columns={"value": "baseline_score"})
+    _check_unique(base, join_key, "baseline score")
+    treated = scores.loc[~is_base, SCORE_KEY + ["primary", "value"]].rename(
+        columns={"value": "score"}
+    )
+    merged = treated.merge(base, on=join_key, how="left", validate="many_to_one", indicator=True)
+    # Test row presence rather than NaN: a baseline that exists but scored NaN is not "missing".
+    absent = (merged["_merge"] == "left_only").to_numpy()
+    if absent.any():
+        keys = merged.loc[absent, join_key].drop_duplicates()
+        raise ValueError(
+            f"missing baseline (source={baseline_source!r}) for {len(keys)} key(s):\n"
+            f"{_format_keys(keys)}"
+        )
+    merged["gain"] = merged["score"] - merged["baseline_score"]
+    merged = merged[GAIN_COLUMNS]
+    return merged.sort_values(SCORE_KEY, kind="mergesort").reset_index(drop=True)
+
+
+def _primary(df: pd.DataFrame) -> pd.DataFrame:
+    """Primary-metric rows, checking there is exactly one primary metric per (model, target)."""
+    prim = df.loc[df["primary"].astype(bool)]
+    n_metrics = prim.groupby(["model", "target"])["metric"].nunique()
+    ambiguous = n_metrics[n_metrics > 1]
+    if len(ambiguous):
+        keys = ambiguous.reset_index()[["model", "target"]]
+        raise ValueError(f"more than one primary metric for:\n{_format_keys(keys)}")
+    return prim
+
+
+def summarize_gains(gains: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
+    """Primary-metric gain per (model, source, target), averaged over seeds and non-English."""
+    _require_columns(gains, GAIN_COLUMNS, "gains")
+    prim = _primary(gains)
+    # Zero-shot transfer is about the languages the model was NOT fine-tuned in, so the
+    # source language is excluded before averaging.
+    zs = prim.loc[prim["language"] != source_language]
+    triple = ["model", "source", "target", "metric"]
+    # Average languages within a seed first, so the spread reported is across seeds (runs).
+    per_seed = zs.groupby(triple + ["seed"], as_index=False)["gain"].mean()
+    out = per_seed.groupby(triple, as_index=False).agg(
+        gain_mean=("gain", "mean"),
+        gain_std=("gain", "std"),
+        n_seeds=("seed", "nunique"),
+    )
+    n_lang = zs.groupby(triple, as_index=False)["language"].nunique()
+    out = out.merge(n_lang.rename(columns={"language": "n_languages"}), on=triple)
+    out = out.astype({"n_seeds": "int64", "n_languages": "int64", "gain_std": "float64"})
+    return out[SUMMARY_COLUMNS].sort_values(triple, kind="mergesort").reset_index(drop=True)
+
+
+def _checked_similarity(gains: pd.DataFrame, similarity: pd.DataFrame) -> pd.DataFrame:
+    """Validate that every gain triple has a similarity value for every method present."""
+    _require_columns(similarity, ["model", "source", "target", "method", "value"], "similarity")
+    if similarity.empty:
+        raise ValueError("similarity table is empty")
+    _check_unique(similarity, ["model", "source", "target", "method"], "similarity")
+    triples = gains[["model", "source", "target"]].drop_duplicates()
+    problems = []
+    for method in sorted(similarity["method"].unique()):
+        sim_m = similarity.loc[similarity["method"] == method, ["model", "source", "target"]]
+        have = triples.merge(sim_m, how="left", indicator=True)
+        lacking = have.loc[have["_merge"] == "left_only", ["model", "source", "target"]]
+        if len(lacking):
+            problems.append(f"method {method!r}:\n{_format_keys(lacking)}")
+    if problems:
+        raise ValueError("missing similarity values for gain pairs:\n" + "\n".join(problems))
+    return similarity
+
+
+def _correlate_groups(
+    data: pd.DataFrame, by: list[str], scope: str, fixed: dict[str, str]
+) -> list[dict[str, object]]:
+    """Correlate similarity vs gain within each group of `data`, one row per statistic."""
+    rows: list[dict[str, object]] = []
+    for key, grp in data.groupby(by, sort=True):
+        ident = dict(zip(by, key, strict=True))
+        result = correlations(grp["value"].to_numpy(), grp["gain"].to_numpy())
+        for stat in STATISTICS:
+            est, p = result[stat]
+            rows.append(
+                {
+                    "model": ident["model"],
+                    "method": ident["method"],
+                    "scope": scope,
+                    "target": ident.get("target", fixed.get("target")),
+                    "language": ident.get("language", fixed.get("language")),
+                    "statistic": stat,
+                    "estimate": est,
+                    "p_value": p,
+                    "n": len(grp),
+                }
+            )
+    return rows
+
+
+def correlate(
+    gains: pd.DataFrame, similarity: pd.DataFrame, source_language: str = "en"
+) -> pd.DataFrame:
+    """Correlate task similarity with primary-metric gain at target, language and pooled scope."""
+    _require_columns(gains, GAIN_COLUMNS, "gains")
+    prim = _primary(gains)
+    sim = _checked_similarity(prim, similarity)[["model", "source", "target", "method", "value"]]
+
+    summary = summarize_gains(prim, source_language=source_language)
+    per_pair = summary.rename(columns={"gain_mean": "gain"})[["model", "source", "target", "gain"]]
+    per_pair = per_pair.merge(sim, on=["model", "source", "target"])
+
+    per_lang = prim.groupby(["model", "source", "target", "language"], as_index=False)[
+        "gain"
+    ].mean()
+    per_lang = per_lang.merge(sim, on=["model", "source", "target"])
+
+    rows = _correlate_groups(
+        per_pair, ["model", "method", "target"], "target", {"language": NON_EN}
+    )
+    rows += _correlate_groups(
+        per_lang, ["model", "method", "target", "language"], "target_language", {}
+    )
+    rows += _correlate_groups(
+        per_pair, ["model", "method"], "pooled", {"target": "*", "language": NON_EN}
+    )
+    out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+    return out.astype({"estimate": "float64", "p_value": "float64", "n": "int64"})
+
+
+def language_summary(scores: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
+    """Primary-metric score per language for each (model, source, target, seed), plus averages."""
+    _require_columns(scores, SCORE_KEY + ["value", "primary"], "scores")
+    prim = _primary(scores)
+    index = ["model", "source", "target", "seed", "metric"]
+    wide = prim.pivot_table(index=index, columns="language", values="value", aggfunc="first")
+    langs = sorted(wide.columns, key=lambda lang: (lang != source_language, lang))
+    wide = wide[langs]
+    non_en = [lang for lang in langs if lang != source_language]
+    # XTREME-style tables average all languages including English; zero-shot claims should
+    # rely on the non-English average, so both are reported side by side.
+    wide["avg_all"] = wide[langs].mean(axis=1)
+    wide["avg_non_en"] = wide[non_en].mean(axis=1) if non_en else math.nan
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def _fmt(x: float, spec: str) -> str:
+    """Format a number, spelling out undefined values."""
+    return "undefined" if x is None or not np.isfinite(x) else format(x, spec)
+
+
+def _fmt_p(p: float) -> str:
+    """Format a p-value with two decimals, switching to significant digits when tiny."""
+    return _fmt(p, ".2f" if p is not None and p >= 0.01 else ".2g")
+
+
+def headline(correlations: pd.DataFrame) -> str:
+    """One sentence per (model, method) reporting the pooled Spearman correlation."""
+    pooled = correlations.loc[
+        (correlations["scope"] == "pooled") & (correlations["statistic"] == "spearman")
+    ].sort_values(["model", "method"], kind="mergesort")
+    if pooled.empty:
+        return "No pooled Spearman correlations available."
+    lines = []
+    for row in pooled.itertuples(index=False):
+        lines.append(
+            f"{row.model}, {row.method} similarity vs gain "
+            f"(pooled over {int(row.n)} source-target pairs): "
+            f"Spearman ρ = {_fmt(row.estimate, '.2f')} (p = {_fmt_p(row.p_value)})"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,31 @@
+"""Entry point of `accelerate launch -m xltransfer.cli.finetune --spec JSON --output DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import datasets
+import transformers
+from accelerate import PartialState
+
+from xltransfer.spec import FinetuneSpec
+from xltransfer.train import run_finetune
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--spec", required=True, help="run spec as JSON (FinetuneSpec)")
+    parser.add_argument("--output", required=True, type=Path, help="checkpoint folder to write")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not PartialState().is_main_process:
+        # One rank speaks for the job; the others stay quiet unless something goes wrong.
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+    run_finetune(FinetuneSpec.from_json(args.spec), args.output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Cross-checks a schema-valid config and expands the experiment grid.
+
+The JSON schema checks each key on its own; these checks relate keys to each other
+(a source names a registry task, a language is one the task has) and run when the DAG is
+built, so a typo fails before any compute is spent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from xltransfer.tasks import METRICS_BY_HEAD, TaskSpec, load_registry
+
+BASELINE_SOURCE = "none"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ConfigError(ValueError):
+    """A config value that is well-formed but inconsistent; the message names the key."""
+
+
+def _check_name(key: str, name: str) -> None:
+    # Names become path segments and shell words: keep them to a safe alphabet.
+    if not _SAFE_NAME.match(name):
+        raise ConfigError(
+            f"{key}: name {name!r} may only use letters, digits, '_', '.' and '-' "
+            "(it becomes a path segment and a wildcard value)"
+        )
+
+
+def _require_known(key: str, values: list[str], known: dict[str, Any], what: str) -> None:
+    for value in values:
+        if value not in known:
+            raise ConfigError(
+                f"{key}: unknown {what} {value!r}; defined {what}s are: {', '.join(sorted(known))}"
+            )
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise ConfigError naming the first key whose value contradicts another part of the config."""
+    registry = load_registry(config["tasks"])
+    experiment = config["experiment"]
+    for section in ("models", "tasks"):
+        for name in config[section]:
+            _check_name(f"{section}.{name}", name)
+    if BASELINE_SOURCE in registry:
+        raise ConfigError(
+            f"tasks: {BASELINE_SOURCE!r} is reserved for the no-intermediate baseline"
+        )
+    _require_known("experiment.models", experiment["models"], config["models"], "model")
+    _require_known("experiment.sources", experiment["sources"], registry, "task")
+    _require_known("experiment.targets", experiment["targets"], registry, "task")
+    for key in ("sources", "targets", "models", "seeds"):
+        values = experiment[key]
+        if len(set(values)) != len(values):
+            raise ConfigError(f"experiment.{key}: duplicate entries in {values}")
+    source_language = experiment["source_language"]
+    for role in ("sources", "targets"):
+        for name in experiment[role]:
+            _check_task(f"tasks.{name}", registry[name], source_language)
+    for target, languages in (experiment.get("target_languages") or {}).items():
+        _require_known("experiment.target_languages", [target], registry, "task")
+        for language in languages:
+            if language not in registry[target].languages:
+                raise ConfigError(
+                    f"experiment.target_languages.{target}: language {language!r} is not one of "
+                    f"the task's languages {list(registry[target].languages)}"
+                )
+    methods = config["similarity"]["methods"]
+    if "taxonomy" in methods:
+        for name in experiment["sources"] + experiment["targets"]:
+            if not registry[name].taxonomy:
+                raise ConfigError(f"tasks.{name}.taxonomy: needed by similarity method 'taxonomy'")
+
+
+def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
+    allowed = METRICS_BY_HEAD[task.head]
+    if task.metric not in allowed:
+        raise ConfigError(
+            f"{key}.metric: {task.metric!r} does not fit task type {task.type!r}; "
+            f"choose one of {list(allowed)}"
+        )
+    if source_language not in task.languages:
+        raise ConfigError(
+            f"{key}.languages: the source language {source_language!r} is missing; "
+            "fine-tuning is done in it"
+        )
+    for language in task.languages:
+        _check_name(f"{key}.languages", language)
+    needed = {"text_a", "label"} | ({"text_b"} if task.is_pair else set())
+    missing = needed - set(task.columns)
+    if missing:
+        raise ConfigError(f"{key}.columns: task type {task.type!r} needs {sorted(missing)}")
+    if task.head == "classification" and len(task.labels) < 2:
+        raise ConfigError(f"{key}.labels: a classification task needs at least two label names")
+    if task.config is None and not task.configs and len(task.languages) > 1:
+        raise ConfigError(
+            f"{key}.config: a multilingual task needs a config template with {{lang}}"
+        )
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The experiment grid: which models, tasks, seeds and language shards to run."""
+
+    models: tuple[str, ...]
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    source_language: str
+    target_languages: dict[str, tuple[str, ...]]
+    languages_per_job: int
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Grid:
+        """Expand `experiment` against the task registry."""
+        experiment = config["experiment"]
+        registry = load_registry(config["tasks"])
+        overrides = experiment.get("target_languages") or {}
+        return cls(
+            models=tuple(experiment["models"]),
+            sources=tuple(experiment["sources"]),
+            targets=tuple(experiment["targets"]),
+            seeds=tuple(int(s) for s in experiment["seeds"]),
+            source_language=experiment["source_language"],
+            target_languages={
+                t: tuple(overrides.get(t, registry[t].languages)) for t in experiment["targets"]
+            },
+            languages_per_job=int(experiment["languages_per_job"]),
+        )
+
+    @property
+    def sources_with_baseline(self) -> tuple[str, ...]:
+        return (BASELINE_SOURCE, *self.sources)
+
+    def shards(self, target: str) -> list[tuple[str, ...]]:
+        """Language groups of a target, one evaluation job each (0 = all languages in one job)."""
+        languages = self.target_languages[target]
+        size = self.languages_per_job or len(languages)
+        return [languages[i : i + size] for i in range(0, len(languages), size)]
+
+    def shard_languages(self, target: str, shard: int) -> tuple[str, ...]:
+        shards = self.shards(target)
+        if not 0 <= shard < len(shards):
+            raise ConfigError(
+                f"target {target!r} has {len(shards)} language shards, not {shard + 1}"
+            )
+        return shards[shard]
+
+    def data_needs(self) -> list[tuple[str, str, str]]:
+        """Every (task, language, split role) that some job reads."""
+        needs = set()
+        for task in self.sources + self.targets:
+            needs.add((task, self.source_language, "train"))
+            needs.add((task, self.source_language, "dev"))
+        for target in self.targets:
+            needs.update((target, language, "test") for language in self.target_languages[target])
+        return sorted(needs)
+
+    def job_counts(self) -> dict[str, int]:
+        """Jobs per rule implied by the grid (the dry run must agree)."""
+        runs = len(self.models) * len(self.seeds)
+        return {
+            "prepare_data": len(self.data_needs()),
+            "train_source": runs * len(self.sources),
+            "train_target": runs * len(self.sources_with_baseline) * len(self.targets),
+            "evaluate": runs
+            * len(self.sources_with_baseline)
+            * sum(len(self.shards(t)) for t in self.targets),
+        }

@@ -1,0 +1,147 @@
+"""One function per workflow job: read inputs, call the library, write outputs atomically.
+
+Workflow scripts are thin adapters onto these, so every job can also run without Snakemake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from xltransfer import analysis, similarity
+from xltransfer.data import load_split, standardize
+from xltransfer.io import write_parquet_atomic
+from xltransfer.spec import PretrainSpec
+from xltransfer.tasks import TaskSpec
+
+log = logging.getLogger(__name__)
+
+
+def prepare_data(task: TaskSpec, language: str, role: str, output: Path) -> pd.DataFrame:
+    """Load one split through `datasets` and write it in the standard shape."""
+    frame = standardize(task, load_split(task, language, role), language, role)
+    write_parquet_atomic(frame, output)
+    log.info("%s/%s/%s: %d rows -> %s", task.name, language, role, len(frame), output)
+    return frame
+
+
+def demo_benchmark(settings: dict[str, Any], output: Path) -> None:
+    """Generate the embedded synthetic benchmark."""
+    from xltransfer.demo import build_benchmark
+
+    build_benchmark(
+        output,
+        seed=settings["seed"],
+        languages=settings["languages"],
+        train_size=settings["train_size"],
+        dev_size=settings["dev_size"],
+        test_size=settings["test_size"],
+        corpus_sentences_per_language=settings["corpus_sentences_per_language"],
+    )
+
+
+def train_tokenizer(corpus: Path, build: dict[str, Any], output: Path) -> None:
+    """Train the demo model's tokenizer on every language of the corpus."""
+    from xltransfer.io import atomic_path
+    from xltransfer.pretrain import train_tokenizer as train
+
+    texts = pd.read_parquet(corpus)["text"].tolist()
+    tokenizer = train(texts, PretrainSpec.from_dict(build).vocab_size)
+    with atomic_path(output) as staging:
+        tokenizer.save_pretrained(staging)
+    log.info("tokenizer with %d entries from %d sentences", len(tokenizer), len(texts))
+
+
+def pretrain(corpus: Path, tokenizer: Path, build: dict[str, Any], output: Path, threads: int):
+    """Masked-LM pretraining of the demo model on the whole multilingual corpus."""
+    from xltransfer.io import atomic_path
+    from xltransfer.pretrain import pretrain_mlm
+
+    texts = pd.read_parquet(corpus)["text"].tolist()
+    with atomic_path(output) as staging:
+        losses = pretrain_mlm(texts, tokenizer, PretrainSpec.from_dict(build), staging, threads)
+        (Path(staging) / "pretraining_losses.json").write_text(json.dumps(losses))
+
+
+def evaluate(
+    checkpoint: Path,
+    tests: list[Path],
+    languages: list[str],
+    context: dict,
+    output: Path,
+    threads: int,
+) -> pd.DataFrame:
+    """Zero-shot scores of one checkpoint on a shard of languages."""
+    from xltransfer.zero_shot import evaluate_shard
+
+    frame = evaluate_shard(
+        checkpoint, dict(zip(languages, tests, strict=True)), context=context, threads=threads
+    )
+    write_parquet_atomic(frame, output)
+    return frame
+
+
+def taxonomy_similarity(
+    facets: dict,
+    weights: dict,
+    models: list[str],
+    sources: list[str],
+    targets: list[str],
+    output: Path,
+) -> pd.DataFrame:
+    """Taxonomy similarity of every (source, target), repeated per model for uniform joins."""
+    base = similarity.taxonomy_similarity(facets, list(sources), list(targets), dict(weights))
+    frame = pd.concat([base.assign(model=m) for m in models], ignore_index=True)
+    frame = frame[similarity.SIMILARITY_COLUMNS]
+    write_parquet_atomic(frame, output)
+    return frame
+
+
+def merge_similarity(inputs: list[Path], output: Path) -> pd.DataFrame:
+    """All similarity methods in one long table."""
+    frame = pd.concat([pd.read_parquet(p) for p in inputs], ignore_index=True)
+    write_parquet_atomic(frame, output)
+    return frame
+
+
+def aggregate(expected: list[Path], allow_partial: bool, output: Path) -> pd.DataFrame:
+    """All evaluation shards in one table (refuses a partial table unless allowed)."""
+    frame = analysis.aggregate_scores([Path(p) for p in expected], allow_partial)
+    write_parquet_atomic(frame, output)
+    return frame
+
+
+def correlate(
+    scores: Path, similarity_file: Path, source_language: str, outputs: dict[str, Path]
+) -> str:
+    """Gains, their per-(source, target) summary, correlations and the headline sentence."""
+    from xltransfer.io import write_bytes_atomic
+
+    score_table = pd.read_parquet(scores)
+    gains = analysis.compute_gains(score_table)
+    summary = analysis.summarize_gains(gains, source_language)
+    correlations = analysis.correlate(gains, pd.read_parquet(similarity_file), source_language)
+    headline = analysis.headline(correlations)
+    write_parquet_atomic(gains, outputs["gains"])
+    write_parquet_atomic(summary, outputs["summary"])
+    write_parquet_atomic(correlations, outputs["correlations"])
+    write_bytes_atomic(Path(outputs["headline"]), (headline + "\n").encode())
+    return headline
+
+
+def make_plots(summary: Path, correlations: Path, similarity_file: Path, outputs: dict) -> None:
+    """The gain heatmap and the similarity-vs-gain scatter."""
+    from xltransfer import plots
+
+    summary_table = pd.read_parquet(summary)
+    plots.plot_gain_heatmap(summary_table, Path(outputs["heatmap"]))
+    plots.plot_similarity_vs_gain(
+        summary_table,
+        pd.read_parquet(similarity_file),
+        pd.read_parquet(correlations),
+        Path(outputs["scatter"]),
+    )

@@ -1,0 +1,85 @@
+"""Model factory: one place that builds encoders and heads through the `Auto*` classes."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from xltransfer.spec import TaskHead
+
+log = logging.getLogger(__name__)
+
+
+def load_tokenizer(name_or_path: str, revision: str | None = None) -> PreTrainedTokenizerBase:
+    """Tokenizer of a Hub id or local folder (trust_remote_code stays off)."""
+    return AutoTokenizer.from_pretrained(name_or_path, revision=revision)
+
+
+def _head_config(name_or_path: str, revision: str | None, head: TaskHead):
+    labels = list(head.labels) if head.head == "classification" else ["score"]
+    return AutoConfig.from_pretrained(
+        name_or_path,
+        revision=revision,
+        num_labels=head.num_labels,
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+        problem_type=(
+            "single_label_classification" if head.head == "classification" else "regression"
+        ),
+    )
+
+
+def same_label_space(a: PreTrainedModel, head: TaskHead) -> bool:
+    """True when a checkpoint's head predicts exactly the labels (in order) this task needs."""
+    config = a.config
+    if head.head == "regression":
+        return config.problem_type == "regression"
+    names = [config.id2label[i] for i in range(config.num_labels)]
+    return config.problem_type != "regression" and names == list(head.labels)
+
+
+def build_classifier(
+    init_model: str, revision: str | None, head: TaskHead, init_checkpoint: str | None
+) -> tuple[PreTrainedModel, bool]:
+    """A sequence classifier/regressor for `head`, its encoder carried over from a checkpoint.
+
+    The head is always first built fresh from the pretrained model, so for a given seed the
+    baseline and every source->target run start from the same head; the source checkpoint's head
+    replaces it only when both predict the same label space (e.g. MNLI -> XNLI).
+    Returns the model and whether the head was carried over.
+    """
+    model = AutoModelForSequenceClassification.from_pretrained(
+        init_model, revision=revision, config=_head_config(init_model, revision, head)
+    )
+    if init_checkpoint is None:
+        return model, False
+    source = AutoModelForSequenceClassification.from_pretrained(init_checkpoint)
+    carry_head = same_label_space(source, head)
+    if carry_head:
+        model.load_state_dict(source.state_dict())
+    else:
+        model.base_model.load_state_dict(source.base_model.state_dict())
+    log.info(
+        "encoder carried over from %s; head %s",
+        init_checkpoint,
+        "carried over" if carry_head else "new",
+    )
+    del source
+    return model, carry_head
+
+
+def resolve_mixed_precision(requested: str) -> str:
+    """`auto` means bf16 where the GPU supports it and full precision elsewhere (e.g. CPU)."""
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "no"

@@ -1,0 +1,123 @@
+"""Typed run specs: the only way hyperparameters reach training (defaults live in the schema)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from xltransfer.tasks import TaskSpec
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Fine-tuning hyperparameters of one stage (source or target)."""
+
+    epochs: int
+    learning_rate: float
+    weight_decay: float
+    warmup_ratio: float
+    global_batch_size: int
+    per_device_batch_size: int
+    max_length: int
+    max_grad_norm: float
+    mixed_precision: str
+    max_train_examples: int | None
+    eval_batch_size: int
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Hyperparameters:
+        """Take exactly this class's fields from a (schema-completed) config mapping."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+@dataclass(frozen=True)
+class TaskHead:
+    """What a checkpoint's head predicts: the task, its head kind and its label names."""
+
+    task: str
+    head: str
+    labels: tuple[str, ...]
+    metric: str
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels) if self.head == "classification" else 1
+
+
+@dataclass(frozen=True)
+class FinetuneSpec:
+    """Everything one fine-tuning job needs, serialisable to JSON for `accelerate launch`."""
+
+    model: str
+    init_model: str
+    revision: str | None
+    init_checkpoint: str | None
+    task: TaskHead
+    train_file: str
+    dev_file: str
+    seed: int
+    hyperparameters: Hyperparameters
+    threads: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FinetuneSpec:
+        values = json.loads(text)
+        values["task"] = TaskHead(**{**values["task"], "labels": tuple(values["task"]["labels"])})
+        values["hyperparameters"] = Hyperparameters(**values["hyperparameters"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class PretrainSpec:
+    """Architecture and masked-LM schedule of the tiny demo encoder."""
+
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+    steps: int
+    batch_size: int
+    learning_rate: float
+    mlm_probability: float
+    max_length: int
+    seed: int
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PretrainSpec:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def finetune_spec(
+    *,
+    model: str,
+    init_model: str,
+    revision: str | None,
+    init_checkpoint: str | None,
+    task: TaskSpec,
+    train_file: str,
+    dev_file: str,
+    seed: int,
+    hyperparameters: dict[str, Any],
+    threads: int,
+) -> FinetuneSpec:
+    """The run spec of one fine-tuning job."""
+    return FinetuneSpec(
+        model=model,
+        init_model=init_model,
+        revision=revision,
+        init_checkpoint=init_checkpoint,
+        task=TaskHead(task=task.name, head=task.head, labels=task.labels, metric=task.metric),
+        train_file=str(train_file),
+        dev_file=str(dev_file),
+        seed=seed,
+        hyperparameters=Hyperparameters.from_dict(hyperparameters),
+        threads=threads,
+    )

@@ -1,0 +1,72 @@
+"""Shared fixtures: a tiny random XLM-R encoder and standardised splits, all built offline."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = "the a dog cat bird sees likes follows not does red big small old".split()
+
+
+def toy_pairs(n: int, seed: int) -> pd.DataFrame:
+    """Pairs labelled 1 when both sentences start with the same noun: learnable in a few steps."""
+    rng = random.Random(seed)
+    nouns = ["dog", "cat", "bird"]
+    rows = []
+    for _ in range(n):
+        a, b = rng.choice(nouns), rng.choice(nouns)
+        rows.append(
+            {
+                "text_a": f"the {a} {rng.choice(['sees', 'likes'])} the {rng.choice(nouns)}",
+                "text_b": f"the {b} {rng.choice(['follows', 'sees'])} a {rng.choice(nouns)}",
+                "label": int(a == b),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A randomly initialised 1-layer, 32-wide XLM-R masked LM with its own tokenizer."""
+    from xltransfer.pretrain import build_model, train_tokenizer
+    from xltransfer.spec import PretrainSpec
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    texts = [" ".join(random.Random(i).choices(WORDS, k=8)) for i in range(200)]
+    tokenizer = train_tokenizer(texts, vocab_size=60)
+    spec = PretrainSpec(
+        vocab_size=60,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=66,
+        steps=1,
+        batch_size=8,
+        learning_rate=1e-3,
+        mlm_probability=0.15,
+        max_length=32,
+        seed=0,
+    )
+    build_model(tokenizer, spec).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def toy_splits(tmp_path) -> dict[str, Path]:
+    """Standardised train/dev parquet files of the toy pair task."""
+    paths = {}
+    for role, (n, seed) in {"train": (96, 0), "dev": (48, 1)}.items():
+        paths[role] = tmp_path / f"{role}.parquet"
+        toy_pairs(n, seed).to_parquet(paths[role])
+    return paths

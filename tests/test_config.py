@@ -1,0 +1,96 @@
+"""Config validation: schema errors and cross-checks name the bad key; grid arithmetic."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from conftest import REPO
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from xltransfer.config import ConfigError, Grid, check_config
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@pytest.fixture
+def config() -> dict:
+    loaded = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(loaded, str(SCHEMA))  # fills the schema's defaults, as the workflow does
+    return loaded
+
+
+def test_default_config_is_valid(config):
+    check_config(config)
+    assert config["training"]["target"]["global_batch_size"] == 32  # a schema default
+
+
+def test_misspelt_key_is_named_by_the_schema(config):
+    bad = copy.deepcopy(config)
+    bad["training"]["source"]["learning_rat"] = 1e-4
+    with pytest.raises(WorkflowError, match="learning_rat"):
+        validate(bad, str(SCHEMA))
+
+
+def test_unknown_metric_is_rejected_by_the_schema(config):
+    bad = copy.deepcopy(config)
+    bad["tasks"]["xnli"]["metric"] = "acuracy"
+    with pytest.raises(WorkflowError, match="acuracy"):
+        validate(bad, str(SCHEMA))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("experiment", "sources"), ["mnli", "qqqp"], r"experiment.sources: unknown task 'qqqp'"),
+        (("experiment", "models"), ["tiny-xlmrr"], r"experiment.models: unknown model"),
+        (("experiment", "targets"), ["xnlii"], r"experiment.targets: unknown task 'xnlii'"),
+        (
+            ("experiment", "target_languages"),
+            {"xnli": ["en", "klingon"]},
+            r"experiment.target_languages.xnli: language 'klingon'",
+        ),
+        (("tasks", "xnli", "metric"), "pearson", r"tasks.xnli.metric: 'pearson' does not fit"),
+        (("experiment", "source_language"), "de", r"tasks.mnli.languages: the source language"),
+        (("experiment", "seeds"), [1, 1], r"experiment.seeds: duplicate"),
+    ],
+)
+def test_cross_checks_name_the_key(config, path, value, message):
+    bad = copy.deepcopy(config)
+    node = bad
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ConfigError, match=message):
+        check_config(bad)
+
+
+def test_shell_text_cannot_become_a_name(config):
+    bad = copy.deepcopy(config)
+    bad["models"]["x; rm -rf ~"] = {"path": "org/model"}
+    with pytest.raises(WorkflowError):
+        validate(bad, str(SCHEMA))
+    with pytest.raises(ConfigError, match="models.x; rm -rf ~"):
+        check_config(bad)
+
+
+def test_grid_job_counts(config):
+    grid = Grid.from_config(config)
+    counts = grid.job_counts()
+    # 6 sources; 7 runs per target incl. the baseline; 2 targets; 1 model; 1 seed.
+    assert counts["train_source"] == 6
+    assert counts["train_target"] == 7 * 2
+    assert counts["evaluate"] == 7 * 2  # all languages in one shard
+    # (6 sources + 2 targets) x (train, dev) in English + 2 targets x 6 test languages.
+    assert counts["prepare_data"] == 8 * 2 + 2 * 6
+
+
+def test_language_shards(config):
+    config["experiment"]["languages_per_job"] = 4
+    grid = Grid.from_config(config)
+    assert grid.shards("xnli") == [("en", "ov100", "ov60", "ov30"), ("ov0", "cy0")]
+    assert grid.job_counts()["evaluate"] == 7 * 2 * 2
+    with pytest.raises(ConfigError, match="2 language shards"):
+        grid.shard_languages("xnli", 2)

@@ -1,0 +1,353 @@
+"""Tests for the embedded synthetic demo benchmark generator."""
+
+from __future__ import annotations
+
+import os
+
+# The loader must work without the Hub; set this before datasets reads its config.
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from xltransfer.demo import build_benchmark, derive_language, english, realised_overlap, translate
+from xltransfer.demo.languages import kept_count
+from xltransfer.demo.lexicon import vocabulary
+from xltransfer.demo.noise import LABEL_NOISE_RATE, SCORE_NOISE_SD
+from xltransfer.demo.pair_tasks import generate_nli, generate_paraphrase, generate_sts
+from xltransfer.demo.rng import stream
+from xltransfer.demo.single_tasks import (
+    corrupt,
+    generate_acceptability,
+    generate_sentiment,
+    generate_topic,
+)
+
+LANGUAGES = {
+    "ov100": {"overlap": 1.0, "script": "latin"},
+    "ov60": {"overlap": 0.6, "script": "latin"},
+    "ov30": {"overlap": 0.3, "script": "latin"},
+    "ov0": {"overlap": 0.0, "script": "latin"},
+    "cy0": {"overlap": 0.0, "script": "cyrillic"},
+}
+SIZES = {"train_size": 50, "dev_size": 30, "test_size": 40, "corpus_sentences_per_language": 25}
+NLI = ["entailment", "neutral", "contradiction"]
+
+
+def _build(out: Path, seed: int = 7) -> Path:
+    build_benchmark(out, seed=seed, languages=LANGUAGES, **SIZES)
+    return out
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory.mktemp("demo") / "bench")
+
+
+@pytest.fixture()
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True, raising=False)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _front_matter(readme: Path) -> dict:
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def _read(bench: Path, repo: str, config: str, split: str) -> pd.DataFrame:
+    return pd.read_parquet(bench / repo / config / f"{split}-00000-of-00001.parquet")
+
+
+# --- determinism and output handling -------------------------------------------------------
+
+
+def test_same_seed_gives_identical_files(tmp_path: Path, bench: Path) -> None:
+    again = _build(tmp_path / "again")
+    assert _files(again) == _files(bench)
+    other = _build(tmp_path / "other", seed=8)
+    assert _files(other) != _files(bench)
+
+
+def test_refuses_non_empty_out_dir_but_accepts_empty(tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="full"):
+        _build(full)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]  # no temp folder left
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _build(empty)
+    assert (empty / "xnli" / "README.md").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "full"]
+
+
+def test_layout_of_repositories(bench: Path) -> None:
+    assert sorted(p.name for p in bench.iterdir()) == [
+        "ag_news",
+        "corpus",
+        "glue",
+        "stsb_multi_mt",
+        "xnli",
+    ]
+    codes = ["en", *LANGUAGES]
+    assert sorted(p.name for p in (bench / "xnli").iterdir() if p.is_dir()) == sorted(codes)
+    assert (bench / "glue" / "mnli" / "test_mismatched-00000-of-00001.parquet").is_file()
+    assert (bench / "stsb_multi_mt" / "cy0" / "dev-00000-of-00001.parquet").is_file()
+
+
+# --- languages -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_realised_overlap_matches_request_and_is_nested(seed: int) -> None:
+    size = len(vocabulary())
+    overlaps = [0.0, 0.1, 0.3, 0.45, 0.6, 0.9, 1.0]
+    langs = [derive_language(f"l{o}", overlap=o, script="latin", seed=seed) for o in overlaps]
+    for overlap, lang in zip(overlaps, langs, strict=True):
+        assert abs(realised_overlap(lang) - overlap) <= 1 / size
+        assert len(lang.kept) == kept_count(overlap)
+        surfaces = list(lang.mapping.values())
+        assert len(set(surfaces)) == len(surfaces)  # the mapping is invertible
+        renamed = [lang.mapping[w] for w in lang.mapping if w not in lang.kept]
+        assert not set(renamed) & set(vocabulary())  # pseudo-words never look English
+        assert all(re.fullmatch(r"[a-z]+", s) for s in surfaces)
+    for smaller, larger in zip(langs, langs[1:], strict=False):
+        assert smaller.kept <= larger.kept
+
+
+def test_translate_keeps_order_and_punctuation() -> None:
+    lang = derive_language("ov0", overlap=0.0, script="latin", seed=1)
+    out = translate("does the old farmer not follow the red horse ?", lang).split()
+    assert len(out) == 10 and out[-1] == "?" and out[1] == out[6]  # 'the' maps consistently
+    assert translate("the dog", english()) == "the dog"
+
+
+def test_cyrillic_language_has_no_latin_letters(bench: Path) -> None:
+    texts: list[str] = []
+    for split in ("train", "validation", "test"):
+        frame = _read(bench, "xnli", "cy0", split)
+        texts += list(frame.premise) + list(frame.hypothesis)
+    frame = _read(bench, "stsb_multi_mt", "cy0", "dev")
+    texts += list(frame.sentence1) + list(frame.sentence2)
+    corpus = pd.read_parquet(bench / "corpus" / "corpus.parquet")
+    texts += list(corpus[corpus.language == "cy0"].text)
+    assert texts and not any(re.search(r"[A-Za-z]", t) for t in texts)
+    assert all(re.search(r"[\u0400-\u04ff]", t) for t in texts)
+
+
+def test_languages_are_parallel_translations(bench: Path) -> None:
+    en = _read(bench, "xnli", "en", "test")
+    assert _read(bench, "xnli", "ov100", "test").equals(en)
+    ov0 = _read(bench, "xnli", "ov0", "test")
+    assert list(ov0.label) == list(en.label)
+    assert not set(" ".join(ov0.premise).split()) & set(vocabulary())
+    lang = derive_language("ov60", overlap=0.6, script="latin", seed=7)
+    ov60 = _read(bench, "xnli", "ov60", "test")
+    assert list(ov60.premise) == [translate(s, lang) for s in en.premise]
+
+
+# --- Hub layout and loading through datasets ---------------------------------------------
+
+
+def test_readme_front_matter_mirrors_hub(bench: Path) -> None:
+    glue = _front_matter(bench / "glue" / "README.md")
+    infos = {info["config_name"]: info for info in glue["dataset_info"]}
+    assert sorted(infos) == ["cola", "mnli", "qqp", "sst2", "stsb"]
+    mnli = infos["mnli"]
+    label = next(f for f in mnli["features"] if f["name"] == "label")
+    assert label["dtype"]["class_label"]["names"] == {
+        "0": "entailment",
+        "1": "neutral",
+        "2": "contradiction",
+    }
+    assert [s["name"] for s in mnli["splits"]] == [
+        "train",
+        "validation_matched",
+        "validation_mismatched",
+        "test_matched",
+        "test_mismatched",
+    ]
+    assert [s["num_examples"] for s in mnli["splits"]] == [50, 30, 30, 40, 40]
+    configs = {c["config_name"]: c for c in glue["configs"]}
+    assert configs["qqp"]["data_files"][0] == {"split": "train", "path": "qqp/train-*"}
+    stsb = _front_matter(bench / "stsb_multi_mt" / "README.md")
+    assert [s["name"] for s in stsb["dataset_info"][0]["splits"]] == ["train", "dev", "test"]
+    ag = _front_matter(bench / "ag_news" / "README.md")
+    assert [s["name"] for s in ag["dataset_info"]["splits"]] == ["train", "test"]
+    assert ag["configs"] == [
+        {
+            "config_name": "default",
+            "data_files": [
+                {"split": "train", "path": "data/train-*"},
+                {"split": "test", "path": "data/test-*"},
+            ],
+        }
+    ]
+
+
+def test_load_dataset_offline(bench: Path, tmp_path: Path, offline: None) -> None:
+    cache = str(tmp_path / "cache")
+
+    def load(repo: str, name: str | None, split: str) -> datasets.Dataset:
+        return datasets.load_dataset(str(bench / repo), name=name, split=split, cache_dir=cache)
+
+    xnli = load("xnli", "ov60", "test")
+    assert xnli.features["label"].names == NLI and len(xnli) == 40
+    assert list(xnli.features) == ["premise", "hypothesis", "label"]
+    mnli = load("glue", "mnli", "validation_matched")
+    assert mnli.features["label"].names == NLI
+    assert mnli.features["idx"].dtype == "int32" and len(mnli) == 30
+    sts = load("stsb_multi_mt", "cy0", "dev")
+    assert sts.features["similarity_score"].dtype == "float32"
+    assert all(isinstance(v, float) and 0 <= v <= 5 for v in sts["similarity_score"])
+    ag = load("ag_news", None, "test")
+    assert ag.features["label"].names == ["World", "Sports", "Business", "Sci/Tech"]
+    assert load("glue", "qqp", "train").features["label"].names == ["not_duplicate", "duplicate"]
+    assert load("glue", "sst2", "validation").features["label"].names == ["negative", "positive"]
+    assert load("glue", "cola", "train").features["label"].names == ["unacceptable", "acceptable"]
+    assert load("glue", "stsb", "train").features["label"].dtype == "float32"
+
+
+def test_embedded_features_and_hidden_test_labels(bench: Path) -> None:
+    path = bench / "glue" / "sst2" / "test-00000-of-00001.parquet"
+    test = datasets.Dataset.from_parquet(str(path))
+    assert test.features["label"].names == ["negative", "positive"]
+    assert set(test["label"]) == {-1}
+    for config in ("cola", "qqp"):
+        assert set(_read(bench, "glue", config, "test").label) == {-1}
+    for split in ("test_matched", "test_mismatched"):
+        assert set(_read(bench, "glue", "mnli", split).label) == {-1}
+    assert set(_read(bench, "glue", "stsb", "test").label) == {-1.0}
+    assert set(_read(bench, "glue", "mnli", "train").label) <= {0, 1, 2}
+    assert set(_read(bench, "glue", "stsb", "validation").label) != {-1.0}
+
+
+def test_corpus_has_every_language(bench: Path) -> None:
+    corpus = pd.read_parquet(bench / "corpus" / "corpus.parquet")
+    assert list(corpus.columns) == ["language", "text"]
+    assert Counter(corpus.language) == {code: 25 for code in ["en", *LANGUAGES]}
+    assert corpus.text.str.len().min() > 0
+
+
+# --- task generators -----------------------------------------------------------------------
+
+
+GENERATORS = {
+    "nli": (generate_nli, 3),
+    "paraphrase": (generate_paraphrase, 2),
+    "sentiment": (generate_sentiment, 2),
+    "acceptability": (generate_acceptability, 2),
+    "topic": (generate_topic, 4),
+}
+
+
+@pytest.mark.parametrize("task", sorted(GENERATORS))
+def test_labels_balanced_and_noise_rate(task: str) -> None:
+    generate, classes = GENERATORS[task]
+    n = 1200
+    rows = generate(stream(3, task), n)
+    clean = Counter(r["clean_label"] for r in rows)
+    assert sorted(clean.values()) == [n // classes] * classes
+    noisy = Counter(r["label"] for r in rows)
+    assert all(abs(count - n / classes) < 0.03 * n for count in noisy.values())
+    flipped = sum(r["label"] != r["clean_label"] for r in rows)
+    assert flipped == round(LABEL_NOISE_RATE * n)
+
+
+def test_sts_scores_spread_over_range_with_noise() -> None:
+    rows = generate_sts(stream(3, "sts"), 2000)
+    scores = np.array([r["score"] for r in rows])
+    clean = np.array([r["clean_score"] for r in rows])
+    assert scores.min() >= 0 and scores.max() <= 5
+    counts, _ = np.histogram(scores, bins=5, range=(0, 5))
+    assert counts.min() > 0.12 * len(rows)
+    inner = (clean > 0) & (clean < 5)  # clipping shrinks noise at the ends
+    assert abs(np.std(scores[inner] - clean[inner]) - SCORE_NOISE_SD) < 0.05
+
+
+def test_generators_differ_across_streams() -> None:
+    a = generate_nli(stream(0, "glue", "mnli", "train"), 50)
+    b = generate_nli(stream(0, "xnli", "train"), 50)
+    assert [r["premise"] for r in a] != [r["premise"] for r in b]
+
+
+def test_corruption_keeps_words_and_changes_order() -> None:
+    rng = stream(0, "corrupt")
+    sentence = "does the old farmer not follow the red horse ?"
+    for _ in range(50):
+        broken = corrupt(rng, sentence)
+        assert broken != sentence and sorted(broken.split()) == sorted(sentence.split())
+
+
+def test_sentiment_negation_flips_label() -> None:
+    rows = generate_sentiment(stream(5, "sst"), 600)
+    negated = [r for r in rows if " is not " in f" {r['sentence']} "]
+    assert 0.2 < len(negated) / len(rows) < 0.5
+    positive_words = {"wonderful", "great", "lovely", "brilliant", "excellent"}
+    for row in negated:
+        words = set(row["sentence"].split())
+        if words & positive_words:
+            assert row["clean_label"] == 0
+
+
+# --- learnability sanity checks ------------------------------------------------------------
+
+
+def _nli_frames() -> tuple[list[dict], list[dict]]:
+    return generate_nli(stream(11, "train"), 3000), generate_nli(stream(11, "test"), 1500)
+
+
+def _pair_features(rows: list[dict]) -> np.ndarray:
+    feats = []
+    for row in rows:
+        premise, hyp = row["premise"].split(), row["hypothesis"].split()
+        feats.append(
+            [
+                sum(w in premise for w in hyp) / len(hyp),
+                sum(w in hyp for w in premise) / len(premise),
+                float(("not" in premise) == ("not" in hyp)),
+                float(len(premise) - len(hyp)),
+            ]
+        )
+    return np.array(feats)
+
+
+def test_hypothesis_only_baseline_is_near_chance() -> None:
+    train, test = _nli_frames()
+    vec = CountVectorizer(token_pattern=r"\S+", ngram_range=(1, 2))
+    x_train = vec.fit_transform([r["hypothesis"] for r in train])
+    model = LogisticRegression(max_iter=2000).fit(x_train, [r["label"] for r in train])
+    accuracy = model.score(
+        vec.transform([r["hypothesis"] for r in test]), [r["label"] for r in test]
+    )
+    assert accuracy < 0.40
+
+
+def test_pair_overlap_baseline_is_clearly_above_chance() -> None:
+    train, test = _nli_frames()
+    model = LogisticRegression(max_iter=2000).fit(
+        _pair_features(train), [r["label"] for r in train]
+    )
+    accuracy = model.score(_pair_features(test), [r["label"] for r in test])
+    assert 0.6 < accuracy < 0.96  # learnable, but noise keeps it below perfect

@@ -1,0 +1,59 @@
+"""Tests for xltransfer.similarity."""
+
+import pytest
+
+from xltransfer.similarity import SIMILARITY_COLUMNS, taxonomy_similarity
+
+FACETS = {
+    "mnli": {"format": "pair", "output": "cls", "domain": "mixed"},
+    "xnli": {"format": "pair", "output": "cls", "domain": "wiki"},
+    "pos": {"format": "single", "output": "tag"},
+}
+
+
+def _value(df, source: str, target: str) -> float:
+    sel = df[(df["source"] == source) & (df["target"] == target)]
+    assert len(sel) == 1
+    return float(sel["value"].iloc[0])
+
+
+def test_hand_computed_equal_weights() -> None:
+    weights = {"format": 1.0, "output": 1.0, "domain": 1.0}
+    df = taxonomy_similarity(FACETS, ["mnli", "pos"], ["xnli"], weights)
+    assert list(df.columns) == [c for c in SIMILARITY_COLUMNS if c != "model"]
+    assert set(df["method"]) == {"taxonomy"}
+    # mnli vs xnli: agree on format and output, differ on domain -> 2/3
+    assert _value(df, "mnli", "xnli") == pytest.approx(2 / 3)
+    # pos vs xnli: differ on format and output; pos has no domain -> disagreement -> 0
+    assert _value(df, "pos", "xnli") == pytest.approx(0.0)
+
+
+def test_identical_tasks_are_one() -> None:
+    df = taxonomy_similarity(FACETS, ["mnli"], ["mnli"], {"format": 1, "output": 1, "domain": 1})
+    assert _value(df, "mnli", "mnli") == pytest.approx(1.0)
+
+
+def test_weights_change_value() -> None:
+    # mnli vs xnli with weights format=3, output=1, domain=4: agree on 3 + 1 of 8 -> 0.5
+    df = taxonomy_similarity(FACETS, ["mnli"], ["xnli"], {"format": 3, "output": 1, "domain": 4})
+    assert _value(df, "mnli", "xnli") == pytest.approx(0.5)
+    # facets not in weights are ignored: only domain counts -> 0
+    df = taxonomy_similarity(FACETS, ["mnli"], ["xnli"], {"domain": 1})
+    assert _value(df, "mnli", "xnli") == pytest.approx(0.0)
+
+
+def test_missing_facet_on_both_sides_is_disagreement() -> None:
+    facets = {"a": {"format": "x"}, "b": {"format": "x"}}
+    df = taxonomy_similarity(facets, ["a"], ["b"], {"format": 1, "domain": 1})
+    assert _value(df, "a", "b") == pytest.approx(0.5)
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match="'squad'"):
+        taxonomy_similarity(FACETS, ["squad"], ["xnli"], {"format": 1})
+    with pytest.raises(ValueError, match="'tydiqa'"):
+        taxonomy_similarity(FACETS, ["mnli"], ["tydiqa"], {"format": 1})
+    with pytest.raises(ValueError, match="empty"):
+        taxonomy_similarity(FACETS, ["mnli"], ["xnli"], {})
+    with pytest.raises(ValueError, match="sum to 0"):
+        taxonomy_similarity(FACETS, ["mnli"], ["xnli"], {"format": 0.0})

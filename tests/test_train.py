@@ -1,0 +1,96 @@
+"""The Accelerate training loop on a 1-layer model, on CPU, in seconds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from xltransfer.spec import FinetuneSpec, Hyperparameters, TaskHead
+from xltransfer.train import (
+    SUMMARY_FILE,
+    TrainingError,
+    accumulation_steps,
+    optimizer_steps_per_epoch,
+    run_finetune,
+)
+
+HP = Hyperparameters(
+    epochs=2,
+    learning_rate=1e-3,
+    weight_decay=0.01,
+    warmup_ratio=0.1,
+    global_batch_size=16,
+    per_device_batch_size=8,
+    max_length=32,
+    max_grad_norm=1.0,
+    mixed_precision="auto",
+    max_train_examples=None,
+    eval_batch_size=32,
+)
+PAIR = TaskHead(task="toy", head="classification", labels=("different", "same"), metric="accuracy")
+
+
+def make_spec(model_dir, splits, **changes) -> FinetuneSpec:
+    values = dict(
+        model="tiny",
+        init_model=str(model_dir),
+        revision=None,
+        init_checkpoint=None,
+        task=PAIR,
+        train_file=str(splits["train"]),
+        dev_file=str(splits["dev"]),
+        seed=3,
+        hyperparameters=HP,
+    )
+    return FinetuneSpec(**{**values, **changes})
+
+
+def test_accumulation_keeps_the_global_batch():
+    assert accumulation_steps(HP, 1) == 2
+    assert accumulation_steps(HP, 2) == 1
+    with pytest.raises(TrainingError, match="not a multiple"):
+        accumulation_steps(HP, 3)
+    # 96 examples, 8 per device, 2 micro-batches per step -> 6 steps on one process.
+    assert optimizer_steps_per_epoch(96, HP, 1) == 6
+
+
+def test_spec_round_trips_through_json(tiny_model_dir, toy_splits):
+    spec = make_spec(tiny_model_dir, toy_splits)
+    assert FinetuneSpec.from_json(spec.to_json()) == spec
+
+
+def test_finetune_writes_checkpoint_and_summary(tiny_model_dir, toy_splits, tmp_path):
+    out = tmp_path / "ckpt"
+    state = run_finetune(make_spec(tiny_model_dir, toy_splits), out)
+    assert state.optimizer_steps == 12  # 2 epochs x 6 accumulated steps
+    assert len(state.history) == 2 and state.best_epoch in (0, 1)
+    assert (out / "model.safetensors").exists()
+    assert not out.with_name("ckpt.partial").exists()
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["num_processes"] == 1
+    assert summary["global_batch_size"] == 16
+    assert summary["gradient_accumulation_steps"] == 2
+    assert summary["mixed_precision"] == "no"  # auto on CPU
+    assert summary["versions"]["torch"] == torch.__version__
+
+
+def test_same_seed_same_result(tiny_model_dir, toy_splits, tmp_path):
+    a = run_finetune(make_spec(tiny_model_dir, toy_splits), tmp_path / "a")
+    b = run_finetune(make_spec(tiny_model_dir, toy_splits), tmp_path / "b")
+    assert a.history[-1]["loss"] == pytest.approx(b.history[-1]["loss"], rel=1e-6)
+
+
+def test_head_carried_over_only_for_the_same_label_space(tiny_model_dir, toy_splits, tmp_path):
+    source = tmp_path / "source"
+    run_finetune(make_spec(tiny_model_dir, toy_splits), source)
+    same = tmp_path / "same"
+    run_finetune(make_spec(tiny_model_dir, toy_splits, init_checkpoint=str(source)), same)
+    assert json.loads((same / SUMMARY_FILE).read_text())["head_carried_over"] is True
+    other = TaskHead(task="toy2", head="classification", labels=("no", "yes"), metric="accuracy")
+    new = tmp_path / "new"
+    run_finetune(
+        make_spec(tiny_model_dir, toy_splits, init_checkpoint=str(source), task=other), new
+    )
+    assert json.loads((new / SUMMARY_FILE).read_text())["head_carried_over"] is False

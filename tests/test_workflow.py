@@ -1,0 +1,97 @@
+"""Snakemake itself: dry-run job counts, config errors at DAG construction."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+from snakemake.utils import validate
+
+from xltransfer.config import Grid
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def workflow_copy(tmp_path: Path) -> Path:
+    """The workflow's files in a scratch folder, so runs never touch the repo's results."""
+    for name in ("Snakefile", "workflow", "config"):
+        source = REPO / name
+        target = tmp_path / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    return tmp_path
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def write_config(folder: Path, config: dict) -> Path:
+    path = folder / "test-config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def dry_run_counts(folder: Path, configfile: Path) -> dict[str, int]:
+    result = subprocess.run(
+        [*SNAKEMAKE, "-n", "--cores", "2", "--configfile", str(configfile)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    table = result.stdout.split("Job stats:")[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("languages_per_job", [0, 1, 4])
+def test_dry_run_matches_grid_arithmetic(tmp_path, languages_per_job):
+    folder = workflow_copy(tmp_path)
+    config = default_config()
+    config["experiment"]["languages_per_job"] = languages_per_job
+    config["experiment"]["seeds"] = [1, 2]
+    counts = dry_run_counts(folder, write_config(folder, config))
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    expected = Grid.from_config(config).job_counts()
+    for rule, count in expected.items():
+        assert counts[rule] == count, rule
+    # 2 seeds x 7 runs x 2 targets x ceil(6 languages / languages_per_job)
+    shards = {0: 1, 1: 6, 4: 2}[languages_per_job]
+    assert counts["evaluate"] == 2 * 7 * 2 * shards
+    assert counts["pretrain"] == counts["train_tokenizer"] == counts["demo_benchmark"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["experiment"]["sources"].append("mnlii"), "experiment.sources: unknown task"),
+        (lambda c: c["experiment"].update(models=["xlmr"]), "experiment.models: unknown model"),
+        (lambda c: c["tasks"]["xnli"].update(metric="bleu"), "bleu"),
+        (lambda c: c["training"]["target"].update(epoch=2), "epoch"),
+        (
+            lambda c: c["experiment"].update(target_languages={"xnli": ["de"]}),
+            "experiment.target_languages.xnli: language 'de'",
+        ),
+    ],
+)
+def test_bad_config_fails_when_the_dag_is_built(tmp_path, change, message):
+    folder = workflow_copy(tmp_path)
+    earlier = folder / "results" / "demo" / "scores.parquet"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("an earlier result")
+    config = default_config()
+    change(config)
+    result = subprocess.run(
+        [*SNAKEMAKE, "--cores", "2", "--configfile", str(write_config(folder, config))],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert earlier.read_text() == "an earlier result"  # nothing computed is lost

@@ -1,0 +1,195 @@
+import os
+import re
+
+from snakemake.utils import validate
+
+from xltransfer.config import BASELINE_SOURCE, Grid, check_config
+from xltransfer.spec import finetune_spec
+from xltransfer.tasks import load_registry
+
+validate(config, schema="../schemas/config.schema.yaml")
+check_config(config)
+
+GRID = Grid.from_config(config)
+TASKS = load_registry(config["tasks"])
+DEMO = config.get("demo_benchmark")
+
+
+def _alternatives(names):
+    # Exact names only: no wildcard value can be ambiguous or smuggle shell text.
+    return "|".join(
+        re.escape(str(name)) for name in sorted(names, key=len, reverse=True)
+    )
+
+
+wildcard_constraints:
+    run=re.escape(config["run"]),
+    model=_alternatives(config["models"]),
+    task=_alternatives(TASKS),
+    source=_alternatives((*GRID.sources, BASELINE_SOURCE)),
+    target=_alternatives(GRID.targets),
+    lang=_alternatives({lang for task in TASKS.values() for lang in task.languages}),
+    role="train|dev|test",
+    seed=r"\d+",
+    shard=r"\d+",
+
+
+def get_final_output():
+    """The analysis tables and plots of this run."""
+    return expand(
+        [
+            "results/{run}/scores.parquet",
+            "results/{run}/gains.parquet",
+            "results/{run}/correlations.parquet",
+            "results/{run}/headline.txt",
+            "results/{run}/plots/gain_heatmap.png",
+            "results/{run}/plots/similarity_vs_gain.png",
+        ],
+        run=config["run"],
+    )
+
+
+def _demo_output_for(path):
+    # Files inside a directory() output cannot be inputs themselves: depend on the whole folder.
+    if DEMO and os.path.normpath(path).startswith(
+        os.path.normpath(DEMO["output"]) + os.sep
+    ):
+        return DEMO["output"]
+    return path
+
+
+def get_dataset_folder(wildcards):
+    """The local dataset folder a prepare_data job reads (nothing for a Hub id)."""
+    task = TASKS[wildcards.task]
+    return [_demo_output_for(task.dataset)] if task.is_local else []
+
+
+def get_task_entry(wildcards):
+    return config["tasks"][wildcards.task]
+
+
+def get_corpus_folder(wildcards):
+    """The generated benchmark, whose corpus/ pretrains the built models."""
+    if not DEMO:
+        raise ValueError(
+            f"models.{wildcards.model}.build needs the demo_benchmark section (its corpus)"
+        )
+    return DEMO["output"]
+
+
+def get_corpus_file(wildcards):
+    return f"{DEMO['output']}/corpus/corpus.parquet"
+
+
+def get_build_spec(wildcards):
+    return config["models"][wildcards.model]["build"]
+
+
+def model_reference(model):
+    """Where a model's pretrained weights live: built here, or a Hub id / local folder."""
+    entry = config["models"][model]
+    return f"resources/models/{model}" if "build" in entry else entry["path"]
+
+
+def get_pretrained(wildcards):
+    """The pretrained model folder as an input, when the workflow builds it."""
+    entry = config["models"][wildcards.model]
+    return [model_reference(wildcards.model)] if "build" in entry else []
+
+
+def _split_file(task, role, lang=None):
+    lang = lang or GRID.source_language
+    return f"results/{config['run']}/data/{task}/{lang}/{role}.parquet"
+
+
+def get_train_source_input(wildcards):
+    return {
+        "pretrained": get_pretrained(wildcards),
+        "train": _split_file(wildcards.source, "train"),
+        "dev": _split_file(wildcards.source, "dev"),
+    }
+
+
+def get_train_target_input(wildcards):
+    inputs = {
+        "pretrained": get_pretrained(wildcards),
+        "train": _split_file(wildcards.target, "train"),
+        "dev": _split_file(wildcards.target, "dev"),
+    }
+    if wildcards.source != BASELINE_SOURCE:
+        inputs["source"] = rules.train_source.output.model.format(**wildcards)
+    return inputs
+
+
+def _finetune_spec(wildcards, input, task, stage):
+    return finetune_spec(
+        model=wildcards.model,
+        init_model=model_reference(wildcards.model),
+        revision=config["models"][wildcards.model].get("revision"),
+        init_checkpoint=input.get("source"),
+        task=TASKS[task],
+        train_file=input.train,
+        dev_file=input.dev,
+        seed=int(wildcards.seed),
+        hyperparameters=config["training"][stage],
+        threads=config["resources"]["train"]["threads"],
+    ).to_json()
+
+
+def get_source_spec(wildcards, input):
+    return _finetune_spec(wildcards, input, wildcards.source, "source")
+
+
+def get_target_spec(wildcards, input):
+    return _finetune_spec(wildcards, input, wildcards.target, "target")
+
+
+def get_num_processes(wildcards, resources):
+    """One training process per GPU; one process on a CPU-only node."""
+    return max(1, int(resources.gpu))
+
+
+def get_shard_languages(wildcards):
+    return list(GRID.shard_languages(wildcards.target, int(wildcards.shard)))
+
+
+def get_evaluate_input(wildcards):
+    return {
+        "model": rules.train_target.output.model.format(**wildcards),
+        "tests": [
+            _split_file(wildcards.target, "test", lang)
+            for lang in get_shard_languages(wildcards)
+        ],
+    }
+
+
+def score_shards(run):
+    """Every evaluation shard file of the grid."""
+    return [
+        f"results/{run}/scores/{model}/seed{seed}/{source}/{target}/shard{shard}.parquet"
+        for model in GRID.models
+        for seed in GRID.seeds
+        for source in GRID.sources_with_baseline
+        for target in GRID.targets
+        for shard in range(len(GRID.shards(target)))
+    ]
+
+
+def get_score_shards(wildcards):
+    """All shards; with analysis.allow_partial only those already on disk."""
+    shards = score_shards(wildcards.run)
+    if config["analysis"]["allow_partial"]:
+        return [path for path in shards if os.path.exists(path)]
+    return shards
+
+
+def get_expected_shards(wildcards):
+    return score_shards(wildcards.run)
+
+
+def get_taxonomy_facets(wildcards):
+    return {name: TASKS[name].taxonomy for name in (*GRID.sources, *GRID.targets)}
+
+
+def get_resource(family, key):
+    return config["resources"][family][key]

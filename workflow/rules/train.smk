@@ -1,0 +1,54 @@
+# Fine-tuning runs through `accelerate launch`, one process per GPU of the job; the run spec
+# (JSON, shell-quoted) is the only way hyperparameters reach the training code.
+
+
+rule train_source:
+    input:
+        unpack(get_train_source_input),
+    output:
+        model=directory("results/{run}/models/{model}/seed{seed}/source/{source}"),
+    log:
+        "logs/{run}/train_source/{model}/seed{seed}/{source}.log",
+    conda:
+        "../../envs/training.yaml"
+    threads: get_resource("train", "threads")
+    resources:
+        mem_mb=get_resource("train", "mem_mb"),
+        runtime=get_resource("train", "runtime"),
+        gpu=get_resource("train", "gpu"),
+    params:
+        spec=get_source_spec,
+        processes=get_num_processes,
+        accelerate_config=workflow.source_path("../../config/accelerate.yaml"),
+    shell:
+        "OMP_NUM_THREADS={threads} accelerate launch --config_file {params.accelerate_config}"
+        " --num_processes {params.processes} --main_process_port 0"
+        " -m xltransfer.cli.finetune --spec {params.spec:q} --output {output.model:q}"
+        " > {log} 2>&1"
+
+
+rule train_target:
+    input:
+        unpack(get_train_target_input),
+    output:
+        model=directory(
+            "results/{run}/models/{model}/seed{seed}/target/{source}/{target}"
+        ),
+    log:
+        "logs/{run}/train_target/{model}/seed{seed}/{source}/{target}.log",
+    conda:
+        "../../envs/training.yaml"
+    threads: get_resource("train", "threads")
+    resources:
+        mem_mb=get_resource("train", "mem_mb"),
+        runtime=get_resource("train", "runtime"),
+        gpu=get_resource("train", "gpu"),
+    params:
+        spec=get_target_spec,
+        processes=get_num_processes,
+        accelerate_config=workflow.source_path("../../config/accelerate.yaml"),
+    shell:
+        "OMP_NUM_THREADS={threads} accelerate launch --config_file {params.accelerate_config}"
+        " --num_processes {params.processes} --main_process_port 0"
+        " -m xltransfer.cli.finetune --spec {params.spec:q} --output {output.model:q}"
+        " > {log} 2>&1"

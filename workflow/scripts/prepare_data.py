@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from xltransfer.jobs import prepare_data
+from xltransfer.logs import log_to
+from xltransfer.tasks import TaskSpec
+
+log_to(snakemake.log[0])
+prepare_data(
+    TaskSpec.from_config(snakemake.wildcards.task, snakemake.params.task),
+    snakemake.wildcards.lang,
+    snakemake.wildcards.role,
+    Path(snakemake.output[0]),
+)
