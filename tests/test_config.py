@@ -79,18 +79,18 @@ def test_shell_text_cannot_become_a_name(config):
 def test_grid_job_counts(config):
     grid = Grid.from_config(config)
     counts = grid.job_counts()
-    # 6 sources; 7 runs per target incl. the baseline; 2 targets; 1 model; 1 seed.
+    # 6 sources; 7 runs per target incl. the baseline; 3 targets; 1 model; 1 seed.
     assert counts["train_source"] == 6
-    assert counts["train_target"] == 7 * 2
-    assert counts["evaluate"] == 7 * 2  # all languages in one shard
-    # (6 sources + 2 targets) x (train, dev) in English + 2 targets x 6 test languages.
-    assert counts["prepare_data"] == 8 * 2 + 2 * 6
+    assert counts["train_target"] == 7 * 3
+    assert counts["evaluate"] == 7 * 3  # all languages in one shard
+    # (6 sources + 3 targets) x (train, dev) in English + 3 targets x 6 test languages.
+    assert counts["prepare_data"] == 9 * 2 + 3 * 6
 
 
 def test_language_shards(config):
     config["experiment"]["languages_per_job"] = 4
     grid = Grid.from_config(config)
     assert grid.shards("xnli") == [("en", "ov100", "ov60", "ov30"), ("ov0", "cy0")]
-    assert grid.job_counts()["evaluate"] == 7 * 2 * 2
+    assert grid.job_counts()["evaluate"] == 7 * 3 * 2
     with pytest.raises(ConfigError, match="2 language shards"):
         grid.shard_languages("xnli", 2)

@@ -108,12 +108,24 @@ def test_layout_of_repositories(bench: Path) -> None:
         "corpus",
         "glue",
         "stsb_multi_mt",
+        "tweet_sentiment_multilingual",
         "xnli",
     ]
     codes = ["en", *LANGUAGES]
     assert sorted(p.name for p in (bench / "xnli").iterdir() if p.is_dir()) == sorted(codes)
     assert (bench / "glue" / "mnli" / "test_mismatched-00000-of-00001.parquet").is_file()
     assert (bench / "stsb_multi_mt" / "cy0" / "dev-00000-of-00001.parquet").is_file()
+    sentiment = bench / "tweet_sentiment_multilingual"
+    assert (sentiment / "english" / "test-00000-of-00001.parquet").is_file()
+    assert (sentiment / "cy0" / "validation-00000-of-00001.parquet").is_file()
+
+
+def test_multilingual_sentiment_mirrors_tweet_sentiment_multilingual(bench: Path) -> None:
+    data = datasets.load_dataset(
+        str(bench / "tweet_sentiment_multilingual"), name="english", split="test"
+    )
+    assert data.column_names == ["text", "label"]
+    assert data.features["label"].names == ["negative", "neutral", "positive"]
 
 
 # --- languages -------------------------------------------------------------------------------

@@ -94,3 +94,25 @@ def test_head_carried_over_only_for_the_same_label_space(tiny_model_dir, toy_spl
         make_spec(tiny_model_dir, toy_splits, init_checkpoint=str(source), task=other), new
     )
     assert json.loads((new / SUMMARY_FILE).read_text())["head_carried_over"] is False
+
+
+def test_encoder_is_carried_over_and_new_head_matches_the_baseline(
+    tiny_model_dir, toy_splits, tmp_path
+):
+    from transformers import AutoModelForSequenceClassification, set_seed
+
+    from xltransfer.models import build_classifier
+
+    source = tmp_path / "source"
+    run_finetune(make_spec(tiny_model_dir, toy_splits), source)
+    trained = AutoModelForSequenceClassification.from_pretrained(source)
+    other = TaskHead(task="toy2", head="classification", labels=("no", "yes"), metric="accuracy")
+    set_seed(7)
+    model, carried = build_classifier(str(tiny_model_dir), None, other, str(source))
+    set_seed(7)
+    baseline, _ = build_classifier(str(tiny_model_dir), None, other, None)
+    assert not carried
+    for name, value in model.base_model.state_dict().items():
+        assert torch.equal(value, trained.base_model.state_dict()[name]), name
+    for name, value in model.classifier.state_dict().items():
+        assert torch.equal(value, baseline.classifier.state_dict()[name]), name

@@ -60,9 +60,9 @@ def test_dry_run_matches_grid_arithmetic(tmp_path, languages_per_job):
     expected = Grid.from_config(config).job_counts()
     for rule, count in expected.items():
         assert counts[rule] == count, rule
-    # 2 seeds x 7 runs x 2 targets x ceil(6 languages / languages_per_job)
+    # 2 seeds x 7 runs x 3 targets x ceil(6 languages / languages_per_job)
     shards = {0: 1, 1: 6, 4: 2}[languages_per_job]
-    assert counts["evaluate"] == 2 * 7 * 2 * shards
+    assert counts["evaluate"] == 2 * 7 * 3 * shards
     assert counts["pretrain"] == counts["train_tokenizer"] == counts["demo_benchmark"] == 1
 
 

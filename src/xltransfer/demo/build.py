@@ -14,6 +14,7 @@ from xltransfer.demo.repos import (
     write_ag_news,
     write_glue,
     write_stsb_multi_mt,
+    write_tweet_sentiment_multilingual,
     write_xnli,
 )
 
@@ -57,6 +58,7 @@ def build_benchmark(
         write_glue(tmp / "glue", seed, sizes)
         write_xnli(tmp / "xnli", seed, langs, sizes)
         write_stsb_multi_mt(tmp / "stsb_multi_mt", seed, langs, sizes)
+        write_tweet_sentiment_multilingual(tmp / "tweet_sentiment_multilingual", seed, langs, sizes)
         write_ag_news(tmp / "ag_news", seed, sizes)
         write_corpus(tmp / "corpus", seed, langs, corpus_sentences_per_language)
         tmp.chmod(0o755)  # mkdtemp makes 0700 folders; the result should look like any other

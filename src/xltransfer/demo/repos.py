@@ -21,9 +21,11 @@ from xltransfer.demo.single_tasks import (
     ACCEPTABILITY_LABELS,
     SENTIMENT_LABELS,
     TOPIC_LABELS,
+    TWEET_SENTIMENT_LABELS,
     generate_acceptability,
     generate_sentiment,
     generate_topic,
+    generate_tweet_sentiment,
 )
 
 Generator = Callable[[random.Random, int], list[dict]]
@@ -112,10 +114,12 @@ def _write_parallel(
     columns: list[tuple[str, str | tuple[str, ...]]],
     rename: dict[str, str],
     splits: list[tuple[str, int]],
+    config_names: dict[str, str] | None = None,
 ) -> list[HubConfig]:
     """Generate English splits once and write a word-mapped copy per language config."""
     text_fields = [old for old, new in rename.items() if dict(columns)[new] == "string"]
-    configs = [HubConfig(lang.code, columns, data_dir=lang.code) for lang in languages]
+    names = [(config_names or {}).get(lang.code, lang.code) for lang in languages]
+    configs = [HubConfig(name, columns, data_dir=name) for name in names]
     for split, size in splits:
         rows = generate(stream(seed, dataset, split), size)
         for lang, config in zip(languages, configs, strict=True):
@@ -145,6 +149,31 @@ def write_stsb_multi_mt(
         repo, "stsb_multi_mt", seed, languages, generate_sts, columns, rename, splits
     )
     write_readme(repo, configs, "STSb Multi MT (synthetic demo)", "PhilipMay/stsb_multi_mt")
+
+
+def write_tweet_sentiment_multilingual(
+    repo: Path, seed: int, languages: list[Language], sizes: SplitSizes
+) -> None:
+    """Write the cardiffnlp/tweet_sentiment_multilingual mirror: one config per language."""
+    columns = [("text", "string"), ("label", TWEET_SENTIMENT_LABELS)]
+    splits = [("train", sizes.train), ("validation", sizes.dev), ("test", sizes.test)]
+    configs = _write_parallel(
+        repo,
+        "tweet_sentiment",
+        seed,
+        languages,
+        generate_tweet_sentiment,
+        columns,
+        {"text": "text", "label": "label"},
+        splits,
+        config_names={"en": "english"},  # the Hub repo names its configs after languages
+    )
+    write_readme(
+        repo,
+        configs,
+        "Multilingual sentiment (synthetic demo)",
+        "cardiffnlp/tweet_sentiment_multilingual",
+    )
 
 
 def write_ag_news(repo: Path, seed: int, sizes: SplitSizes) -> None:

@@ -25,6 +25,8 @@ from xltransfer.demo.lexicon import (
 from xltransfer.demo.noise import balanced_labels, flip_labels
 
 SENTIMENT_LABELS: tuple[str, ...] = ("negative", "positive")
+# cardiffnlp/tweet_sentiment_multilingual's ClassLabel order.
+TWEET_SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 ACCEPTABILITY_LABELS: tuple[str, ...] = ("unacceptable", "acceptable")
 TOPIC_LABELS: tuple[str, ...] = ("World", "Sports", "Business", "Sci/Tech")
 
@@ -66,6 +68,23 @@ def generate_sentiment(rng: random.Random, n: int) -> list[dict]:
     clean = balanced_labels(rng, n, len(SENTIMENT_LABELS))
     rows = [{"sentence": sentiment_sentence(rng, bool(label))} for label in clean]
     return _with_noise(rng, rows, clean, len(SENTIMENT_LABELS))
+
+
+def neutral_sentence(rng: random.Random) -> str:
+    """A sentence that judges with a neutral adjective (colour, size, age): no sentiment."""
+    negated = rng.random() < 0.35
+    judgement = ["is", *(["not"] if negated else []), rng.choice(ADJECTIVES)]
+    return " ".join([rng.choice(("the", "a")), rng.choice(NOUNS), *judgement])
+
+
+def generate_tweet_sentiment(rng: random.Random, n: int) -> list[dict]:
+    """Return n balanced three-way sentiment rows (negative/neutral/positive): text, label."""
+    clean = balanced_labels(rng, n, len(TWEET_SENTIMENT_LABELS))
+    rows = [
+        {"text": neutral_sentence(rng) if label == 1 else sentiment_sentence(rng, label == 2)}
+        for label in clean
+    ]
+    return _with_noise(rng, rows, clean, len(TWEET_SENTIMENT_LABELS))
 
 
 def word_category(word: str) -> str:
