@@ -3,7 +3,11 @@ from snakemake.utils import min_version
 min_version("9.14.1")
 
 
-configfile: "config/config.yaml"
+# The embedded default only when no --configfile is given: Snakemake would otherwise merge
+# the two, and demo values (e.g. the 1,000-example target subsample) would leak into a real run.
+if not config:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

@@ -12,7 +12,6 @@ import subprocess
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
-
 from test_workflow import SNAKEMAKE, default_config, workflow_copy
 
 pytestmark = pytest.mark.workflow
@@ -100,3 +99,12 @@ def test_correlations_cover_targets_and_pool(run):
     per_target = table[table["scope"] == "target"]
     assert set(per_target["target"]) == set(CHANCE)
     assert (per_target["n"] == 6).all()
+
+
+def test_report_builds(run):
+    report = run / "report.html"
+    subprocess.run(
+        [*SNAKEMAKE, "--report", str(report)], cwd=run, capture_output=True, text=True, check=True
+    )
+    html = report.read_text(errors="replace")
+    assert "gain_heatmap.png" in html and "similarity_vs_gain.png" in html

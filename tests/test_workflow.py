@@ -20,7 +20,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 def workflow_copy(tmp_path: Path) -> Path:
     """The workflow's files in a scratch folder, so runs never touch the repo's results."""
-    for name in ("Snakefile", "workflow", "config"):
+    for name in ("Snakefile", "workflow", "config", "envs"):
         source = REPO / name
         target = tmp_path / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
@@ -95,3 +95,31 @@ def test_bad_config_fails_when_the_dag_is_built(tmp_path, change, message):
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert earlier.read_text() == "an earlier result"  # nothing computed is lost
+
+
+def test_configfile_replaces_the_default_instead_of_merging(tmp_path):
+    # A --configfile without the demo's tasks must not see them: 'sentiment' is unknown here.
+    folder = workflow_copy(tmp_path)
+    config = default_config()
+    del config["tasks"]["sentiment"]
+    result = subprocess.run(
+        [*SNAKEMAKE, "-n", "--configfile", str(write_config(folder, config))],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "experiment.targets: unknown task 'sentiment'" in result.stdout + result.stderr
+
+
+def test_xtreme_config_dry_run_builds(tmp_path):
+    folder = workflow_copy(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "xtreme.yaml").read_text())
+    counts = dry_run_counts(folder, folder / "config" / "xtreme.yaml")
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    expected = Grid.from_config(config).job_counts()
+    # 3 models x 3 seeds x 4 sources; x 5 runs (with none) x 3 targets.
+    assert counts["train_source"] == expected["train_source"] == 36
+    assert counts["train_target"] == expected["train_target"] == 135
+    assert counts["evaluate"] == expected["evaluate"] == 135
+    assert "pretrain" not in counts and "demo_benchmark" not in counts

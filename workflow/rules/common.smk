@@ -149,6 +149,11 @@ def get_num_processes(wildcards, resources):
     return max(1, int(resources.gpu))
 
 
+def get_launch_mode(wildcards, resources):
+    # With an explicit --config_file, accelerate launch starts one process unless told otherwise.
+    return "--multi_gpu" if int(resources.gpu) > 1 else ""
+
+
 def get_shard_languages(wildcards):
     return list(GRID.shard_languages(wildcards.target, int(wildcards.shard)))
 

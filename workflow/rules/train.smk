@@ -1,5 +1,11 @@
 # Fine-tuning runs through `accelerate launch`, one process per GPU of the job; the run spec
 # (JSON, shell-quoted) is the only way hyperparameters reach the training code.
+FINETUNE = (
+    "OMP_NUM_THREADS={threads} accelerate launch --config_file {params.accelerate_config}"
+    " {params.launch_mode} --num_processes {params.processes} --main_process_port 0"
+    " -m xltransfer.cli.finetune --spec {params.spec:q} --output {output.model:q}"
+    " > {log} 2>&1"
+)
 
 
 rule train_source:
@@ -19,12 +25,10 @@ rule train_source:
     params:
         spec=get_source_spec,
         processes=get_num_processes,
-        accelerate_config=workflow.source_path("../../config/accelerate.yaml"),
+        launch_mode=get_launch_mode,
+        accelerate_config=config["accelerate_config"],
     shell:
-        "OMP_NUM_THREADS={threads} accelerate launch --config_file {params.accelerate_config}"
-        " --num_processes {params.processes} --main_process_port 0"
-        " -m xltransfer.cli.finetune --spec {params.spec:q} --output {output.model:q}"
-        " > {log} 2>&1"
+        FINETUNE
 
 
 rule train_target:
@@ -46,9 +50,7 @@ rule train_target:
     params:
         spec=get_target_spec,
         processes=get_num_processes,
-        accelerate_config=workflow.source_path("../../config/accelerate.yaml"),
+        launch_mode=get_launch_mode,
+        accelerate_config=config["accelerate_config"],
     shell:
-        "OMP_NUM_THREADS={threads} accelerate launch --config_file {params.accelerate_config}"
-        " --num_processes {params.processes} --main_process_port 0"
-        " -m xltransfer.cli.finetune --spec {params.spec:q} --output {output.model:q}"
-        " > {log} 2>&1"
+        FINETUNE
