@@ -28,8 +28,8 @@ test: setup
 
 lint: setup
 	snakefmt --check Snakefile workflow/rules/
-	ruff check src tests workflow/scripts
-	ruff format --check src tests workflow/scripts
+	ruff check src tests workflow/scripts benchmarks
+	ruff format --check src tests workflow/scripts benchmarks
 	snakemake --lint --configfile $(CONFIG)
 
 # Rule graph and job DAG of any config as SVG (needs graphviz's `dot`).

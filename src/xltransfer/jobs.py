@@ -1,6 +1,7 @@
 """One function per workflow job: read inputs, call the library, write outputs atomically.
 
 Workflow scripts are thin adapters onto these, so every job can also run without Snakemake.
+torch and matplotlib are imported inside the jobs that need them, so light jobs start fast.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 
 from xltransfer import analysis, similarity
 from xltransfer.data import load_split, standardize
-from xltransfer.io import write_parquet_atomic
+from xltransfer.io import atomic_path, write_bytes_atomic, write_parquet_atomic
 from xltransfer.spec import PretrainSpec
 from xltransfer.tasks import TaskSpec
 
@@ -46,7 +47,6 @@ def demo_benchmark(settings: dict[str, Any], output: Path) -> None:
 
 def train_tokenizer(corpus: Path, build: dict[str, Any], output: Path) -> None:
     """Train the demo model's tokenizer on every language of the corpus."""
-    from xltransfer.io import atomic_path
     from xltransfer.pretrain import train_tokenizer as train
 
     texts = pd.read_parquet(corpus)["text"].tolist()
@@ -58,7 +58,6 @@ def train_tokenizer(corpus: Path, build: dict[str, Any], output: Path) -> None:
 
 def pretrain(corpus: Path, tokenizer: Path, build: dict[str, Any], output: Path, threads: int):
     """Masked-LM pretraining of the demo model on the whole multilingual corpus."""
-    from xltransfer.io import atomic_path
     from xltransfer.pretrain import pretrain_mlm
 
     texts = pd.read_parquet(corpus)["text"].tolist()
@@ -119,8 +118,6 @@ def correlate(
     scores: Path, similarity_file: Path, source_language: str, outputs: dict[str, Path]
 ) -> str:
     """Gains, their per-(source, target) summary, correlations and the headline sentence."""
-    from xltransfer.io import write_bytes_atomic
-
     score_table = pd.read_parquet(scores)
     gains = analysis.compute_gains(score_table)
     summary = analysis.summarize_gains(gains, source_language)
