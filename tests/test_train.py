@@ -116,3 +116,45 @@ def test_encoder_is_carried_over_and_new_head_matches_the_baseline(
         assert torch.equal(value, trained.base_model.state_dict()[name]), name
     for name, value in model.classifier.state_dict().items():
         assert torch.equal(value, baseline.classifier.state_dict()[name]), name
+
+
+def test_killed_run_resumes_and_matches_an_uninterrupted_one(
+    tiny_model_dir, toy_splits, tmp_path, monkeypatch
+):
+    import dataclasses
+
+    from xltransfer.train import FAIL_AFTER_STEPS, resume_folder
+
+    hp = dataclasses.replace(HP, checkpoint_steps=2)
+    spec = make_spec(tiny_model_dir, toy_splits, hyperparameters=hp)
+    reference = run_finetune(spec, tmp_path / "reference")
+
+    out = tmp_path / "resumed"
+    monkeypatch.setenv(FAIL_AFTER_STEPS, "9")  # mid-epoch 1; the last checkpoint is at step 8
+    with pytest.raises(TrainingError, match="failing as asked"):
+        run_finetune(spec, out)
+    assert not out.exists()  # nothing half-written where Snakemake looks
+    assert sorted(p.name for p in (resume_folder(out) / "checkpoints").iterdir())
+    monkeypatch.delenv(FAIL_AFTER_STEPS)
+    resumed = run_finetune(spec, out)
+
+    assert resumed.optimizer_steps == reference.optimizer_steps == 12
+    for ours, theirs in zip(resumed.history, reference.history, strict=True):
+        assert ours["loss"] == pytest.approx(theirs["loss"], abs=1e-5)
+        assert ours["accuracy"] == pytest.approx(theirs["accuracy"], abs=1e-9)
+    assert (out / "model.safetensors").exists()
+    assert not resume_folder(out).exists()
+
+
+def test_checkpoints_of_another_spec_are_not_resumed(tiny_model_dir, toy_splits, tmp_path):
+    import dataclasses
+
+    from xltransfer.train import resume_folder
+
+    out = tmp_path / "run"
+    stale = resume_folder(out) / "checkpoints" / "checkpoint_0"
+    stale.mkdir(parents=True)
+    (resume_folder(out) / "spec.json").write_text("{}")
+    hp = dataclasses.replace(HP, epochs=1)
+    state = run_finetune(make_spec(tiny_model_dir, toy_splits, hyperparameters=hp), out)
+    assert state.optimizer_steps == 6 and len(state.history) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,13 @@ from xltransfer.spec import PretrainSpec
 from xltransfer.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
+# Fault injection for the rerun tests (off unless set): evaluation shards named here, as
+# comma-separated `source/target/shard` entries, fail instead of running.
+FAIL_EVALUATE = "XLTRANSFER_FAIL_EVALUATE"
+
+
+class InjectedFailure(RuntimeError):
+    """A failure asked for through a fault-injection variable."""
 
 
 def prepare_data(task: TaskSpec, language: str, role: str, output: Path) -> pd.DataFrame:
@@ -76,6 +84,10 @@ def evaluate(
 ) -> pd.DataFrame:
     """Zero-shot scores of one checkpoint on a shard of languages."""
     from xltransfer.zero_shot import evaluate_shard
+
+    shard = f"{context['source']}/{context['target']}/{context['shard']}"
+    if shard in os.environ.get(FAIL_EVALUATE, "").split(","):
+        raise InjectedFailure(f"{FAIL_EVALUATE} names shard {shard}: failing as asked")
 
     frame = evaluate_shard(
         checkpoint, dict(zip(languages, tests, strict=True)), context=context, threads=threads

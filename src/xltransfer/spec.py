@@ -24,6 +24,7 @@ class Hyperparameters:
     mixed_precision: str
     max_train_examples: int | None
     eval_batch_size: int
+    checkpoint_steps: int = 0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Hyperparameters:

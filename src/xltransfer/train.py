@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator, DataLoaderConfiguration, PartialState
 from accelerate.logging import get_logger
-from accelerate.utils import set_seed
+from accelerate.utils import ProjectConfiguration, set_seed
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
@@ -27,6 +27,9 @@ from xltransfer.spec import FinetuneSpec, Hyperparameters
 
 log = get_logger(__name__)
 SUMMARY_FILE = "training_summary.json"
+SPEC_FILE = "spec.json"
+# Fault injection for the resume tests: fail once this many optimizer steps are done.
+FAIL_AFTER_STEPS = "XLTRANSFER_FAIL_AFTER_STEPS"
 
 
 class TrainingError(RuntimeError):
@@ -44,24 +47,51 @@ def accumulation_steps(hp: Hyperparameters, num_processes: int) -> int:
     return hp.global_batch_size // per_step
 
 
-def build_accelerator(hp: Hyperparameters) -> Accelerator:
-    """One Accelerator with the spec's precision and the accumulation the process count needs."""
+def build_accelerator(
+    hp: Hyperparameters, resume_dir: Path | None = None, seed: int = 0
+) -> Accelerator:
+    """One Accelerator with the spec's precision and the accumulation the process count needs.
+
+    With a resume folder it also numbers checkpoints itself and seeds the sampler per epoch,
+    so a restarted job sees the same batches in the same order.
+    """
     processes = PartialState().num_processes
+    project = None
+    if resume_dir is not None:
+        project = ProjectConfiguration(
+            project_dir=str(resume_dir), automatic_checkpoint_naming=True, total_limit=2
+        )
     return Accelerator(
         mixed_precision=resolve_mixed_precision(hp.mixed_precision),
         gradient_accumulation_steps=accumulation_steps(hp, processes),
+        project_config=project,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=seed),
     )
 
 
 @dataclass
 class TrainState:
-    """Progress of a run: what resuming and the summary need."""
+    """Progress of a run: what resuming and the summary need (saved with every checkpoint)."""
 
     epoch: int = 0
     optimizer_steps: int = 0
+    batches_in_epoch: int = 0
+    loss_in_epoch: float = 0.0
+    seconds_in_epoch: float = 0.0
     best_score: float = -math.inf
     best_epoch: int = -1
     history: list[dict] = field(default_factory=list)
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, values: dict) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def end_epoch(self) -> None:
+        self.epoch += 1
+        self.batches_in_epoch, self.loss_in_epoch, self.seconds_in_epoch = 0, 0.0, 0.0
 
     def record_epoch(self, loss: float, dev: dict[str, float], metric: str, rate: float) -> bool:
         """Store an epoch's numbers; True when its dev score is the best so far."""
@@ -106,10 +136,14 @@ def train_epoch(
     hp: Hyperparameters,
     state: TrainState,
 ) -> float:
-    """One pass over the training data; returns the mean loss."""
+    """The rest of the current epoch (all of it unless resumed mid-way); returns its mean loss."""
     model.train()
-    total, batches = 0.0, 0
-    bar = progress(loader, desc=f"epoch {state.epoch}", enabled=accelerator.is_local_main_process)
+    loader.set_epoch(state.epoch)  # the seedable sampler's order depends on the epoch alone
+    done = state.batches_in_epoch
+    batches = accelerator.skip_first_batches(loader, done) if done else loader
+    fail_after = int(os.environ.get(FAIL_AFTER_STEPS, 0))
+    started = time.perf_counter() - state.seconds_in_epoch
+    bar = progress(batches, desc=f"epoch {state.epoch}", enabled=accelerator.is_local_main_process)
     for batch in bar:
         with accelerator.accumulate(model):
             loss = model(**batch).loss
@@ -121,11 +155,18 @@ def train_epoch(
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
+        state.batches_in_epoch += 1
+        state.loss_in_epoch += loss.item()
+        bar.set_postfix(loss=f"{state.loss_in_epoch / state.batches_in_epoch:.4f}")
         if accelerator.sync_gradients:
             state.optimizer_steps += 1
-        total, batches = total + loss.item(), batches + 1
-        bar.set_postfix(loss=f"{total / batches:.4f}")
-    return total / max(batches, 1)
+            state.seconds_in_epoch = time.perf_counter() - started
+            if hp.checkpoint_steps and state.optimizer_steps % hp.checkpoint_steps == 0:
+                accelerator.save_state()
+            if fail_after and state.optimizer_steps >= fail_after:
+                raise TrainingError(f"{FAIL_AFTER_STEPS}={fail_after}: failing as asked")
+    state.seconds_in_epoch = time.perf_counter() - started
+    return state.loss_in_epoch / max(state.batches_in_epoch, 1)
 
 
 def save_model(accelerator: Accelerator, model: PreTrainedModel, tokenizer, path: Path) -> None:
@@ -137,15 +178,44 @@ def save_model(accelerator: Accelerator, model: PreTrainedModel, tokenizer, path
         tokenizer.save_pretrained(path)
 
 
-def prepare_staging(output_dir: Path, accelerator: Accelerator) -> Path:
-    """An empty `<output>.partial` folder, the same on every rank, that becomes the output."""
+def prepare_staging(output_dir: Path, accelerator: Accelerator, resuming: bool) -> Path:
+    """The `<output>.partial` folder (the same on every rank) that becomes the output.
+
+    A resumed run keeps it: it holds the best epoch saved before the interruption.
+    """
     staging = output_dir.with_name(output_dir.name + ".partial")
     if accelerator.is_main_process:
-        if staging.exists():
+        if staging.exists() and not resuming:
             shutil.rmtree(staging)
-        staging.mkdir(parents=True)
+        staging.mkdir(parents=True, exist_ok=True)
     accelerator.wait_for_everyone()
     return staging
+
+
+def resume_folder(output_dir: Path) -> Path:
+    """Where a job keeps its Accelerate checkpoints until its output is complete."""
+    return output_dir.with_name(output_dir.name + ".resume")
+
+
+def restore_checkpoint(accelerator: Accelerator, resume_dir: Path, spec: FinetuneSpec) -> bool:
+    """Load the newest checkpoint of an interrupted run of the same spec; True if one was found.
+
+    Checkpoints of a different spec (changed hyperparameters, data or seed) are discarded.
+    """
+    checkpoints = resume_dir / "checkpoints"
+    spec_file = resume_dir / SPEC_FILE
+    same_spec = spec_file.exists() and spec_file.read_text() == spec.to_json()
+    found = same_spec and checkpoints.is_dir() and any(checkpoints.iterdir())
+    if accelerator.is_main_process and not found:
+        shutil.rmtree(resume_dir, ignore_errors=True)
+        resume_dir.mkdir(parents=True)
+        spec_file.write_text(spec.to_json())
+    accelerator.wait_for_everyone()
+    if found:
+        latest = max(checkpoints.iterdir(), key=lambda p: int(p.name.rsplit("_", 1)[-1]))
+        accelerator.project_configuration.iteration = int(latest.name.rsplit("_", 1)[-1]) + 1
+        accelerator.load_state(str(latest))
+    return found
 
 
 def publish_staging(staging: Path, output_dir: Path) -> None:
@@ -170,7 +240,8 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
     """Fine-tune per the spec, keep the best English-dev epoch, write it atomically."""
     hp = spec.hyperparameters
     torch.set_num_threads(spec.threads)
-    accelerator = build_accelerator(hp)
+    resume_dir = resume_folder(output_dir)
+    accelerator = build_accelerator(hp, resume_dir, spec.seed)
     set_seed(spec.seed)  # before the model is built, so the new head is seeded too
     tokenizer = load_tokenizer(spec.init_checkpoint or spec.init_model, spec.revision)
     model, head_carried = build_classifier(
@@ -202,17 +273,23 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
         model, optimizer, train_loader, dev_loader, scheduler
     )
     state = TrainState()
+    accelerator.register_for_checkpointing(state)
+    resumed = restore_checkpoint(accelerator, resume_dir, spec)
+    if resumed:
+        log.info(
+            f"resuming at epoch {state.epoch}, batch {state.batches_in_epoch} "
+            f"({state.optimizer_steps} optimizer steps done)"
+        )
     log.info(
         f"{spec.task.task}: {len(train_examples)} train / {len(dev_examples)} dev examples, "
         f"{processes} process(es), global batch {hp.global_batch_size} "
         f"(accumulation {accelerator.gradient_accumulation_steps}), precision {precision}, "
         f"{steps} optimizer steps"
     )
-    staging = prepare_staging(output_dir, accelerator)
-    for state.epoch in range(hp.epochs):
-        started = time.perf_counter()
+    staging = prepare_staging(output_dir, accelerator, resuming=resumed)
+    while state.epoch < hp.epochs:
         loss = train_epoch(model, train_loader, optimizer, scheduler, accelerator, hp, state)
-        rate = len(train_examples) / (time.perf_counter() - started)
+        rate = len(train_examples) / max(state.seconds_in_epoch, 1e-9)
         dev = score(model, dev_loader, accelerator, spec.task.head)
         if state.record_epoch(loss, dev, spec.task.metric, rate):
             save_model(accelerator, model, tokenizer, staging)
@@ -220,6 +297,8 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
             f"epoch {state.epoch}: loss {loss:.4f}, dev {spec.task.metric} "
             f"{dev[spec.task.metric]:.4f}, {rate:.0f} examples/s"
         )
+        state.end_epoch()
+        accelerator.save_state()  # an epoch boundary: a restart never redoes finished epochs
     accelerator.wait_for_everyone()
     if state.best_epoch < 0:
         raise TrainingError(f"{spec.task.task}: no epoch gave a finite dev score")
@@ -227,6 +306,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
         summary = training_summary(spec, state, accelerator, head_carried)
         (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
         publish_staging(staging, output_dir)
+        shutil.rmtree(resume_dir, ignore_errors=True)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return state
