@@ -20,6 +20,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 def workflow_copy(tmp_path: Path) -> Path:
     """The workflow's files in a scratch folder, so runs never touch the repo's results."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "workflow", "config", "envs"):
         source = REPO / name
         target = tmp_path / name

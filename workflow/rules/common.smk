@@ -197,4 +197,8 @@ def get_taxonomy_facets(wildcards):
 
 
 def get_resource(family, key):
-    return config["resources"][family][key]
+    """A rule family's resource from config; runtime and memory grow with each retry."""
+    value = config["resources"][family][key]
+    if key in ("runtime", "mem_mb"):
+        return lambda wildcards, attempt: value * attempt
+    return value
