@@ -161,7 +161,13 @@ def train_epoch(
         if accelerator.sync_gradients:
             state.optimizer_steps += 1
             state.seconds_in_epoch = time.perf_counter() - started
-            if hp.checkpoint_steps and state.optimizer_steps % hp.checkpoint_steps == 0:
+            # The epoch's last step is saved by run_finetune after the dev evaluation.
+            last = accelerator.gradient_state.end_of_dataloader
+            if (
+                hp.checkpoint_steps
+                and state.optimizer_steps % hp.checkpoint_steps == 0
+                and not last
+            ):
                 accelerator.save_state()
             if fail_after and state.optimizer_steps >= fail_after:
                 raise TrainingError(f"{FAIL_AFTER_STEPS}={fail_after}: failing as asked")
@@ -212,9 +218,9 @@ def restore_checkpoint(accelerator: Accelerator, resume_dir: Path, spec: Finetun
         spec_file.write_text(spec.to_json())
     accelerator.wait_for_everyone()
     if found:
-        latest = max(checkpoints.iterdir(), key=lambda p: int(p.name.rsplit("_", 1)[-1]))
-        accelerator.project_configuration.iteration = int(latest.name.rsplit("_", 1)[-1]) + 1
-        accelerator.load_state(str(latest))
+        number = max(int(p.name.rsplit("_", 1)[-1]) for p in checkpoints.iterdir())
+        accelerator.project_configuration.iteration = number + 1
+        accelerator.load_state(str(checkpoints / f"checkpoint_{number}"))
     return found
 
 
