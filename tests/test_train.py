@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -158,3 +159,75 @@ def test_checkpoints_of_another_spec_are_not_resumed(tiny_model_dir, toy_splits,
     hp = dataclasses.replace(HP, epochs=1)
     state = run_finetune(make_spec(tiny_model_dir, toy_splits, hyperparameters=hp), out)
     assert state.optimizer_steps == 6 and len(state.history) == 1
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_processes_equal_one_process_with_accumulation(tiny_model_dir, toy_splits, tmp_path):
+    """Data parallelism keeps the global batch: 2 ranks x 8 equals 1 rank x 8 x 2 micro-batches.
+
+    The ranks run under torchrun on CPU (gloo), without dropout, so both runs see the same
+    examples in each optimizer step and must end with the same weights.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    model_dir = tmp_path / "no-dropout"
+    shutil.copytree(tiny_model_dir, model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (model_dir / "config.json").write_text(json.dumps(config))
+    spec = make_spec(model_dir, toy_splits)
+
+    one = run_finetune(spec, tmp_path / "one")
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    launch += ["--master_addr", "127.0.0.1", "--master_port", str(free_port())]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [*launch, "-m", "xltransfer.cli.finetune", "--spec", spec.to_json()]
+        + ["--output", str(tmp_path / "two")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    summary = json.loads((tmp_path / "two" / SUMMARY_FILE).read_text())
+    assert summary["num_processes"] == 2
+    assert summary["gradient_accumulation_steps"] == 1
+    assert summary["global_batch_size"] == 16
+    two = summary["state"]
+    assert two["optimizer_steps"] == one.optimizer_steps == 12
+    for theirs, ours in zip(two["history"], one.history, strict=True):
+        assert theirs["loss"] == pytest.approx(ours["loss"], abs=1e-5)
+        assert theirs["accuracy"] == pytest.approx(ours["accuracy"], abs=1e-9)
+    weights_two = load_file(tmp_path / "two" / "model.safetensors")
+    for name, value in load_file(tmp_path / "one" / "model.safetensors").items():
+        torch.testing.assert_close(weights_two[name], value, atol=1e-5, rtol=1e-4)
+
+
+def test_a_launch_that_forms_no_process_group_is_refused(monkeypatch):
+    from accelerate import PartialState
+
+    from xltransfer.train import process_state
+
+    PartialState._reset_state()
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it, but no group on this process
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    try:
+        with pytest.raises(
+            TrainingError, match="started 2 processes but Accelerate formed a group of 1"
+        ):
+            process_state()
+    finally:
+        PartialState._reset_state()

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration, PartialState
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate.utils import ProjectConfiguration, parse_flag_from_env, set_seed
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
@@ -47,6 +47,24 @@ def accumulation_steps(hp: Hyperparameters, num_processes: int) -> int:
     return hp.global_batch_size // per_step
 
 
+def process_state() -> PartialState:
+    """The process group of this job, checked against what the launcher started.
+
+    A bare PartialState ignores ACCELERATE_USE_CPU, so on a CPU node every rank of a torchrun
+    launch would train alone on all the data and write the same output; the check turns that,
+    and any launcher/config mismatch, into an error.
+    """
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    launched = int(os.environ.get("WORLD_SIZE", 1))
+    if state.num_processes != launched:
+        raise TrainingError(
+            f"the launcher started {launched} processes but Accelerate formed a group of "
+            f"{state.num_processes} ({state.distributed_type}); on a GPU node pass --multi_gpu, "
+            "on CPU set ACCELERATE_USE_CPU=true"
+        )
+    return state
+
+
 def build_accelerator(
     hp: Hyperparameters, resume_dir: Path | None = None, seed: int = 0
 ) -> Accelerator:
@@ -55,7 +73,7 @@ def build_accelerator(
     With a resume folder it also numbers checkpoints itself and seeds the sampler per epoch,
     so a restarted job sees the same batches in the same order.
     """
-    processes = PartialState().num_processes
+    processes = process_state().num_processes
     project = None
     if resume_dir is not None:
         project = ProjectConfiguration(
@@ -172,7 +190,11 @@ def train_epoch(
             if fail_after and state.optimizer_steps >= fail_after:
                 raise TrainingError(f"{FAIL_AFTER_STEPS}={fail_after}: failing as asked")
     state.seconds_in_epoch = time.perf_counter() - started
-    return state.loss_in_epoch / max(state.batches_in_epoch, 1)
+    # Each rank saw its own share of the batches: report the mean over all of them.
+    local = torch.tensor(
+        state.loss_in_epoch / max(state.batches_in_epoch, 1), device=accelerator.device
+    )
+    return accelerator.reduce(local, reduction="mean").item()
 
 
 def save_model(accelerator: Accelerator, model: PreTrainedModel, tokenizer, path: Path) -> None:

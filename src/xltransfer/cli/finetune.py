@@ -8,10 +8,9 @@ from pathlib import Path
 
 import datasets
 import transformers
-from accelerate import PartialState
 
 from xltransfer.spec import FinetuneSpec
-from xltransfer.train import run_finetune
+from xltransfer.train import process_state, run_finetune
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", required=True, type=Path, help="checkpoint folder to write")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if not PartialState().is_main_process:
+    if not process_state().is_main_process:
         # One rank speaks for the job; the others stay quiet unless something goes wrong.
         datasets.utils.logging.set_verbosity_error()
         transformers.utils.logging.set_verbosity_error()
