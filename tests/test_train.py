@@ -136,6 +136,10 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(
         run_finetune(spec, out)
     assert not out.exists()  # nothing half-written where Snakemake looks
     assert sorted(p.name for p in (resume_folder(out) / "checkpoints").iterdir())
+    # A kill during save_state leaves a folder without its last file: it must be skipped.
+    cut_off = resume_folder(out) / "checkpoints" / "checkpoint_7"
+    cut_off.mkdir()
+    (cut_off / "model.safetensors").write_bytes(b"half a file")
     monkeypatch.delenv(FAIL_AFTER_STEPS)
     resumed = run_finetune(spec, out)
 

@@ -28,8 +28,10 @@ from xltransfer.spec import FinetuneSpec, Hyperparameters
 log = get_logger(__name__)
 SUMMARY_FILE = "training_summary.json"
 SPEC_FILE = "spec.json"
-# Fault injection for the resume tests: fail once this many optimizer steps are done.
+# Fault injection for the resume tests: fail once this many optimizer steps are done; or sleep
+# this many seconds after each optimizer step, so a test can interrupt a job mid-way.
 FAIL_AFTER_STEPS = "XLTRANSFER_FAIL_AFTER_STEPS"
+STEP_DELAY = "XLTRANSFER_STEP_DELAY"
 
 
 class TrainingError(RuntimeError):
@@ -160,6 +162,7 @@ def train_epoch(
     done = state.batches_in_epoch
     batches = accelerator.skip_first_batches(loader, done) if done else loader
     fail_after = int(os.environ.get(FAIL_AFTER_STEPS, 0))
+    delay = float(os.environ.get(STEP_DELAY, 0))
     started = time.perf_counter() - state.seconds_in_epoch
     bar = progress(batches, desc=f"epoch {state.epoch}", enabled=accelerator.is_local_main_process)
     for batch in bar:
@@ -189,6 +192,8 @@ def train_epoch(
                 accelerator.save_state()
             if fail_after and state.optimizer_steps >= fail_after:
                 raise TrainingError(f"{FAIL_AFTER_STEPS}={fail_after}: failing as asked")
+            if delay:
+                time.sleep(delay)
     state.seconds_in_epoch = time.perf_counter() - started
     # Each rank saw its own share of the batches: report the mean over all of them.
     local = torch.tensor(
@@ -225,25 +230,44 @@ def resume_folder(output_dir: Path) -> Path:
     return output_dir.with_name(output_dir.name + ".resume")
 
 
-def restore_checkpoint(accelerator: Accelerator, resume_dir: Path, spec: FinetuneSpec) -> bool:
-    """Load the newest checkpoint of an interrupted run of the same spec; True if one was found.
+# Accelerate writes a checkpoint's files one by one and registered objects (TrainState) last:
+# a folder without that file was cut off mid-save and is skipped.
+LAST_CHECKPOINT_FILE = "custom_checkpoint_0.pkl"
 
-    Checkpoints of a different spec (changed hyperparameters, data or seed) are discarded.
+
+def complete_checkpoints(checkpoints: Path) -> list[Path]:
+    """Finished checkpoint folders, oldest first."""
+    if not checkpoints.is_dir():
+        return []
+    found = [p for p in checkpoints.iterdir() if (p / LAST_CHECKPOINT_FILE).exists()]
+    return sorted(found, key=lambda p: int(p.name.rsplit("_", 1)[-1]))
+
+
+def restore_checkpoint(accelerator: Accelerator, resume_dir: Path, spec: FinetuneSpec) -> bool:
+    """Load the newest complete checkpoint of an interrupted run of the same spec.
+
+    Returns True if one was loaded. Checkpoints of a different spec (changed hyperparameters,
+    data or seed) are discarded.
     """
     checkpoints = resume_dir / "checkpoints"
     spec_file = resume_dir / SPEC_FILE
     same_spec = spec_file.exists() and spec_file.read_text() == spec.to_json()
-    found = same_spec and checkpoints.is_dir() and any(checkpoints.iterdir())
-    if accelerator.is_main_process and not found:
+    usable = complete_checkpoints(checkpoints) if same_spec else []
+    if spec_file.exists() and not same_spec:
+        log.warning(f"{resume_dir}: checkpoints of another run spec, starting afresh")
+    if accelerator.is_main_process and not usable:
         shutil.rmtree(resume_dir, ignore_errors=True)
         resume_dir.mkdir(parents=True)
         spec_file.write_text(spec.to_json())
     accelerator.wait_for_everyone()
-    if found:
-        number = max(int(p.name.rsplit("_", 1)[-1]) for p in checkpoints.iterdir())
-        accelerator.project_configuration.iteration = number + 1
-        accelerator.load_state(str(checkpoints / f"checkpoint_{number}"))
-    return found
+    if not usable:
+        return False
+    newest = usable[-1]
+    numbers = [int(p.name.rsplit("_", 1)[-1]) for p in checkpoints.iterdir()]
+    # New checkpoints are numbered after every folder there, the cut-off ones included.
+    accelerator.project_configuration.iteration = max(numbers) + 1
+    accelerator.load_state(str(newest))
+    return True
 
 
 def publish_staging(staging: Path, output_dir: Path) -> None:
