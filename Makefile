@@ -6,7 +6,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2
 CONFIG ?= config/config.yaml
 
-.PHONY: setup demo test lint dag clean-demo
+.PHONY: setup demo test lint dag profile clean-demo
 
 setup: $(VENV)/.installed
 
@@ -32,9 +32,12 @@ lint: setup
 	ruff format --check src tests workflow/scripts benchmarks
 	snakemake --lint --configfile $(CONFIG)
 
-# Rule graph and job DAG of any config as SVG (needs graphviz's `dot`).
+# Rule graph and job DAG of any config as SVG (needs graphviz's `dot`), job counts per rule.
 dag: setup
-	mkdir -p results/dag
-	snakemake --configfile $(CONFIG) --rulegraph | dot -Tsvg > results/dag/rulegraph.svg
-	snakemake --configfile $(CONFIG) --dag | dot -Tsvg > results/dag/dag.svg
-	@echo "results/dag/rulegraph.svg results/dag/dag.svg"
+	scripts/render-dag.sh $(CONFIG) results/dag
+
+# One-time link that makes the short form `snakemake --profile slurm` work from this checkout.
+profile:
+	mkdir -p $${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake
+	ln -sfn $(abspath profiles/slurm) $${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake/slurm
+	@echo "snakemake --profile slurm now reads $(abspath profiles/slurm)"

@@ -200,3 +200,27 @@ def test_rejected_submission_fails_clearly_and_keeps_finished_work(slurm, tmp_pa
     assert "demo_benchmark" in again.stdout
     assert "task_similarity" not in again.stdout  # finished work is not redone
     assert finished.stat().st_mtime_ns == stamp
+
+
+def test_short_profile_name_works_after_make_profile(slurm, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "XDG_CONFIG_HOME"}
+    env["HOME"] = str(home)
+    subprocess.run(["make", "-s", "profile"], cwd=REPO, env=env, check=True, capture_output=True)
+    assert (home / ".config" / "snakemake" / "slurm").resolve() == REPO / "profiles" / "slurm"
+
+    folder = tmp_path / "workflow"
+    command = tiny_workflow(folder)
+    shutil.rmtree(folder / "profiles")  # only the linked user profile can answer
+    result = subprocess.run(
+        [*command, "--profile", "slurm", *FAST_POLLING, "results/tiny/similarity/taxonomy.parquet"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "submitted with SLURM jobid" in output
+    assert (folder / "results" / "tiny" / "similarity" / "taxonomy.parquet").exists()

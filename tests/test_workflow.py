@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import yaml
 from conftest import REPO
 from snakemake.utils import validate
 
-from xltransfer.config import Grid
+from xltransfer.config import expected_job_counts
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -58,9 +59,7 @@ def test_dry_run_matches_grid_arithmetic(tmp_path, languages_per_job):
     config["experiment"]["seeds"] = [1, 2]
     counts = dry_run_counts(folder, write_config(folder, config))
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
-    expected = Grid.from_config(config).job_counts()
-    for rule, count in expected.items():
-        assert counts[rule] == count, rule
+    assert counts == expected_job_counts(config)
     # 2 seeds x 7 runs x 3 targets x ceil(6 languages / languages_per_job)
     shards = {0: 1, 1: 6, 4: 2}[languages_per_job]
     assert counts["evaluate"] == 2 * 7 * 3 * shards
@@ -118,9 +117,36 @@ def test_xtreme_config_dry_run_builds(tmp_path):
     config = yaml.safe_load((REPO / "config" / "xtreme.yaml").read_text())
     counts = dry_run_counts(folder, folder / "config" / "xtreme.yaml")
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
-    expected = Grid.from_config(config).job_counts()
+    assert counts == expected_job_counts(config)
     # 3 models x 3 seeds x 4 sources; x 5 runs (with none) x 3 targets.
-    assert counts["train_source"] == expected["train_source"] == 36
-    assert counts["train_target"] == expected["train_target"] == 135
-    assert counts["evaluate"] == expected["evaluate"] == 135
+    assert counts["train_source"] == 36
+    assert counts["train_target"] == counts["evaluate"] == 135
     assert "pretrain" not in counts and "demo_benchmark" not in counts
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
+def test_dag_views_render_to_svg_with_job_counts(tmp_path):
+    folder = workflow_copy(tmp_path)
+    shutil.copytree(REPO / "scripts", folder / "scripts")
+    shutil.copy(REPO / "tests" / "configs" / "tiny.yaml", folder / "tiny.yaml")
+    result = subprocess.run(
+        ["scripts/render-dag.sh", "tiny.yaml", "views"],
+        cwd=folder,
+        env={**os.environ, "SNAKEMAKE": " ".join(SNAKEMAKE)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rulegraph = (folder / "views" / "rulegraph.svg").read_text()
+    assert rulegraph.startswith("<?xml") and "</svg>" in rulegraph
+    rules = re.findall(r"<text[^>]*>(\w+)</text>", rulegraph)
+    assert {"demo_benchmark", "train_source", "train_target", "evaluate", "all"} <= set(rules)
+    config = yaml.safe_load((folder / "tiny.yaml").read_text())
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    expected = expected_job_counts(config)
+    dag = (folder / "views" / "dag.svg").read_text()
+    assert dag.count('class="node"') == expected["total"]  # one node per job
+    table = (folder / "views" / "job-counts.txt").read_text()
+    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+    assert counts == expected
+    assert counts["evaluate"] == 9  # 3 runs x 3 language shards

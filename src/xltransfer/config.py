@@ -170,3 +170,31 @@ class Grid:
             * len(self.sources_with_baseline)
             * sum(len(self.shards(t)) for t in self.targets),
         }
+
+
+def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
+    """Jobs per rule of a whole run from scratch, as the dry run's job stats must show them."""
+    grid = Grid.from_config(config)
+    registry = load_registry(config["tasks"])
+    built = [model for model in grid.models if "build" in config["models"][model]]
+    demo = config.get("demo_benchmark")
+    demo_root = demo["output"].rstrip("/") + "/" if demo else None
+    reads_demo = demo_root is not None and any(
+        registry[task].dataset.startswith(demo_root) for task, _, _ in grid.data_needs()
+    )
+    counts = {
+        **grid.job_counts(),
+        "demo_benchmark": int(bool(built) or reads_demo),  # built models pretrain on its corpus
+        "train_tokenizer": len(built),
+        "pretrain": len(built),
+        # One rule per similarity method, then one job each for the run-level steps.
+        **{f"{method}_similarity": 1 for method in config["similarity"]["methods"]},
+        "task_similarity": 1,
+        "aggregate": 1,
+        "correlate": 1,
+        "plots": 1,
+        "all": 1,
+    }
+    counts = {rule: count for rule, count in counts.items() if count}
+    counts["total"] = sum(counts.values())
+    return counts
