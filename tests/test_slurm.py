@@ -1,6 +1,6 @@
 """The workflow through `--profile profiles/slurm` on a real one-node SLURM cluster.
 
-`.ci/run` starts the cluster with scripts/slurm-cluster.sh and sets XLT_REQUIRE_SLURM=1, so there
+`.ci/run` starts the cluster with scripts/slurm-cluster.sh and sets XLT_CI=1, so there
 the tests fail instead of skipping when no cluster answers.
 """
 
@@ -37,7 +37,7 @@ def cluster_is_up() -> bool:
 @pytest.fixture(scope="module")
 def slurm():
     if not cluster_is_up():
-        if os.environ.get("XLT_REQUIRE_SLURM"):
+        if os.environ.get("XLT_CI"):
             pytest.fail("no SLURM cluster answers; start one with scripts/slurm-cluster.sh start")
         pytest.skip("no SLURM cluster (scripts/slurm-cluster.sh start)")
 
