@@ -106,7 +106,7 @@ def test_scancelled_training_resumes_on_retry_and_run_equals_local(slurm, tmp_pa
     folder = tmp_path / "slurm"
     command = tiny_workflow(folder)
     before = newest_job_id()
-    slowed = {**os.environ, STEP_DELAY: "0.5"}  # training slow enough to be cancelled mid-way
+    slowed = {**os.environ, STEP_DELAY: "1"}  # training slow enough to be cancelled mid-way
     with open(tmp_path / "snakemake.log", "w") as output:
         run = subprocess.Popen(
             [*command, *SLURM], cwd=folder, env=slowed, stdout=output, stderr=subprocess.STDOUT
