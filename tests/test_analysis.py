@@ -173,6 +173,15 @@ def test_summarize_excludes_english() -> None:
     assert (row["n_seeds"], row["n_languages"], row["metric"]) == (2, 2, "accuracy")
     single = out[out["source"] == "pos"].iloc[0]
     assert single["gain_mean"] == pytest.approx(-0.1) and math.isnan(single["gain_std"])
+    assert not row["spread_exceeds_gain"]  # std 0.07 < mean 0.15
+    assert not single["spread_exceeds_gain"]  # one seed: no spread to compare
+
+
+def test_a_gain_within_its_seed_spread_is_flagged() -> None:
+    gains = _gains([("m", "s", "t", "de", 1, 0.3), ("m", "s", "t", "de", 2, -0.1)])
+    row = analysis.summarize_gains(gains).iloc[0]
+    assert row["gain_mean"] == pytest.approx(0.1) and row["gain_std"] > 0.1
+    assert row["spread_exceeds_gain"]
 
 
 # ---------------------------------------------------------------- correlate
@@ -221,6 +230,14 @@ def test_correlate_planted_monotone() -> None:
     assert np.allclose(kendall["estimate"], 1.0)
     tl = out[out["scope"] == "target_language"]
     assert set(tl["language"]) == {"en", "de", "sw"}  # English is reported at this scope
+    # Sources are the unit: the interval and the stratified permutation test see 4 of them.
+    row = pooled.iloc[0]
+    assert row["ci_low"] == row["ci_high"] == pytest.approx(1.0)  # monotone in every resample
+    assert row["p_permutation"] < 0.01
+    # Per target, 4 sources: |rho| = 1 in 2 of the 4! orders; Holm doubles it over 2 targets.
+    per_target_p = per_target["p_permutation"].to_numpy()
+    assert per_target_p == pytest.approx([2 / 24] * 2, abs=0.02)
+    assert per_target["p_adjusted"].to_numpy() == pytest.approx(2 * per_target_p)
 
 
 def test_correlate_matches_scipy() -> None:
@@ -275,16 +292,19 @@ def test_language_summary_averages() -> None:
 def test_headline() -> None:
     corr = pd.DataFrame(
         [
-            ["tiny-xlmr", "taxonomy", "pooled", "*", "non-en", "spearman", 0.4123, 0.1812, 12],
-            ["tiny-xlmr", "taxonomy", "pooled", "*", "non-en", "pearson", 0.3, 0.2, 12],
-            ["tiny-xlmr", "taxonomy", "target", "xnli", "non-en", "spearman", 0.9, 0.01, 4],
+            ["tiny-xlmr", "taxonomy", "pooled", "*", "non-en", "spearman", 0.4123, 0.1812, 12]
+            + [0.1234, 0.6345, 0.0456, 0.09],
+            ["tiny-xlmr", "taxonomy", "pooled", "*", "non-en", "pearson", 0.3, 0.2, 12]
+            + [0.0, 0.5, 0.1, 0.2],
+            ["tiny-xlmr", "taxonomy", "target", "xnli", "non-en", "spearman", 0.9, 0.01, 4]
+            + [0.5, 1.0, 0.04, 0.08],
         ],
         columns=analysis.CORRELATION_COLUMNS,
     )
     text = analysis.headline(corr)
     assert text == (
         "tiny-xlmr, taxonomy similarity vs gain (pooled over 12 source-target pairs): "
-        "Spearman ρ = 0.41 (p = 0.18)"
+        "Spearman ρ = 0.41, 95% CI over sources [0.12, 0.63], permutation p = 0.05"
     )
-    corr.loc[0, ["estimate", "p_value"]] = [math.nan, math.nan]
-    assert "undefined" in analysis.headline(corr)
+    corr.loc[0, ["estimate", "ci_low"]] = [math.nan, math.nan]
+    assert "ρ = undefined, 95% CI over sources [undefined, 0.63]" in analysis.headline(corr)

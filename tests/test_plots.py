@@ -43,7 +43,10 @@ def _fake(models, sources, targets, methods=("taxonomy",)):
     summary, sim = pd.DataFrame(summary), pd.DataFrame(sim)
     rows = []
     for (m, method), grp in sim.merge(summary).groupby(["model", "method"]):
-        rows.append([m, method, "pooled", "*", "non-en", "spearman", 0.25, 0.4, len(grp)])
+        rows.append(
+            [m, method, "pooled", "*", "non-en", "spearman", 0.25, 0.4, len(grp)]
+            + [0.05, 0.45, 0.3, 0.3]
+        )
     corr = pd.DataFrame(rows, columns=analysis.CORRELATION_COLUMNS)
     return summary, sim, corr
 

@@ -37,9 +37,10 @@ def test_failed_shard_alone_is_rerun(tmp_path):
         "evaluate": 1,
         "aggregate": 1,
         "correlate": 1,
+        "rank_sources": 1,
         "plots": 1,
         "all": 1,
-        "total": 5,
+        "total": 6,
     }
 
     subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from xltransfer.inference import adjust_pvalues, bootstrap_ci, permutation_pvalue
 from xltransfer.stats import STATISTICS, correlations
 
 SCORE_KEY = ["model", "source", "target", "language", "seed", "metric"]
@@ -33,6 +35,7 @@ SUMMARY_COLUMNS = [
     "gain_std",
     "n_seeds",
     "n_languages",
+    "spread_exceeds_gain",
 ]
 CORRELATION_COLUMNS = [
     "model",
@@ -44,6 +47,10 @@ CORRELATION_COLUMNS = [
     "estimate",
     "p_value",
     "n",
+    "ci_low",
+    "ci_high",
+    "p_permutation",
+    "p_adjusted",
 ]
 # Label used in the language column for scopes that average over non-source languages.
 NON_EN = "non-en"
@@ -163,6 +170,8 @@ def summarize_gains(gains: pd.DataFrame, source_language: str = "en") -> pd.Data
     n_lang = zs.groupby(triple, as_index=False)["language"].nunique()
     out = out.merge(n_lang.rename(columns={"language": "n_languages"}), on=triple)
     out = out.astype({"n_seeds": "int64", "n_languages": "int64", "gain_std": "float64"})
+    # A gain smaller than its own seed-to-seed spread is not a finding (one seed: unknown).
+    out["spread_exceeds_gain"] = out["gain_std"] > out["gain_mean"].abs()
     return out[SUMMARY_COLUMNS].sort_values(triple, kind="mergesort").reset_index(drop=True)
 
 
@@ -185,16 +194,46 @@ def _checked_similarity(gains: pd.DataFrame, similarity: pd.DataFrame) -> pd.Dat
     return similarity
 
 
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Resampling and multiple-testing settings of `correlate` (config key `analysis`)."""
+
+    bootstrap_resamples: int = 2000
+    permutation_resamples: int = 2000
+    confidence: float = 0.95
+    p_adjust: str = "holm"
+    seed: int = 0
+
+
 def _correlate_groups(
-    data: pd.DataFrame, by: list[str], scope: str, fixed: dict[str, str]
+    data: pd.DataFrame,
+    by: list[str],
+    scope: str,
+    fixed: dict[str, str],
+    settings: InferenceSettings,
 ) -> list[dict[str, object]]:
-    """Correlate similarity vs gain within each group of `data`, one row per statistic."""
+    """Correlate similarity vs gain within each group of `data`, one row per statistic.
+
+    Sources are the resampling unit; pooled groups permute similarity within each target.
+    """
     rows: list[dict[str, object]] = []
     for key, grp in data.groupby(by, sort=True):
         ident = dict(zip(by, key, strict=True))
-        result = correlations(grp["value"].to_numpy(), grp["gain"].to_numpy())
+        x, y = grp["value"].to_numpy(), grp["gain"].to_numpy()
+        sources = grp["source"].to_numpy()
+        strata = grp["target"].to_numpy() if "target" not in ident else None
+        result = correlations(x, y)
         for stat in STATISTICS:
             est, p = result[stat]
+            low, high = bootstrap_ci(
+                x,
+                y,
+                sources,
+                stat,
+                settings.bootstrap_resamples,
+                settings.confidence,
+                settings.seed,
+            )
             rows.append(
                 {
                     "model": ident["model"],
@@ -206,15 +245,28 @@ def _correlate_groups(
                     "estimate": est,
                     "p_value": p,
                     "n": len(grp),
+                    "ci_low": low,
+                    "ci_high": high,
+                    "p_permutation": permutation_pvalue(
+                        x, y, strata, stat, settings.permutation_resamples, settings.seed
+                    ),
                 }
             )
     return rows
 
 
 def correlate(
-    gains: pd.DataFrame, similarity: pd.DataFrame, source_language: str = "en"
+    gains: pd.DataFrame,
+    similarity: pd.DataFrame,
+    source_language: str = "en",
+    settings: InferenceSettings | None = None,
 ) -> pd.DataFrame:
-    """Correlate task similarity with primary-metric gain at target, language and pooled scope."""
+    """Correlate task similarity with primary-metric gain at target, language and pooled scope.
+
+    Each row has a bootstrap interval over source tasks, a permutation p-value, and that p-value
+    adjusted (Holm or Benjamini-Hochberg) within its family: one model, scope and statistic.
+    """
+    settings = settings or InferenceSettings()
     _require_columns(gains, GAIN_COLUMNS, "gains")
     prim = _primary(gains)
     sim = _checked_similarity(prim, similarity)[["model", "source", "target", "method", "value"]]
@@ -229,16 +281,26 @@ def correlate(
     per_lang = per_lang.merge(sim, on=["model", "source", "target"])
 
     rows = _correlate_groups(
-        per_pair, ["model", "method", "target"], "target", {"language": NON_EN}
+        per_pair, ["model", "method", "target"], "target", {"language": NON_EN}, settings
     )
     rows += _correlate_groups(
-        per_lang, ["model", "method", "target", "language"], "target_language", {}
+        per_lang, ["model", "method", "target", "language"], "target_language", {}, settings
     )
     rows += _correlate_groups(
-        per_pair, ["model", "method"], "pooled", {"target": "*", "language": NON_EN}
+        per_pair,
+        ["model", "method"],
+        "pooled",
+        {"target": "*", "language": NON_EN},
+        settings,
     )
     out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
-    return out.astype({"estimate": "float64", "p_value": "float64", "n": "int64"})
+    out["p_adjusted"] = np.nan
+    for _, family in out.groupby(["model", "scope", "statistic"], sort=False):
+        out.loc[family.index, "p_adjusted"] = adjust_pvalues(
+            family["p_permutation"].to_numpy(), settings.p_adjust
+        )
+    floats = ["estimate", "p_value", "ci_low", "ci_high", "p_permutation", "p_adjusted"]
+    return out.astype({**dict.fromkeys(floats, "float64"), "n": "int64"})
 
 
 def language_summary(scores: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
@@ -269,7 +331,7 @@ def _fmt_p(p: float) -> str:
 
 
 def headline(correlations: pd.DataFrame) -> str:
-    """One sentence per (model, method) reporting the pooled Spearman correlation."""
+    """One sentence per (model, method): the pooled Spearman correlation, its interval and p."""
     pooled = correlations.loc[
         (correlations["scope"] == "pooled") & (correlations["statistic"] == "spearman")
     ].sort_values(["model", "method"], kind="mergesort")
@@ -280,6 +342,8 @@ def headline(correlations: pd.DataFrame) -> str:
         lines.append(
             f"{row.model}, {row.method} similarity vs gain "
             f"(pooled over {int(row.n)} source-target pairs): "
-            f"Spearman ρ = {_fmt(row.estimate, '.2f')} (p = {_fmt_p(row.p_value)})"
+            f"Spearman ρ = {_fmt(row.estimate, '.2f')}, 95% CI over sources "
+            f"[{_fmt(row.ci_low, '.2f')}, {_fmt(row.ci_high, '.2f')}], "
+            f"permutation p = {_fmt_p(row.p_permutation)}"
         )
     return "\n".join(lines)

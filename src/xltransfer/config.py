@@ -192,6 +192,7 @@ def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
         "task_similarity": 1,
         "aggregate": 1,
         "correlate": 1,
+        "rank_sources": 1,
         "plots": 1,
         "all": 1,
     }

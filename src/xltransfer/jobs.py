@@ -127,13 +127,22 @@ def aggregate(expected: list[Path], allow_partial: bool, output: Path) -> pd.Dat
 
 
 def correlate(
-    scores: Path, similarity_file: Path, source_language: str, outputs: dict[str, Path]
+    scores: Path,
+    similarity_file: Path,
+    source_language: str,
+    outputs: dict[str, Path],
+    inference: dict | None = None,
 ) -> str:
     """Gains, their per-(source, target) summary, correlations and the headline sentence."""
     score_table = pd.read_parquet(scores)
     gains = analysis.compute_gains(score_table)
     summary = analysis.summarize_gains(gains, source_language)
-    correlations = analysis.correlate(gains, pd.read_parquet(similarity_file), source_language)
+    correlations = analysis.correlate(
+        gains,
+        pd.read_parquet(similarity_file),
+        source_language,
+        analysis.InferenceSettings(**(inference or {})),
+    )
     headline = analysis.headline(correlations)
     write_parquet_atomic(gains, outputs["gains"])
     write_parquet_atomic(summary, outputs["summary"])
@@ -154,3 +163,34 @@ def make_plots(summary: Path, correlations: Path, similarity_file: Path, outputs
         pd.read_parquet(correlations),
         Path(outputs["scatter"]),
     )
+
+
+def rank_sources(
+    gains_file: Path,
+    similarity_file: Path,
+    train_files: dict[str, Path],
+    max_train_examples: int | None,
+    settings: dict,
+    output: Path,
+) -> pd.DataFrame:
+    """NDCG@k and Regret@k of source selection by each similarity, dataset size and chance."""
+    import pyarrow.parquet as pq
+
+    from xltransfer.selection import evaluate_selection, pair_means
+
+    # The size a source was trained on: its training split, capped by any subsampling.
+    sizes = {
+        source: min(pq.ParquetFile(path).metadata.num_rows, max_train_examples or float("inf"))
+        for source, path in train_files.items()
+    }
+    table = evaluate_selection(
+        pair_means(pd.read_parquet(gains_file), settings["source_language"]),
+        pd.read_parquet(similarity_file),
+        sizes,
+        ks=settings["ks"],
+        random_orders=settings["random_orders"],
+        seed=settings["seed"],
+    )
+    write_parquet_atomic(table, output)
+    log.info("source selection:\n%s", table.to_string(index=False))
+    return table

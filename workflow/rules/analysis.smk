@@ -37,8 +37,46 @@ rule correlate:
         runtime=get_resource("light", "runtime"),
     params:
         source_language=GRID.source_language,
+        inference={
+            key: config["analysis"][key]
+            for key in (
+                "bootstrap_resamples",
+                "permutation_resamples",
+                "confidence",
+                "p_adjust",
+                "seed",
+            )
+        },
     script:
         "../scripts/correlate.py"
+
+
+rule rank_sources:
+    input:
+        gains=rules.correlate.output.gains,
+        similarity=rules.task_similarity.output[0],
+        train=get_source_train_files,
+    output:
+        "results/{run}/source_selection.parquet",
+    log:
+        "logs/{run}/rank_sources.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=get_resource("light", "mem_mb"),
+        runtime=get_resource("light", "runtime"),
+    params:
+        sources=GRID.sources,
+        max_train_examples=config["training"]["source"]["max_train_examples"],
+        settings={
+            "source_language": GRID.source_language,
+            "ks": config["analysis"]["ranking_k"],
+            "random_orders": config["analysis"]["random_orders"],
+            "seed": config["analysis"]["seed"],
+        },
+    script:
+        "../scripts/rank_sources.py"
 
 
 rule plots:

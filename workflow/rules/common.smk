@@ -41,6 +41,7 @@ def get_final_output():
             "results/{run}/scores.parquet",
             "results/{run}/gains.parquet",
             "results/{run}/correlations.parquet",
+            "results/{run}/source_selection.parquet",
             "results/{run}/headline.txt",
             "results/{run}/plots/gain_heatmap.png",
             "results/{run}/plots/similarity_vs_gain.png",
@@ -152,6 +153,11 @@ def get_num_processes(wildcards, resources):
 def get_launch_mode(wildcards, resources):
     # With an explicit --config_file, accelerate launch starts one process unless told otherwise.
     return "--multi_gpu" if int(resources.gpu) > 1 else ""
+
+
+def get_source_train_files(wildcards):
+    """The English training split of every source task, in GRID.sources order."""
+    return [_split_file(source, "train") for source in GRID.sources]
 
 
 def get_shard_languages(wildcards):

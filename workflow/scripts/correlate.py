@@ -9,5 +9,6 @@ headline = correlate(
     Path(snakemake.input.similarity),
     snakemake.params.source_language,
     {key: Path(path) for key, path in snakemake.output.items()},
+    snakemake.params.inference,
 )
 print(headline)
