@@ -44,7 +44,8 @@ def overlap() -> dict[str, float]:
 
 def test_outputs_and_provenance(run, scores):
     results = run / "results" / "demo"
-    for name in ("gains.parquet", "correlations.parquet", "similarity.parquet", "headline.txt"):
+    names = ["gains.parquet", "correlations.parquet", "similarity.parquet", "headline.txt"]
+    for name in names + ["source_selection.parquet", "embeddings/taskemb.parquet"]:
         assert (results / name).stat().st_size > 0, name
     for plot in ("gain_heatmap.png", "similarity_vs_gain.png"):
         assert (results / "plots" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -92,10 +93,32 @@ def test_near_copy_source_gains_more_than_unrelated(run):
         assert by_pair[(near, target)] > by_pair[(UNRELATED, target)], by_pair.to_dict()
 
 
+def test_textemb_finds_the_near_copy_source(run):
+    similarity = pd.read_parquet(run / "results" / "demo" / "similarity.parquet")
+    assert set(similarity["method"]) == {"taxonomy", "textemb", "taskemb"}
+    textemb = similarity[similarity["method"] == "textemb"]
+    for target, near in NEAR_COPY.items():
+        ranked = textemb[textemb["target"] == target].sort_values("value", ascending=False)
+        assert ranked["source"].iloc[0] == near, ranked.to_dict("records")
+
+
+def test_source_selection_beats_chance_with_the_taxonomy(run):
+    table = pd.read_parquet(run / "results" / "demo" / "source_selection.parquet")
+    top1 = table[table["k"] == 1].set_index(["target", "predictor"])
+    for target in NEAR_COPY:
+        assert top1.loc[(target, "taxonomy"), "ndcg"] > top1.loc[(target, "random"), "ndcg"]
+        assert (
+            0 <= top1.loc[(target, "taxonomy"), "regret"] <= top1.loc[(target, "random"), "regret"]
+        )
+
+
 def test_correlations_cover_targets_and_pool(run):
     table = pd.read_parquet(run / "results" / "demo" / "correlations.parquet")
     pooled = table[(table["scope"] == "pooled") & (table["statistic"] == "spearman")]
-    assert len(pooled) == 1 and pooled["n"].iloc[0] == 18
+    assert len(pooled) == 3 and (pooled["n"] == 18).all()  # one row per similarity method
+    assert (pooled["ci_low"] <= pooled["estimate"]).all()
+    assert (pooled["estimate"] <= pooled["ci_high"]).all()
+    assert pooled["p_adjusted"].between(0, 1).all()
     per_target = table[table["scope"] == "target"]
     assert set(per_target["target"]) == set(CHANCE)
     assert (per_target["n"] == 6).all()

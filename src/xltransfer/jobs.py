@@ -194,3 +194,52 @@ def rank_sources(
     write_parquet_atomic(table, output)
     log.info("source selection:\n%s", table.to_string(index=False))
     return table
+
+
+def embedding_similarity(
+    method: str,
+    task_models: dict[str, dict[str, str]],
+    train_files: dict[str, Path],
+    sources: list[str],
+    targets: list[str],
+    settings: dict,
+    outputs: dict[str, Path],
+) -> pd.DataFrame:
+    """TextEmb or TaskEmb vectors of every task per model, and their cosine similarities.
+
+    `task_models[model][task]` is the model that embeds the task: the pretrained encoder for
+    TextEmb, the checkpoint fine-tuned on that task for TaskEmb.
+    """
+    import numpy as np
+
+    from xltransfer.data import read_standard
+    from xltransfer.embeddings import cosine_similarities, task_embedding, text_embedding
+
+    embed = {"textemb": text_embedding, "taskemb": task_embedding}[method]
+    torch_threads(settings.get("threads", 1))
+    vectors, tables = [], []
+    for model, per_task in task_models.items():
+        by_task = {}
+        for task, path in per_task.items():
+            by_task[task] = embed(
+                str(path),
+                read_standard(Path(train_files[task])),
+                n_examples=settings["examples"],
+                max_length=settings["max_length"],
+                seed=settings["seed"],
+            )
+            vectors.append([model, task, method, by_task[task].astype(np.float64).tolist()])
+            log.info("%s %s %s: %d dimensions", method, model, task, len(by_task[task]))
+        tables.append(cosine_similarities(by_task, sources, targets, method).assign(model=model))
+    frame = pd.concat(tables, ignore_index=True)[similarity.SIMILARITY_COLUMNS]
+    write_parquet_atomic(
+        pd.DataFrame(vectors, columns=["model", "task", "method", "vector"]), outputs["vectors"]
+    )
+    write_parquet_atomic(frame, outputs["similarity"])
+    return frame
+
+
+def torch_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(int(threads))

@@ -160,6 +160,56 @@ def get_source_train_files(wildcards):
     return [_split_file(source, "train") for source in GRID.sources]
 
 
+def embedding_tasks():
+    """Every source and target task once, sources first."""
+    return list(dict.fromkeys((*GRID.sources, *GRID.targets)))
+
+
+def get_embedding_train_files(wildcards):
+    return [_split_file(task, "train") for task in embedding_tasks()]
+
+
+def _fine_tuned(model, task):
+    # The first seed's checkpoint of the task: its source run, else its target-only baseline.
+    values = {"run": config["run"], "model": model, "seed": GRID.seeds[0]}
+    if task in GRID.sources:
+        return rules.train_source.output.model.format(**values, source=task)
+    return rules.train_target.output.model.format(
+        **values, source=BASELINE_SOURCE, target=task
+    )
+
+
+def get_embedding_models(method):
+    """Per model and task, what embeds the task: pretrained encoder or fine-tuned checkpoint."""
+
+    def embedder(model, task):
+        return (
+            model_reference(model) if method == "textemb" else _fine_tuned(model, task)
+        )
+
+    return {
+        model: {task: embedder(model, task) for task in embedding_tasks()}
+        for model in GRID.models
+    }
+
+
+def get_embedding_inputs(method):
+    def inputs(wildcards):
+        paths = {
+            path
+            for per_task in get_embedding_models(method).values()
+            for path in per_task.values()
+        }
+        built = {
+            model_reference(m) for m in GRID.models if "build" in config["models"][m]
+        }
+        # Hub ids are not files: only folders the workflow writes are inputs.
+        local = sorted(p for p in paths if method == "taskemb" or p in built)
+        return {"models": local, "train": get_embedding_train_files(wildcards)}
+
+    return inputs
+
+
 def get_shard_languages(wildcards):
     return list(GRID.shard_languages(wildcards.target, int(wildcards.shard)))
 

@@ -1,4 +1,4 @@
-# One rule per similarity method; TextEmb and TaskEmb join them in a later release.
+# One rule per similarity method: a config-defined taxonomy, TextEmb and TaskEmb.
 
 
 rule taxonomy_similarity:
@@ -20,6 +20,68 @@ rule taxonomy_similarity:
         targets=GRID.targets,
     script:
         "../scripts/taxonomy_similarity.py"
+
+
+rule textemb_similarity:
+    input:
+        unpack(get_embedding_inputs("textemb")),
+    output:
+        similarity="results/{run}/similarity/textemb.parquet",
+        vectors="results/{run}/embeddings/textemb.parquet",
+    log:
+        "logs/{run}/similarity/textemb.log",
+    conda:
+        "../../envs/training.yaml"
+    threads: get_resource("evaluate", "threads")
+    resources:
+        mem_mb=get_resource("evaluate", "mem_mb"),
+        runtime=get_resource("evaluate", "runtime"),
+        gpu=get_resource("evaluate", "gpu"),
+    params:
+        method="textemb",
+        task_models=get_embedding_models("textemb"),
+        tasks=embedding_tasks(),
+        sources=GRID.sources,
+        targets=GRID.targets,
+        settings={
+            "examples": config["similarity"]["embedding_examples"],
+            "max_length": config["training"]["source"]["max_length"],
+            "seed": config["analysis"]["seed"],
+            "threads": config["resources"]["evaluate"]["threads"],
+        },
+    script:
+        "../scripts/embedding_similarity.py"
+
+
+rule taskemb_similarity:
+    input:
+        unpack(get_embedding_inputs("taskemb")),
+    output:
+        similarity="results/{run}/similarity/taskemb.parquet",
+        vectors="results/{run}/embeddings/taskemb.parquet",
+    log:
+        "logs/{run}/similarity/taskemb.log",
+    conda:
+        "../../envs/training.yaml"
+    threads: get_resource("evaluate", "threads")
+    resources:
+        mem_mb=get_resource("evaluate", "mem_mb"),
+        runtime=get_resource("evaluate", "runtime"),
+        gpu=get_resource("evaluate", "gpu"),
+    params:
+        method="taskemb",
+        task_models=get_embedding_models("taskemb"),
+        tasks=embedding_tasks(),
+        sources=GRID.sources,
+        targets=GRID.targets,
+        settings={
+            "examples": config["similarity"]["embedding_examples"],
+            "max_length": config["training"]["source"]["max_length"],
+            "seed": config["analysis"]["seed"],
+            "threads": config["resources"]["evaluate"]["threads"],
+        },
+    script:
+        "../scripts/embedding_similarity.py"
 
 
 rule task_similarity:

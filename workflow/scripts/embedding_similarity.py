@@ -1,0 +1,16 @@
+from pathlib import Path
+
+from xltransfer.jobs import embedding_similarity
+from xltransfer.logs import log_to
+
+log_to(snakemake.log[0])
+params = snakemake.params
+embedding_similarity(
+    params.method,
+    params.task_models,
+    dict(zip(params.tasks, map(Path, snakemake.input.train), strict=True)),
+    params.sources,
+    params.targets,
+    params.settings,
+    {key: Path(path) for key, path in snakemake.output.items()},
+)
