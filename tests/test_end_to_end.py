@@ -45,7 +45,11 @@ def overlap() -> dict[str, float]:
 def test_outputs_and_provenance(run, scores):
     results = run / "results" / "demo"
     names = ["gains.parquet", "correlations.parquet", "similarity.parquet", "headline.txt"]
-    for name in names + ["source_selection.parquet", "embeddings/taskemb.parquet"]:
+    for name in names + [
+        "source_selection.parquet",
+        "mixed_effects.parquet",
+        "embeddings/taskemb.parquet",
+    ]:
         assert (results / name).stat().st_size > 0, name
     for plot in ("gain_heatmap.png", "similarity_vs_gain.png"):
         assert (results / "plots" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

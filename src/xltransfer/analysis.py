@@ -303,6 +303,20 @@ def correlate(
     return out.astype({**dict.fromkeys(floats, "float64"), "n": "int64"})
 
 
+def zero_shot_pairs(
+    gains: pd.DataFrame, similarity: pd.DataFrame, source_language: str = "en"
+) -> pd.DataFrame:
+    """Primary-metric gain per (model, source, target, non-source language), mean over seeds,
+    beside each method's similarity: the rows of the pooled mixed model."""
+    _require_columns(gains, GAIN_COLUMNS, "gains")
+    prim = _primary(gains)
+    sim = _checked_similarity(prim, similarity)[["model", "source", "target", "method", "value"]]
+    zero_shot = prim.loc[prim["language"] != source_language]
+    keys = ["model", "source", "target", "language"]
+    per_language = zero_shot.groupby(keys, as_index=False)["gain"].mean()
+    return per_language.merge(sim, on=["model", "source", "target"])
+
+
 def language_summary(scores: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
     """Primary-metric score per language for each (model, source, target, seed), plus averages."""
     _require_columns(scores, SCORE_KEY + ["value", "primary"], "scores")

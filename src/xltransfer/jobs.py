@@ -144,6 +144,11 @@ def correlate(
         analysis.InferenceSettings(**(inference or {})),
     )
     headline = analysis.headline(correlations)
+    from xltransfer.mixed_model import mixed_effects
+
+    settings = analysis.InferenceSettings(**(inference or {}))
+    pairs = analysis.zero_shot_pairs(gains, pd.read_parquet(similarity_file), source_language)
+    write_parquet_atomic(mixed_effects(pairs, settings.confidence), outputs["mixed_effects"])
     write_parquet_atomic(gains, outputs["gains"])
     write_parquet_atomic(summary, outputs["summary"])
     write_parquet_atomic(correlations, outputs["correlations"])

@@ -26,6 +26,7 @@ rule correlate:
         gains="results/{run}/gains.parquet",
         summary="results/{run}/gain_summary.parquet",
         correlations="results/{run}/correlations.parquet",
+        mixed_effects="results/{run}/mixed_effects.parquet",
         headline="results/{run}/headline.txt",
     log:
         "logs/{run}/correlate.log",

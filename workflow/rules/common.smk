@@ -42,6 +42,7 @@ def get_final_output():
             "results/{run}/gains.parquet",
             "results/{run}/correlations.parquet",
             "results/{run}/source_selection.parquet",
+            "results/{run}/mixed_effects.parquet",
             "results/{run}/headline.txt",
             "results/{run}/plots/gain_heatmap.png",
             "results/{run}/plots/similarity_vs_gain.png",
