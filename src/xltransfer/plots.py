@@ -93,8 +93,8 @@ def plot_gain_heatmap(summary: pd.DataFrame, path: Path) -> None:
     _save(fig, Path(path))
 
 
-def _pooled_spearman(correlations: pd.DataFrame, model: str, method: str) -> tuple[float, int]:
-    """Pooled Spearman estimate and n for one (model, method), nan/0 if absent."""
+def _pooled_spearman(correlations: pd.DataFrame, model: str, method: str) -> str:
+    """The pooled Spearman line of a panel title: estimate, interval, permutation p and n."""
     sel = correlations.loc[
         (correlations["model"] == model)
         & (correlations["method"] == method)
@@ -102,9 +102,18 @@ def _pooled_spearman(correlations: pd.DataFrame, model: str, method: str) -> tup
         & (correlations["statistic"] == "spearman")
     ]
     if sel.empty:
-        return math.nan, 0
+        return "pooled Spearman ρ undefined (n = 0)"
     row = sel.iloc[0]
-    return float(row["estimate"]), int(row["n"])
+
+    def number(value, spec: str = ".2f") -> str:
+        return format(value, spec) if np.isfinite(value) else "undefined"
+
+    text = f"pooled Spearman ρ = {number(row['estimate'])}"
+    if "ci_low" in row and np.isfinite(row["ci_low"]):
+        text += f" [{number(row['ci_low'])}, {number(row['ci_high'])}]"
+    if "p_permutation" in row and np.isfinite(row["p_permutation"]):
+        text += f", perm. p = {number(row['p_permutation'], '.2g')}"
+    return text + f" (n = {int(row['n'])})"
 
 
 def _overlaps(box: tuple[float, float, float, float], placed: list) -> bool:
@@ -195,10 +204,9 @@ def plot_similarity_vs_gain(
                 ax.set_visible(False)
                 continue
             any_fit = _scatter_panel(ax, sub, colours) or any_fit
-            rho, n = _pooled_spearman(correlations, model, method)
-            rho_txt = f"{rho:.2f}" if np.isfinite(rho) else "undefined"
             ax.set_title(
-                f"{model} — {method}\npooled Spearman ρ = {rho_txt} (n = {n})", fontsize=10
+                f"{model} — {method}\n{_pooled_spearman(correlations, model, method)}",
+                fontsize=10,
             )
             ax.set_xlabel(f"{method} similarity (source, target)")
             ax.set_ylabel("zero-shot gain\n(non-English mean, primary metric)", fontsize=9)
