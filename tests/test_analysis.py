@@ -308,3 +308,18 @@ def test_headline() -> None:
     )
     corr.loc[0, ["estimate", "ci_low"]] = [math.nan, math.nan]
     assert "ρ = undefined, 95% CI over sources [undefined, 0.63]" in analysis.headline(corr)
+
+
+def test_transfer_gap_is_the_share_of_english_lost_by_the_baseline() -> None:
+    scores = _scores(
+        [
+            ("none", "xnli", "en", 1, 0.80),
+            ("none", "xnli", "en", 2, 0.60),  # English mean 0.70
+            ("none", "xnli", "de", 1, 0.63),
+            ("none", "xnli", "de", 2, 0.63),
+            ("mnli", "xnli", "de", 1, 0.10),  # not a baseline run: ignored
+        ]
+    )
+    gaps = analysis.transfer_gaps(scores)
+    assert gaps[["target", "language"]].values.tolist() == [["xnli", "de"]]
+    assert gaps["gap_percent"].iloc[0] == pytest.approx(100 * (0.70 - 0.63) / 0.70)

@@ -149,3 +149,17 @@ def test_atomic_path_directory(tmp_path: Path) -> None:
         (tmp / "weights.bin").write_bytes(b"new")
     assert sorted(p.name for p in target.iterdir()) == ["weights.bin"]
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"]
+
+
+def test_transfer_gap_bars(tmp_path: Path) -> None:
+    rows = [
+        {"model": m, "target": t, "language": lang, "english": 0.8, "score": 0.7}
+        for m in ("xlmr", "mbert")
+        for t in ("xnli", "stsb_multi_mt", "sentiment")
+        for lang in ("de", "sw", "ru")
+    ]
+    gaps = pd.DataFrame(rows).assign(gap_percent=12.5)
+    plots.plot_transfer_gap(gaps, tmp_path / "gap.png")
+    _assert_png(tmp_path / "gap.png")
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_transfer_gap(gaps.iloc[:0], tmp_path / "none.png")

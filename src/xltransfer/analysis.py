@@ -317,6 +317,27 @@ def zero_shot_pairs(
     return per_language.merge(sim, on=["model", "source", "target"])
 
 
+def transfer_gaps(scores: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
+    """Per (model, target, language): the share of the English score lost in zero-shot transfer.
+
+    From the target-only baseline runs (source `none`), mean over seeds: 100 x (score in the
+    source language - score in the language) / score in the source language. A relative gap
+    puts accuracy and STS correlation on one scale (Choi et al., 2021 compare tasks this way).
+    """
+    _require_columns(scores, SCORE_KEY + ["value", "primary"], "scores")
+    prim = _primary(scores)
+    base = prim.loc[prim["source"] == "none"]
+    mean = base.groupby(["model", "target", "language"], as_index=False)["value"].mean()
+    english = mean.loc[mean["language"] == source_language, ["model", "target", "value"]]
+    merged = mean.loc[mean["language"] != source_language].merge(
+        english.rename(columns={"value": "english"}), on=["model", "target"]
+    )
+    merged["gap_percent"] = 100 * (merged["english"] - merged["value"]) / merged["english"]
+    return merged.rename(columns={"value": "score"})[
+        ["model", "target", "language", "english", "score", "gap_percent"]
+    ].reset_index(drop=True)
+
+
 def language_summary(scores: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
     """Primary-metric score per language for each (model, source, target, seed), plus averages."""
     _require_columns(scores, SCORE_KEY + ["value", "primary"], "scores")

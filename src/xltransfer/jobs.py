@@ -156,8 +156,10 @@ def correlate(
     return headline
 
 
-def make_plots(summary: Path, correlations: Path, similarity_file: Path, outputs: dict) -> None:
-    """The gain heatmap and the similarity-vs-gain scatter."""
+def make_plots(
+    summary: Path, correlations: Path, similarity_file: Path, outputs: dict, scores: Path
+) -> None:
+    """The gain heatmap, the similarity-vs-gain scatter and the transfer-gap bars (and table)."""
     from xltransfer import plots
 
     summary_table = pd.read_parquet(summary)
@@ -168,6 +170,9 @@ def make_plots(summary: Path, correlations: Path, similarity_file: Path, outputs
         pd.read_parquet(correlations),
         Path(outputs["scatter"]),
     )
+    gaps = analysis.transfer_gaps(pd.read_parquet(scores))
+    write_parquet_atomic(gaps, outputs["gap_table"])
+    plots.plot_transfer_gap(gaps, Path(outputs["gap"]))
 
 
 def rank_sources(

@@ -1,4 +1,4 @@
-"""Figures: gain heatmaps and similarity-vs-gain scatter plots, rendered with Agg."""
+"""Figures: gain heatmaps, similarity-vs-gain scatter plots and transfer gaps, rendered with Agg."""
 
 from __future__ import annotations
 
@@ -262,3 +262,46 @@ def _scatter_panel(ax: Axes, sub: pd.DataFrame, colours: dict) -> bool:
     ax.autoscale_view()
     _label_points(ax, x, y, [str(s) for s in sub["source"]], fontsize=6.5)
     return fitted
+
+
+def plot_transfer_gap(gaps: pd.DataFrame, path: Path) -> None:
+    """Bars of the relative transfer gap per target task and language, one panel per model."""
+    if gaps.empty:
+        raise ValueError("transfer-gap table is empty; nothing to plot")
+    models = sorted(gaps["model"].unique())
+    targets = sorted(gaps["target"].unique())
+    languages = sorted(gaps["language"].unique())
+    colours = {
+        lang: colormaps["viridis"](i / max(len(languages) - 1, 1))
+        for i, lang in enumerate(languages)
+    }
+    width = 0.8 / len(languages)
+    fig = Figure(
+        figsize=(max(5.0, 1.2 + 0.35 * len(targets) * len(languages)), 3.6 * len(models)),
+        layout="constrained",
+    )
+    axes = fig.subplots(len(models), 1, squeeze=False)[:, 0]
+    for ax, model in zip(axes, models, strict=True):
+        sub = gaps.loc[gaps["model"] == model]
+        for i, lang in enumerate(languages):
+            values = sub.loc[sub["language"] == lang].set_index("target")["gap_percent"]
+            heights = [values.get(t, np.nan) for t in targets]
+            positions = np.arange(len(targets)) + (i - (len(languages) - 1) / 2) * width
+            ax.bar(positions, heights, width, color=colours[lang], label=str(lang))
+        mean = sub.groupby("target")["gap_percent"].mean()
+        ax.scatter(
+            range(len(targets)),
+            [mean.get(t, np.nan) for t in targets],
+            marker="_",
+            s=600,
+            color="black",
+            zorder=3,
+            label="mean over languages",
+        )
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_xticks(range(len(targets)), labels=targets)
+        ax.set_ylabel("transfer gap\n(% of the English score lost)")
+        ax.set_xlabel("target task (target-only baseline)")
+        ax.set_title(f"{model}: zero-shot transfer gap per language")
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="language")
+    _save(fig, Path(path))

@@ -85,6 +85,7 @@ rule plots:
         summary=rules.correlate.output.summary,
         correlations=rules.correlate.output.correlations,
         similarity=rules.task_similarity.output[0],
+        scores=rules.aggregate.output[0],
     output:
         heatmap=report(
             "results/{run}/plots/gain_heatmap.png",
@@ -96,6 +97,12 @@ rule plots:
             caption="../report/similarity_vs_gain.rst",
             category="Similarity vs gain",
         ),
+        gap=report(
+            "results/{run}/plots/transfer_gap.png",
+            caption="../report/transfer_gap.rst",
+            category="Transfer gap per task",
+        ),
+        gap_table="results/{run}/transfer_gap.parquet",
     log:
         "logs/{run}/plots.log",
     conda:

@@ -46,6 +46,7 @@ def get_final_output():
             "results/{run}/headline.txt",
             "results/{run}/plots/gain_heatmap.png",
             "results/{run}/plots/similarity_vs_gain.png",
+            "results/{run}/plots/transfer_gap.png",
         ],
         run=config["run"],
     )

@@ -9,4 +9,5 @@ make_plots(
     Path(snakemake.input.correlations),
     Path(snakemake.input.similarity),
     dict(snakemake.output.items()),
+    Path(snakemake.input.scores),
 )
