@@ -174,9 +174,9 @@ def test_rejected_submission_fails_clearly_and_keeps_finished_work(slurm, tmp_pa
     env = fake_sbatch(tmp_path) if fault == "fake-sbatch" else None
     extra = [] if fault == "fake-sbatch" else fault
     if fault == "fake-sbatch":
-        # Something already finished before the controller failed: the similarity tables.
+        # Something already finished before the controller failed: the taxonomy similarity.
         subprocess.run(
-            [*command, "--cores", "1", "results/tiny/similarity.parquet"],
+            [*command, "--cores", "1", "results/tiny/similarity/taxonomy.parquet"],
             cwd=tmp_path,
             capture_output=True,
             check=True,
@@ -190,7 +190,7 @@ def test_rejected_submission_fails_clearly_and_keeps_finished_work(slurm, tmp_pa
     assert "SLURM sbatch failed" in output and message in output
     assert not (tmp_path / "resources" / "demo_hub").exists()
 
-    finished = tmp_path / "results" / "tiny" / "similarity.parquet"
+    finished = tmp_path / "results" / "tiny" / "similarity" / "taxonomy.parquet"
     if fault != "fake-sbatch":  # with a working sbatch, the independent branch ran on
         assert finished.exists()
     stamp = finished.stat().st_mtime_ns
@@ -198,7 +198,7 @@ def test_rejected_submission_fails_clearly_and_keeps_finished_work(slurm, tmp_pa
         [*command, *SLURM, "-n"], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert "demo_benchmark" in again.stdout
-    assert "task_similarity" not in again.stdout  # finished work is not redone
+    assert "taxonomy_similarity" not in again.stdout  # finished work is not redone
     assert finished.stat().st_mtime_ns == stamp
 
 
