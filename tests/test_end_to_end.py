@@ -116,6 +116,13 @@ def test_source_selection_beats_chance_with_the_taxonomy(run):
         )
 
 
+def test_answer_is_written_from_the_numbers(run):
+    text = (run / "results" / "demo" / "answer.txt").read_text()
+    assert text.startswith("Does task similarity predict the zero-shot transfer gain of tiny-xlmr?")
+    for name in ("Taxonomy", "TextEmb", "TaskEmb"):
+        assert f"{name} similarity" in text
+
+
 def test_correlations_cover_targets_and_pool(run):
     table = pd.read_parquet(run / "results" / "demo" / "correlations.parquet")
     pooled = table[(table["scope"] == "pooled") & (table["statistic"] == "spearman")]

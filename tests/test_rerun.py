@@ -38,9 +38,10 @@ def test_failed_shard_alone_is_rerun(tmp_path):
         "aggregate": 1,
         "correlate": 1,
         "rank_sources": 1,
+        "answer": 1,
         "plots": 1,
         "all": 1,
-        "total": 6,
+        "total": 7,
     }
 
     subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True)

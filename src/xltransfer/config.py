@@ -193,6 +193,7 @@ def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
         "aggregate": 1,
         "correlate": 1,
         "rank_sources": 1,
+        "answer": 1,
         "plots": 1,
         "all": 1,
     }

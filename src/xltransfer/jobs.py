@@ -253,3 +253,12 @@ def torch_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(int(threads))
+
+
+def write_answer(correlations: Path, selection: Path, output: Path) -> str:
+    """The plain-language answer paragraph of a run."""
+    from xltransfer.answer import answer
+
+    text = answer(pd.read_parquet(correlations), pd.read_parquet(selection))
+    write_bytes_atomic(output, (text + "\n").encode())
+    return text

@@ -80,6 +80,28 @@ rule rank_sources:
         "../scripts/rank_sources.py"
 
 
+rule answer:
+    input:
+        correlations=rules.correlate.output.correlations,
+        selection=rules.rank_sources.output[0],
+    output:
+        report(
+            "results/{run}/answer.txt",
+            caption="../report/answer.rst",
+            category="Answer",
+        ),
+    log:
+        "logs/{run}/answer.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=get_resource("light", "mem_mb"),
+        runtime=get_resource("light", "runtime"),
+    script:
+        "../scripts/answer.py"
+
+
 rule plots:
     input:
         summary=rules.correlate.output.summary,
