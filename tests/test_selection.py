@@ -53,7 +53,7 @@ def test_pair_means_average_languages_then_seeds_without_the_source_language():
         for language, gain in {"en": 50.0, "de": de, "sw": sw}.items():
             rows.append(
                 {"model": "m", "source": "a", "target": "t", "language": language, "seed": seed}
-                | {"primary": True, "gain": gain, "score": 60.0 + gain}
+                | {"metric": "accuracy", "primary": True, "gain": gain, "score": 60.0 + gain}
             )
     out = pair_means(pd.DataFrame(rows)).iloc[0]
     assert out["gain"] == pytest.approx(2.0) and out["score"] == pytest.approx(62.0)

@@ -74,6 +74,15 @@ def slurm_jobs(after: int) -> list[dict]:
     return sorted(jobs, key=lambda job: job["id"])
 
 
+def mnli_training(after: int) -> list[dict]:
+    """The source-training jobs of mnli submitted after job `after`, oldest first."""
+    return [
+        job
+        for job in slurm_jobs(after)
+        if job["comment"].startswith("rule_train_source") and job["comment"].endswith("mnli")
+    ]
+
+
 def newest_job_id() -> int:
     return max((job["id"] for job in slurm_jobs(after=0)), default=0)
 
@@ -113,22 +122,13 @@ def test_scancelled_training_resumes_on_retry_and_run_equals_local(slurm, tmp_pa
         )
         checkpoints = folder / "results/tiny/models/tiny-xlmr/seed1/source/mnli.resume/checkpoints"
         wait_for(lambda: complete_checkpoints(checkpoints), 600, "a checkpoint of mnli")
-        training = [
-            job
-            for job in slurm_jobs(before)
-            if job["comment"].startswith("rule_train_source") and job["comment"].endswith("mnli")
-        ]
-        subprocess.run(["scancel", str(training[0]["id"])], check=True)
+        subprocess.run(["scancel", str(mnli_training(before)[0]["id"])], check=True)
         returncode = run.wait(timeout=900)
     log = (tmp_path / "snakemake.log").read_text()
     assert returncode == 0, log[-4000:]
     assert "SLURM status is: 'CANCELLED'" in log
 
-    attempts = [
-        job
-        for job in slurm_jobs(before)
-        if job["comment"].startswith("rule_train_source") and job["comment"].endswith("mnli")
-    ]
+    attempts = mnli_training(before)
     assert [job["state"] for job in attempts] == ["CANCELLED", "COMPLETED"]
     assert minutes(attempts[1]["limit"]) == 2 * minutes(attempts[0]["limit"])  # runtime x attempt
     training_log = (folder / "logs/tiny/train_source/tiny-xlmr/seed1/mnli.log").read_text()

@@ -141,7 +141,7 @@ def compute_gains(scores: pd.DataFrame, baseline_source: str = "none") -> pd.Dat
     return merged.sort_values(SCORE_KEY, kind="mergesort").reset_index(drop=True)
 
 
-def _primary(df: pd.DataFrame) -> pd.DataFrame:
+def primary_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Primary-metric rows, checking there is exactly one primary metric per (model, target)."""
     prim = df.loc[df["primary"].astype(bool)]
     n_metrics = prim.groupby(["model", "target"])["metric"].nunique()
@@ -155,7 +155,7 @@ def _primary(df: pd.DataFrame) -> pd.DataFrame:
 def summarize_gains(gains: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
     """Primary-metric gain per (model, source, target), averaged over seeds and non-English."""
     _require_columns(gains, GAIN_COLUMNS, "gains")
-    prim = _primary(gains)
+    prim = primary_rows(gains)
     # Zero-shot transfer is about the languages the model was NOT fine-tuned in, so the
     # source language is excluded before averaging.
     zs = prim.loc[prim["language"] != source_language]
@@ -268,17 +268,14 @@ def correlate(
     """
     settings = settings or InferenceSettings()
     _require_columns(gains, GAIN_COLUMNS, "gains")
-    prim = _primary(gains)
+    prim = primary_rows(gains)
     sim = _checked_similarity(prim, similarity)[["model", "source", "target", "method", "value"]]
 
     summary = summarize_gains(prim, source_language=source_language)
     per_pair = summary.rename(columns={"gain_mean": "gain"})[["model", "source", "target", "gain"]]
     per_pair = per_pair.merge(sim, on=["model", "source", "target"])
 
-    per_lang = prim.groupby(["model", "source", "target", "language"], as_index=False)[
-        "gain"
-    ].mean()
-    per_lang = per_lang.merge(sim, on=["model", "source", "target"])
+    per_lang = _gains_per_language(prim, sim)
 
     rows = _correlate_groups(
         per_pair, ["model", "method", "target"], "target", {"language": NON_EN}, settings
@@ -303,18 +300,22 @@ def correlate(
     return out.astype({**dict.fromkeys(floats, "float64"), "n": "int64"})
 
 
+def _gains_per_language(prim: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    """Gain per (model, source, target, language), mean over seeds, beside each similarity."""
+    keys = ["model", "source", "target", "language"]
+    per_language = prim.groupby(keys, as_index=False)["gain"].mean()
+    return per_language.merge(sim, on=["model", "source", "target"])
+
+
 def zero_shot_pairs(
     gains: pd.DataFrame, similarity: pd.DataFrame, source_language: str = "en"
 ) -> pd.DataFrame:
     """Primary-metric gain per (model, source, target, non-source language), mean over seeds,
     beside each method's similarity: the rows of the pooled mixed model."""
     _require_columns(gains, GAIN_COLUMNS, "gains")
-    prim = _primary(gains)
+    prim = primary_rows(gains)
     sim = _checked_similarity(prim, similarity)[["model", "source", "target", "method", "value"]]
-    zero_shot = prim.loc[prim["language"] != source_language]
-    keys = ["model", "source", "target", "language"]
-    per_language = zero_shot.groupby(keys, as_index=False)["gain"].mean()
-    return per_language.merge(sim, on=["model", "source", "target"])
+    return _gains_per_language(prim.loc[prim["language"] != source_language], sim)
 
 
 def transfer_gaps(scores: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
@@ -325,7 +326,7 @@ def transfer_gaps(scores: pd.DataFrame, source_language: str = "en") -> pd.DataF
     puts accuracy and STS correlation on one scale (Choi et al., 2021 compare tasks this way).
     """
     _require_columns(scores, SCORE_KEY + ["value", "primary"], "scores")
-    prim = _primary(scores)
+    prim = primary_rows(scores)
     base = prim.loc[prim["source"] == "none"]
     mean = base.groupby(["model", "target", "language"], as_index=False)["value"].mean()
     english = mean.loc[mean["language"] == source_language, ["model", "target", "value"]]
@@ -341,7 +342,7 @@ def transfer_gaps(scores: pd.DataFrame, source_language: str = "en") -> pd.DataF
 def language_summary(scores: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
     """Primary-metric score per language for each (model, source, target, seed), plus averages."""
     _require_columns(scores, SCORE_KEY + ["value", "primary"], "scores")
-    prim = _primary(scores)
+    prim = primary_rows(scores)
     index = ["model", "source", "target", "seed", "metric"]
     wide = prim.pivot_table(index=index, columns="language", values="value", aggfunc="first")
     langs = sorted(wide.columns, key=lambda lang: (lang != source_language, lang))

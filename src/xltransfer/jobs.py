@@ -134,20 +134,15 @@ def correlate(
     inference: dict | None = None,
 ) -> str:
     """Gains, their per-(source, target) summary, correlations and the headline sentence."""
-    score_table = pd.read_parquet(scores)
-    gains = analysis.compute_gains(score_table)
-    summary = analysis.summarize_gains(gains, source_language)
-    correlations = analysis.correlate(
-        gains,
-        pd.read_parquet(similarity_file),
-        source_language,
-        analysis.InferenceSettings(**(inference or {})),
-    )
-    headline = analysis.headline(correlations)
     from xltransfer.mixed_model import mixed_effects
 
     settings = analysis.InferenceSettings(**(inference or {}))
-    pairs = analysis.zero_shot_pairs(gains, pd.read_parquet(similarity_file), source_language)
+    gains = analysis.compute_gains(pd.read_parquet(scores))
+    similarity_table = pd.read_parquet(similarity_file)
+    summary = analysis.summarize_gains(gains, source_language)
+    correlations = analysis.correlate(gains, similarity_table, source_language, settings)
+    headline = analysis.headline(correlations)
+    pairs = analysis.zero_shot_pairs(gains, similarity_table, source_language)
     write_parquet_atomic(mixed_effects(pairs, settings.confidence), outputs["mixed_effects"])
     write_parquet_atomic(gains, outputs["gains"])
     write_parquet_atomic(summary, outputs["summary"])
@@ -221,12 +216,18 @@ def embedding_similarity(
     TextEmb, the checkpoint fine-tuned on that task for TaskEmb.
     """
     import numpy as np
+    import torch
 
     from xltransfer.data import read_standard
-    from xltransfer.embeddings import cosine_similarities, task_embedding, text_embedding
+    from xltransfer.embeddings import (
+        EMBEDDING_COLUMNS,
+        cosine_similarities,
+        task_embedding,
+        text_embedding,
+    )
 
     embed = {"textemb": text_embedding, "taskemb": task_embedding}[method]
-    torch_threads(settings.get("threads", 1))
+    torch.set_num_threads(int(settings.get("threads", 1)))
     vectors, tables = [], []
     for model, per_task in task_models.items():
         by_task = {}
@@ -242,17 +243,9 @@ def embedding_similarity(
             log.info("%s %s %s: %d dimensions", method, model, task, len(by_task[task]))
         tables.append(cosine_similarities(by_task, sources, targets, method).assign(model=model))
     frame = pd.concat(tables, ignore_index=True)[similarity.SIMILARITY_COLUMNS]
-    write_parquet_atomic(
-        pd.DataFrame(vectors, columns=["model", "task", "method", "vector"]), outputs["vectors"]
-    )
+    write_parquet_atomic(pd.DataFrame(vectors, columns=EMBEDDING_COLUMNS), outputs["vectors"])
     write_parquet_atomic(frame, outputs["similarity"])
     return frame
-
-
-def torch_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(int(threads))
 
 
 def write_answer(correlations: Path, selection: Path, output: Path) -> str:

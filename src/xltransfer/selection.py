@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from xltransfer.analysis import primary_rows
 from xltransfer.ranking import ndcg_at_k, regret_at_k
 
 SELECTION_COLUMNS = ["model", "target", "predictor", "k", "ndcg", "regret", "n_sources"]
@@ -19,7 +20,8 @@ RANDOM = "random"
 
 def pair_means(gains: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
     """Primary-metric gain and score per (model, source, target): non-English, then seeds."""
-    prim = gains.loc[gains["primary"].astype(bool) & (gains["language"] != source_language)]
+    prim = primary_rows(gains)
+    prim = prim.loc[prim["language"] != source_language]
     per_seed = prim.groupby(["model", "source", "target", "seed"], as_index=False)[
         ["gain", "score"]
     ].mean()
@@ -57,10 +59,12 @@ def evaluate_selection(
         gains, scores = group["gain"].to_numpy(), group["score"].to_numpy()
         n = len(group)
         orders = [rng.permutation(n).astype(float) for _ in range(random_orders)]
+        predictors = _predictors(group, similarity, sizes)
+        for name, predicted in predictors.items():
+            if np.isnan(predicted).any():
+                raise ValueError(f"{name}: no value for some sources of {model}/{target}")
         for k in (k for k in ks if k <= n):
-            for name, predicted in _predictors(group, similarity, sizes).items():
-                if np.isnan(predicted).any():
-                    raise ValueError(f"{name}: no value for some sources of {model}/{target}")
+            for name, predicted in predictors.items():
                 ndcg = ndcg_at_k(predicted, gains, k)
                 regret = regret_at_k(predicted, scores, k)
                 rows.append([model, target, name, k, ndcg, regret, n])

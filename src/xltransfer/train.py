@@ -235,12 +235,17 @@ def resume_folder(output_dir: Path) -> Path:
 LAST_CHECKPOINT_FILE = "custom_checkpoint_0.pkl"
 
 
+def checkpoint_number(folder: Path) -> int:
+    """N of Accelerate's automatically named `checkpoint_N` folder."""
+    return int(folder.name.rsplit("_", 1)[-1])
+
+
 def complete_checkpoints(checkpoints: Path) -> list[Path]:
     """Finished checkpoint folders, oldest first."""
     if not checkpoints.is_dir():
         return []
     found = [p for p in checkpoints.iterdir() if (p / LAST_CHECKPOINT_FILE).exists()]
-    return sorted(found, key=lambda p: int(p.name.rsplit("_", 1)[-1]))
+    return sorted(found, key=checkpoint_number)
 
 
 def restore_checkpoint(accelerator: Accelerator, resume_dir: Path, spec: FinetuneSpec) -> bool:
@@ -263,7 +268,7 @@ def restore_checkpoint(accelerator: Accelerator, resume_dir: Path, spec: Finetun
     if not usable:
         return False
     newest = usable[-1]
-    numbers = [int(p.name.rsplit("_", 1)[-1]) for p in checkpoints.iterdir()]
+    numbers = [checkpoint_number(p) for p in checkpoints.iterdir()]
     # New checkpoints are numbered after every folder there, the cut-off ones included.
     accelerator.project_configuration.iteration = max(numbers) + 1
     accelerator.load_state(str(newest))
