@@ -38,16 +38,7 @@ rule correlate:
         runtime=get_resource("light", "runtime"),
     params:
         source_language=GRID.source_language,
-        inference={
-            key: config["analysis"][key]
-            for key in (
-                "bootstrap_resamples",
-                "permutation_resamples",
-                "confidence",
-                "p_adjust",
-                "seed",
-            )
-        },
+        inference=INFERENCE_SETTINGS,
     script:
         "../scripts/correlate.py"
 
@@ -70,12 +61,7 @@ rule rank_sources:
     params:
         sources=GRID.sources,
         max_train_examples=config["training"]["source"]["max_train_examples"],
-        settings={
-            "source_language": GRID.source_language,
-            "ks": config["analysis"]["ranking_k"],
-            "random_orders": config["analysis"]["random_orders"],
-            "seed": config["analysis"]["seed"],
-        },
+        settings=SELECTION_SETTINGS,
     script:
         "../scripts/rank_sources.py"
 

@@ -13,6 +13,29 @@ check_config(config)
 GRID = Grid.from_config(config)
 TASKS = load_registry(config["tasks"])
 DEMO = config.get("demo_benchmark")
+# What the analysis and embedding jobs read from config, named once for their rules' params.
+INFERENCE_SETTINGS = {
+    key: config["analysis"][key]
+    for key in (
+        "bootstrap_resamples",
+        "permutation_resamples",
+        "confidence",
+        "p_adjust",
+        "seed",
+    )
+}
+SELECTION_SETTINGS = {
+    "source_language": GRID.source_language,
+    "ks": config["analysis"]["ranking_k"],
+    "random_orders": config["analysis"]["random_orders"],
+    "seed": config["analysis"]["seed"],
+}
+EMBEDDING_SETTINGS = {
+    "examples": config["similarity"]["embedding_examples"],
+    "max_length": config["training"]["source"]["max_length"],
+    "seed": config["analysis"]["seed"],
+    "threads": config["resources"]["evaluate"]["threads"],
+}
 
 
 def _alternatives(names):

@@ -43,12 +43,7 @@ rule textemb_similarity:
         tasks=embedding_tasks(),
         sources=GRID.sources,
         targets=GRID.targets,
-        settings={
-            "examples": config["similarity"]["embedding_examples"],
-            "max_length": config["training"]["source"]["max_length"],
-            "seed": config["analysis"]["seed"],
-            "threads": config["resources"]["evaluate"]["threads"],
-        },
+        settings=EMBEDDING_SETTINGS,
     script:
         "../scripts/embedding_similarity.py"
 
@@ -74,12 +69,7 @@ rule taskemb_similarity:
         tasks=embedding_tasks(),
         sources=GRID.sources,
         targets=GRID.targets,
-        settings={
-            "examples": config["similarity"]["embedding_examples"],
-            "max_length": config["training"]["source"]["max_length"],
-            "seed": config["analysis"]["seed"],
-            "threads": config["resources"]["evaluate"]["threads"],
-        },
+        settings=EMBEDDING_SETTINGS,
     script:
         "../scripts/embedding_similarity.py"
 
