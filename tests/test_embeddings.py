@@ -77,3 +77,60 @@ def test_cosine_similarities_by_hand():
 def test_nothing_to_embed_is_refused(tiny_model_dir):
     with pytest.raises(ValueError, match="no examples"):
         text_embedding(str(tiny_model_dir), pd.DataFrame(columns=["text_a", "text_b", "label"]))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_probe_gradient_equals_autograd_through_the_fitted_head(n_classes):
+    from sklearn.linear_model import LogisticRegression
+
+    from xltransfer.embeddings import head_input_gradients
+
+    rng = np.random.default_rng(n_classes)
+    features = rng.normal(size=(40, 5))
+    labels = rng.integers(0, n_classes, size=40)
+    ours = head_input_gradients(features, labels, "classification")
+    fit = LogisticRegression(max_iter=5000).fit(features, labels)  # the same convex fit
+    x = torch.tensor(features, requires_grad=True)
+    weight, bias = torch.tensor(fit.coef_), torch.tensor(fit.intercept_)
+    if n_classes == 2:  # sklearn's binary head is the sigmoid of one logit
+        logit = x @ weight[0] + bias[0]
+        losses = torch.nn.functional.binary_cross_entropy_with_logits(
+            logit, torch.tensor(labels, dtype=torch.float64), reduction="sum"
+        )
+    else:
+        losses = torch.nn.functional.cross_entropy(
+            x @ weight.T + bias, torch.tensor(labels), reduction="sum"
+        )
+    (expected,) = torch.autograd.grad(losses, x)
+    np.testing.assert_allclose(ours, expected.numpy(), atol=1e-10)
+
+
+def test_probe_regression_gradient_by_hand():
+    from xltransfer.embeddings import head_input_gradients
+
+    features = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.5]])
+    labels = np.array([1.0, 2.0, 3.5, 2.0])
+    from sklearn.linear_model import Ridge
+
+    fit = Ridge(alpha=1.0).fit(features, labels)
+    residual = features @ fit.coef_ + fit.intercept_ - labels
+    np.testing.assert_allclose(
+        head_input_gradients(features, labels, "regression"), residual[:, None] * fit.coef_
+    )
+
+
+def test_probe_task_embedding_separates_tasks_by_their_labels(tiny_model_dir):
+    from xltransfer.embeddings import probe_task_embedding
+
+    frame = toy_pairs(40, seed=2)
+    same = probe_task_embedding(str(tiny_model_dir), frame, head="classification", seed=0)
+    again = probe_task_embedding(str(tiny_model_dir), frame, head="classification", seed=0)
+    shuffled = frame.assign(label=frame["label"].sample(frac=1, random_state=3).to_numpy())
+    other = probe_task_embedding(str(tiny_model_dir), shuffled, head="classification", seed=0)
+    assert same.shape == (32,) and (same >= 0).all()
+    np.testing.assert_array_equal(same, again)  # a function of the data alone
+    assert not np.allclose(same, other)  # the labels, not only the text, shape it
+    with pytest.raises(ValueError, match="single label"):
+        probe_task_embedding(
+            str(tiny_model_dir), frame.assign(label=0), head="classification", seed=0
+        )

@@ -97,13 +97,15 @@ def test_near_copy_source_gains_more_than_unrelated(run):
         assert by_pair[(near, target)] > by_pair[(UNRELATED, target)], by_pair.to_dict()
 
 
-def test_textemb_finds_the_near_copy_source(run):
+@pytest.mark.parametrize("method", ["taxonomy", "textemb", "taskemb"])
+def test_every_similarity_method_finds_the_near_copy_source(run, method):
     similarity = pd.read_parquet(run / "results" / "demo" / "similarity.parquet")
     assert set(similarity["method"]) == {"taxonomy", "textemb", "taskemb"}
-    textemb = similarity[similarity["method"] == "textemb"]
+    chosen = similarity[similarity["method"] == method]
     for target, near in NEAR_COPY.items():
-        ranked = textemb[textemb["target"] == target].sort_values("value", ascending=False)
+        ranked = chosen[chosen["target"] == target].sort_values("value", ascending=False)
         assert ranked["source"].iloc[0] == near, ranked.to_dict("records")
+        assert ranked["value"].iloc[0] > ranked["value"].iloc[1], ranked.to_dict("records")
 
 
 def test_source_selection_beats_chance_with_the_taxonomy(run):

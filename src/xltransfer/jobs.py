@@ -205,6 +205,7 @@ def embedding_similarity(
     method: str,
     task_models: dict[str, dict[str, str]],
     train_files: dict[str, Path],
+    heads: dict[str, str],
     sources: list[str],
     targets: list[str],
     settings: dict,
@@ -213,7 +214,8 @@ def embedding_similarity(
     """TextEmb or TaskEmb vectors of every task per model, and their cosine similarities.
 
     `task_models[model][task]` is the model that embeds the task: the pretrained encoder for
-    TextEmb, the checkpoint fine-tuned on that task for TaskEmb.
+    TextEmb and the TaskEmb probe, the checkpoint fine-tuned on that task for fine-tuned TaskEmb.
+    `heads[task]` is `classification` or `regression`.
     """
     import numpy as np
     import torch
@@ -222,23 +224,30 @@ def embedding_similarity(
     from xltransfer.embeddings import (
         EMBEDDING_COLUMNS,
         cosine_similarities,
+        probe_task_embedding,
         task_embedding,
         text_embedding,
     )
 
-    embed = {"textemb": text_embedding, "taskemb": task_embedding}[method]
+    def embed(path: str, task: str) -> np.ndarray:
+        frame = read_standard(Path(train_files[task]))
+        common = {
+            "n_examples": settings["examples"],
+            "max_length": settings["max_length"],
+            "seed": settings["seed"],
+        }
+        if method == "textemb":
+            return text_embedding(path, frame, **common)
+        if settings["taskemb_model"] == "probe":
+            return probe_task_embedding(path, frame, head=heads[task], **common)
+        return task_embedding(path, frame, **common)
+
     torch.set_num_threads(int(settings.get("threads", 1)))
     vectors, tables = [], []
     for model, per_task in task_models.items():
         by_task = {}
         for task, path in per_task.items():
-            by_task[task] = embed(
-                str(path),
-                read_standard(Path(train_files[task])),
-                n_examples=settings["examples"],
-                max_length=settings["max_length"],
-                seed=settings["seed"],
-            )
+            by_task[task] = embed(str(path), task)
             vectors.append([model, task, method, by_task[task].astype(np.float64).tolist()])
             log.info("%s %s %s: %d dimensions", method, model, task, len(by_task[task]))
         tables.append(cosine_similarities(by_task, sources, targets, method).assign(model=model))

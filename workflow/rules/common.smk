@@ -32,6 +32,7 @@ SELECTION_SETTINGS = {
 }
 EMBEDDING_SETTINGS = {
     "examples": config["similarity"]["embedding_examples"],
+    "taskemb_model": config["similarity"]["taskemb_model"],
     "max_length": config["training"]["source"]["max_length"],
     "seed": config["analysis"]["seed"],
     "threads": config["resources"]["evaluate"]["threads"],
@@ -191,8 +192,16 @@ def embedding_tasks():
     return list(dict.fromkeys((*GRID.sources, *GRID.targets)))
 
 
+def embedding_heads():
+    return {task: TASKS[task].head for task in embedding_tasks()}
+
+
 def get_embedding_train_files(wildcards):
     return [_split_file(task, "train") for task in embedding_tasks()]
+
+
+def _embeds_with_checkpoint(method):
+    return method == "taskemb" and config["similarity"]["taskemb_model"] == "fine_tuned"
 
 
 def _fine_tuned(model, task):
@@ -209,9 +218,9 @@ def get_embedding_models(method):
     """Per model and task, what embeds the task: pretrained encoder or fine-tuned checkpoint."""
 
     def embedder(model, task):
-        return (
-            model_reference(model) if method == "textemb" else _fine_tuned(model, task)
-        )
+        if _embeds_with_checkpoint(method):
+            return _fine_tuned(model, task)
+        return model_reference(model)
 
     return {
         model: {task: embedder(model, task) for task in embedding_tasks()}
@@ -230,7 +239,9 @@ def get_embedding_inputs(method):
             model_reference(m) for m in GRID.models if "build" in config["models"][m]
         }
         # Hub ids are not files: only folders the workflow writes are inputs.
-        local = sorted(p for p in paths if method == "taskemb" or p in built)
+        local = sorted(
+            p for p in paths if _embeds_with_checkpoint(method) or p in built
+        )
         return {"models": local, "train": get_embedding_train_files(wildcards)}
 
     return inputs

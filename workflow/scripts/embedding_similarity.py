@@ -9,6 +9,7 @@ embedding_similarity(
     params.method,
     params.task_models,
     dict(zip(params.tasks, map(Path, snakemake.input.train), strict=True)),
+    params.heads,
     params.sources,
     params.targets,
     params.settings,
