@@ -57,3 +57,36 @@ def test_errors() -> None:
         taxonomy_similarity(FACETS, ["mnli"], ["xnli"], {})
     with pytest.raises(ValueError, match="sum to 0"):
         taxonomy_similarity(FACETS, ["mnli"], ["xnli"], {"format": 0.0})
+
+
+TREE = {
+    "mnli": {"format": "classification", "input": "pair", "family": "inference"},
+    "xnli": {"format": "classification", "input": "pair", "family": "inference"},
+    "qqp": {"format": "classification", "input": "pair", "family": "paraphrase"},
+    "sst2": {"format": "classification", "input": "single", "family": "sentiment"},
+    "stsb": {"format": "regression", "input": "pair", "family": "similarity"},
+}
+
+
+def test_wu_palmer_by_hand():
+    from xltransfer.similarity import wu_palmer_similarity
+
+    levels = ["format", "input", "family"]  # leaves at depth 5: root, 3 levels, task
+    df = wu_palmer_similarity(TREE, ["mnli", "qqp", "sst2", "stsb", "xnli"], ["xnli"], levels)
+    value = df.set_index("source")["value"]
+    # LCA depths: mnli/xnli under the same family (4), qqp under classification/pair (3),
+    # sst2 under classification (2), stsb only the root (1), xnli itself (5).
+    assert value.to_dict() == pytest.approx(
+        {"mnli": 8 / 10, "qqp": 6 / 10, "sst2": 4 / 10, "stsb": 2 / 10, "xnli": 1.0}
+    )
+    assert set(df["method"]) == {"wu_palmer"}
+
+
+def test_wu_palmer_counts_a_lower_level_only_under_agreement_above():
+    from xltransfer.similarity import wu_palmer_similarity
+
+    # stsb and qqp share `input: pair` but not the format above it: nothing beyond the root.
+    df = wu_palmer_similarity(TREE, ["stsb"], ["qqp"], ["format", "input", "family"])
+    assert df["value"].iloc[0] == pytest.approx(2 / 10)
+    with pytest.raises(ValueError, match=r"task 'mnli' has no taxonomy facet \['domain'\]"):
+        wu_palmer_similarity(TREE, ["mnli"], ["xnli"], ["format", "domain"])

@@ -11,7 +11,12 @@ import math
 
 import pandas as pd
 
-METHOD_NAMES = {"taxonomy": "Taxonomy", "textemb": "TextEmb", "taskemb": "TaskEmb"}
+METHOD_NAMES = {
+    "taxonomy": "Taxonomy",
+    "wu_palmer": "Wu–Palmer taxonomy",
+    "textemb": "TextEmb",
+    "taskemb": "TaskEmb",
+}
 
 
 def _number(value: float, spec: str = ".2f") -> str:

@@ -73,6 +73,15 @@ def check_config(config: dict[str, Any]) -> None:
         for name in experiment["sources"] + experiment["targets"]:
             if not registry[name].taxonomy:
                 raise ConfigError(f"tasks.{name}.taxonomy: needed by similarity method 'taxonomy'")
+    if "wu_palmer" in methods:
+        levels = config["similarity"]["taxonomy_tree"]
+        for name in experiment["sources"] + experiment["targets"]:
+            absent = [level for level in levels if level not in registry[name].taxonomy]
+            if absent:
+                raise ConfigError(
+                    f"tasks.{name}.taxonomy: no {absent}, levels of similarity.taxonomy_tree "
+                    "that the method 'wu_palmer' needs"
+                )
 
 
 def _check_task(key: str, task: TaskSpec, source_language: str) -> None:

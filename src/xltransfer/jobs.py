@@ -98,14 +98,21 @@ def evaluate(
 
 def taxonomy_similarity(
     facets: dict,
-    weights: dict,
+    method: str,
+    setting: dict | list,
     models: list[str],
     sources: list[str],
     targets: list[str],
     output: Path,
 ) -> pd.DataFrame:
-    """Taxonomy similarity of every (source, target), repeated per model for uniform joins."""
-    base = similarity.taxonomy_similarity(facets, list(sources), list(targets), dict(weights))
+    """Taxonomy similarity of every (source, target), repeated per model for uniform joins.
+
+    `method` is `taxonomy` (`setting`: facet weights) or `wu_palmer` (`setting`: tree levels).
+    """
+    if method == "wu_palmer":
+        base = similarity.wu_palmer_similarity(facets, list(sources), list(targets), list(setting))
+    else:
+        base = similarity.taxonomy_similarity(facets, list(sources), list(targets), dict(setting))
     frame = pd.concat([base.assign(model=m) for m in models], ignore_index=True)
     frame = frame[similarity.SIMILARITY_COLUMNS]
     write_parquet_atomic(frame, output)

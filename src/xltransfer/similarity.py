@@ -1,4 +1,13 @@
-"""Task similarity measures between source (intermediate) and target tasks."""
+"""Task similarity measures between source (intermediate) and target tasks.
+
+* `taxonomy`: the weighted share of facets (family, format, input, granularity, domain) on which
+  two tasks agree.
+* `wu_palmer`: the facets read as a tree, root → first level → … → last level → task, and the
+  Wu–Palmer similarity 2·depth(LCA) / (depth(a) + depth(b)) with the root at depth 1: tasks that
+  part at the root score 2 / (2L + 4) for L levels, siblings under the last level (L + 1) / (L + 2),
+  a task with itself 1. Unlike the flat score, agreeing on a lower level counts only under agreement
+  on every level above it (two sentence-level tasks of different formats share nothing more).
+"""
 
 from __future__ import annotations
 
@@ -37,6 +46,40 @@ def taxonomy_similarity(
             rows.append(
                 {"source": source, "target": target, "method": "taxonomy", "value": agree / total}
             )
+    return pd.DataFrame(rows, columns=["source", "target", "method", "value"]).astype(
+        {"value": float}
+    )
+
+
+def wu_palmer_similarity(
+    facets: dict[str, dict[str, str]],
+    sources: list[str],
+    targets: list[str],
+    levels: list[str],
+) -> pd.DataFrame:
+    """Wu–Palmer similarity of each (source, target) in the facet tree `levels` (root first)."""
+    if not levels:
+        raise ValueError("taxonomy tree levels are empty")
+
+    def path(task: str) -> list[str]:
+        own = _facets_of(facets, task)
+        absent = [level for level in levels if level not in own]
+        if absent:
+            raise ValueError(f"task {task!r} has no taxonomy facet {absent} of the tree {levels}")
+        return [own[level] for level in levels] + [task]
+
+    leaf_depth = len(levels) + 2  # root, one node per level, the task
+    rows = []
+    for source in sources:
+        a = path(source)
+        for target in targets:
+            b = path(target)
+            shared = 0
+            while shared < len(a) and a[shared] == b[shared]:
+                shared += 1
+            lca_depth = 1 + shared
+            value = 2 * lca_depth / (2 * leaf_depth)
+            rows.append({"source": source, "target": target, "method": "wu_palmer", "value": value})
     return pd.DataFrame(rows, columns=["source", "target", "method", "value"]).astype(
         {"value": float}
     )

@@ -1,4 +1,5 @@
-# One rule per similarity method: a config-defined taxonomy, TextEmb and TaskEmb.
+# One rule per similarity method: a config-defined taxonomy (facets, Wu–Palmer tree), TextEmb
+# and TaskEmb.
 
 
 rule taxonomy_similarity:
@@ -14,7 +15,30 @@ rule taxonomy_similarity:
         runtime=get_resource("light", "runtime"),
     params:
         facets=get_taxonomy_facets,
-        weights=config["similarity"]["taxonomy_weights"],
+        method="taxonomy",
+        setting=config["similarity"]["taxonomy_weights"],
+        models=GRID.models,
+        sources=GRID.sources,
+        targets=GRID.targets,
+    script:
+        "../scripts/taxonomy_similarity.py"
+
+
+rule wu_palmer_similarity:
+    output:
+        "results/{run}/similarity/wu_palmer.parquet",
+    log:
+        "logs/{run}/similarity/wu_palmer.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=get_resource("light", "mem_mb"),
+        runtime=get_resource("light", "runtime"),
+    params:
+        facets=get_taxonomy_facets,
+        method="wu_palmer",
+        setting=config["similarity"]["taxonomy_tree"],
         models=GRID.models,
         sources=GRID.sources,
         targets=GRID.targets,

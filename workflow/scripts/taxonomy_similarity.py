@@ -7,7 +7,8 @@ log_to(snakemake.log[0])
 params = snakemake.params
 taxonomy_similarity(
     params.facets,
-    params.weights,
+    params.method,
+    params.setting,
     params.models,
     params.sources,
     params.targets,
