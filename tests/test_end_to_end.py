@@ -144,3 +144,8 @@ def test_report_builds(run):
     )
     html = report.read_text(errors="replace")
     assert "gain_heatmap.png" in html and "similarity_vs_gain.png" in html
+    assert "summary.html" in html and "transfer_gap.png" in html
+    summary = (run / "results" / "demo" / "summary.html").read_text()
+    for section in ("Question", "Answer", "Pooled mixed-effects model", "Source selection"):
+        assert f"<h2>{section}</h2>" in summary
+    assert "Wu–Palmer taxonomy" in summary and "NDCG@k" in summary

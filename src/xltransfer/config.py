@@ -203,6 +203,7 @@ def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
         "correlate": 1,
         "rank_sources": 1,
         "answer": 1,
+        "summary_page": 1,
         "plots": 1,
         "all": 1,
     }

@@ -271,3 +271,24 @@ def write_answer(correlations: Path, selection: Path, output: Path) -> str:
     text = answer(pd.read_parquet(correlations), pd.read_parquet(selection))
     write_bytes_atomic(output, (text + "\n").encode())
     return text
+
+
+def write_summary_page(
+    config: dict,
+    answer: Path,
+    correlations: Path,
+    mixed: Path,
+    selection: Path,
+    output: Path,
+) -> None:
+    """The report's summary page: question, answer, tables and configuration."""
+    from xltransfer.report import summary_page
+
+    page = summary_page(
+        config,
+        Path(answer).read_text(),
+        pd.read_parquet(correlations),
+        pd.read_parquet(mixed),
+        pd.read_parquet(selection),
+    )
+    write_bytes_atomic(output, page.encode())

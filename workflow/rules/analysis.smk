@@ -88,6 +88,30 @@ rule answer:
         "../scripts/answer.py"
 
 
+rule summary_page:
+    input:
+        answer=rules.answer.output[0],
+        correlations=rules.correlate.output.correlations,
+        mixed_effects=rules.correlate.output.mixed_effects,
+        selection=rules.rank_sources.output[0],
+    output:
+        report(
+            "results/{run}/summary.html",
+            caption="../report/summary.rst",
+            category="Answer",
+        ),
+    log:
+        "logs/{run}/summary_page.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=get_resource("light", "mem_mb"),
+        runtime=get_resource("light", "runtime"),
+    script:
+        "../scripts/summary_page.py"
+
+
 rule plots:
     input:
         summary=rules.correlate.output.summary,

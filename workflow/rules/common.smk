@@ -69,6 +69,7 @@ def get_final_output():
             "results/{run}/mixed_effects.parquet",
             "results/{run}/headline.txt",
             "results/{run}/answer.txt",
+            "results/{run}/summary.html",
             "results/{run}/plots/gain_heatmap.png",
             "results/{run}/plots/similarity_vs_gain.png",
             "results/{run}/plots/transfer_gap.png",

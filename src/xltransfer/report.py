@@ -1,0 +1,157 @@
+"""The run's summary page for `snakemake --report`: question, configuration, answer and tables.
+
+Plots reach the report as their own items; this page holds what a plot cannot: the exact numbers
+of the correlation table (intervals, permutation and adjusted p-values), the pooled mixed model,
+the source-selection metrics, and the configuration that produced them.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import yaml
+
+from xltransfer.answer import METHOD_NAMES
+
+QUESTION = (
+    "Does task similarity, measured by a task taxonomy or by task embeddings, predict the "
+    "zero-shot cross-lingual transfer gain of intermediate-task fine-tuning?"
+)
+# What a reader needs to reproduce or judge the run; the rest (resources, paths) is in the config.
+CONFIG_SECTIONS = ("run", "experiment", "models", "training", "similarity", "analysis", "published")
+STATISTIC_ORDER = {"spearman": 0, "pearson": 1, "kendall": 2}
+STYLE = """
+body { font-family: sans-serif; max-width: 70em; margin: 1em auto; line-height: 1.4; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+.answer { border-left: 4px solid #4a7; padding: 0.4em 1em; background: #f4faf6; }
+"""
+
+
+def _interval(low: float, high: float) -> str:
+    return "—" if pd.isna(low) or pd.isna(high) else f"[{low:.2f}, {high:.2f}]"
+
+
+def _p(value: float) -> str:
+    return "—" if pd.isna(value) else f"{value:.2g}"
+
+
+def correlation_table(correlations: pd.DataFrame, scopes=("pooled", "target")) -> pd.DataFrame:
+    """Pooled and per-target correlations, one row per test, strongest pooled method first."""
+    rows = correlations[correlations["scope"].isin(scopes)].copy()
+    order = (
+        rows[(rows["scope"] == "pooled") & (rows["statistic"] == "spearman")]
+        .groupby("method")["estimate"]
+        .max()
+        .sort_values(ascending=False)
+    )
+    rank = {method: i for i, method in enumerate(order.index)}
+    rows["_method_rank"] = rows["method"].map(rank).fillna(len(rank))
+    rows["_scope_rank"] = rows["scope"].map({scope: i for i, scope in enumerate(scopes)})
+    rows["_statistic_rank"] = rows["statistic"].map(STATISTIC_ORDER).fillna(len(STATISTIC_ORDER))
+    rows = rows.sort_values(
+        ["model", "_method_rank", "_scope_rank", "target", "language", "_statistic_rank"]
+    )
+    return pd.DataFrame(
+        {
+            "model": rows["model"],
+            "method": rows["method"].map(lambda m: METHOD_NAMES.get(m, m)),
+            "scope": rows["scope"],
+            "target": rows["target"],
+            "languages": rows["language"],
+            "statistic": rows["statistic"],
+            "estimate": rows["estimate"].map("{:.2f}".format),
+            "CI": [_interval(a, b) for a, b in zip(rows["ci_low"], rows["ci_high"], strict=True)],
+            "p (permutation)": rows["p_permutation"].map(_p),
+            "p (adjusted)": rows["p_adjusted"].map(_p),
+            "n pairs": rows["n"],
+        }
+    )
+
+
+def mixed_model_table(mixed: pd.DataFrame) -> pd.DataFrame:
+    """The pooled mixed model per (model, method): slope per SD of similarity, CI, p."""
+    return pd.DataFrame(
+        {
+            "model": mixed["model"],
+            "method": mixed["method"].map(lambda m: METHOD_NAMES.get(m, m)),
+            "slope (gain per SD)": mixed["slope"].map("{:+.3f}".format),
+            "CI": [_interval(a, b) for a, b in zip(mixed["ci_low"], mixed["ci_high"], strict=True)],
+            "p": mixed["p_value"].map(_p),
+            "n": mixed["n"],
+            "converged": mixed["converged"].map({True: "yes", False: "no"}),
+        }
+    )
+
+
+def ranking_table(selection: pd.DataFrame) -> pd.DataFrame:
+    """NDCG@k and Regret@k of each predictor, mean over target tasks, best NDCG first."""
+    mean = selection.groupby(["model", "k", "predictor"], as_index=False).agg(
+        ndcg=("ndcg", "mean"), regret=("regret", "mean"), targets=("target", "nunique")
+    )
+    mean = mean.sort_values(["model", "k", "ndcg"], ascending=[True, True, False])
+    return pd.DataFrame(
+        {
+            "model": mean["model"],
+            "k": mean["k"],
+            "predictor": mean["predictor"].map(lambda m: METHOD_NAMES.get(m, m)),
+            "NDCG@k": mean["ndcg"].map("{:.2f}".format),
+            "Regret@k": mean["regret"].map(lambda r: "—" if pd.isna(r) else f"{r:.3f}"),
+            "targets": mean["targets"],
+        }
+    )
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, escape=True)
+
+
+def summary_page(
+    config: dict,
+    answer: str,
+    correlations: pd.DataFrame,
+    mixed: pd.DataFrame,
+    selection: pd.DataFrame,
+) -> str:
+    """A self-contained HTML page: the question, the answer, the tables and the configuration."""
+    shown = {key: config[key] for key in CONFIG_SECTIONS if key in config}
+    per_language = correlation_table(correlations, scopes=("target_language",))
+    per_target_selection = selection.assign(
+        predictor=selection["predictor"].map(lambda m: METHOD_NAMES.get(m, m))
+    )
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>xltransfer: {html.escape(str(config.get('run', '')))}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>xltransfer run <code>{html.escape(str(config.get('run', '')))}</code></h1>",
+        f"<h2>Question</h2><p>{html.escape(QUESTION)}</p>",
+        f"<h2>Answer</h2><p class='answer'>{html.escape(answer.strip())}</p>",
+        "<h2>Similarity against gain</h2>",
+        "<p>Correlation of each similarity method with the zero-shot gain (non-English mean over "
+        "languages and seeds), pooled over all (source, target) pairs and per target task. "
+        "Intervals resample source tasks; p-values come from permutations of similarity across "
+        "sources within each target and are adjusted within each family of tests.</p>",
+        _table(correlation_table(correlations)),
+        "<h2>Pooled mixed-effects model</h2>",
+        "<p>gain ~ standardised similarity with random intercepts for target task and language, "
+        "fitted on the per-(source, target, language) gains.</p>",
+        _table(mixed_model_table(mixed)),
+        "<h2>Source selection</h2>",
+        "<p>Ranking the sources of each target by a predictor: NDCG@k against the gains and "
+        "Regret@k (Poth et al., 2021) against the target scores, mean over targets; "
+        "<code>random</code> is the mean over random orders.</p>",
+        _table(ranking_table(selection)),
+        "<details><summary>Per target task</summary>",
+        _table(per_target_selection.round(3)),
+        "</details>",
+        "<details><summary>Correlations per target task and language</summary>",
+        _table(per_language),
+        "</details>",
+        "<h2>Configuration</h2>",
+        f"<pre>{html.escape(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True))}</pre>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
