@@ -14,10 +14,22 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/pretrain.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/evaluate.smk"
+
+
+if PUBLISHED:
+
+    include: "workflow/rules/published.smk"
+
+else:
+
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/pretrain.smk"
+    include: "workflow/rules/train.smk"
+    include: "workflow/rules/evaluate.smk"
+    include: "workflow/rules/scores.smk"
+    include: "workflow/rules/embeddings.smk"
+
+
 include: "workflow/rules/similarity.smk"
 include: "workflow/rules/analysis.smk"
 

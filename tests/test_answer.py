@@ -56,3 +56,15 @@ def test_answer_names_each_method_with_its_numbers():
     assert text.index("TextEmb") < text.index("TaskEmb")  # strongest first
     assert "by TextEmb leaves a mean Regret@1 of 0.00 against 0.11 for a random source" in text
     assert "no answer yet" in answer(correlations.iloc[:0])
+
+
+def test_selection_without_target_scores_is_told_by_ndcg():
+    from xltransfer.answer import _selection_sentence
+
+    means = pd.DataFrame(
+        {"ndcg": [0.9, 1.0, 0.4, 0.95], "regret": [float("nan")] * 4},
+        index=["taxonomy", "paper", "random", "dataset_size"],
+    )
+    text = _selection_sentence(means)
+    assert text.startswith("Choosing the most similar source by paper reaches a mean NDCG@1")
+    assert "1.00 against 0.40 for a random source" in text and "no Regret@1" in text

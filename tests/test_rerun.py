@@ -36,12 +36,15 @@ def test_failed_shard_alone_is_rerun(tmp_path):
     assert counts == {
         "evaluate": 1,
         "aggregate": 1,
+        "gains": 1,
+        "transfer_gap": 1,
         "correlate": 1,
         "rank_sources": 1,
         "answer": 1,
+        "summary_page": 1,
         "plots": 1,
         "all": 1,
-        "total": 7,
+        "total": 10,
     }
 
     subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True)

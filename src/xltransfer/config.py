@@ -38,6 +38,39 @@ def _require_known(key: str, values: list[str], known: dict[str, Any], what: str
             )
 
 
+# Methods that need a model and task data, which a published table does not come with.
+TRAINING_ONLY_METHODS = ("textemb", "taskemb")
+
+
+def check_published(config: dict[str, Any], sources: list[str], targets: list[str]) -> None:
+    """Cross-checks of a published-results run: methods it can compute, facets they need."""
+    methods = config["similarity"]["methods"]
+    needs_data = [m for m in methods if m in TRAINING_ONLY_METHODS]
+    if needs_data:
+        raise ConfigError(
+            f"similarity.methods: {needs_data} embed task data with a model, which a published "
+            "table does not provide; list only taxonomy and wu_palmer here and give other "
+            "similarities in published.similarity"
+        )
+    facets = config["published"]["taxonomy"]
+    levels = config["similarity"]["taxonomy_tree"] if "wu_palmer" in methods else []
+    for task in dict.fromkeys((*sources, *targets)) if methods else ():
+        if task not in facets:
+            raise ConfigError(
+                f"published.taxonomy.{task}: no facets for a task of the table, which the "
+                f"similarity methods {methods} need"
+            )
+        absent = [level for level in levels if level not in facets[task]]
+        if absent:
+            raise ConfigError(
+                f"published.taxonomy.{task}: no {absent}, levels of similarity.taxonomy_tree "
+                "that the method 'wu_palmer' needs"
+            )
+    sizes = config["published"]["source_sizes"]
+    if sizes and (absent := sorted(set(sources) - set(sizes))):
+        raise ConfigError(f"published.source_sizes: no size for source tasks {absent}")
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError naming the first key whose value contradicts another part of the config."""
     registry = load_registry(config["tasks"])
@@ -181,8 +214,28 @@ class Grid:
         }
 
 
+# Run-level steps every run has, trained or published: one job each.
+ANALYSIS_JOBS = ("task_similarity", "correlate", "rank_sources", "answer", "summary_page", "plots")
+
+
+def published_job_counts(config: dict[str, Any]) -> dict[str, int]:
+    """Jobs per rule of a published-results run from scratch."""
+    counts = {
+        "import_published": 1,
+        "import_similarity": int("similarity" in config["published"]),
+        **{f"{method}_similarity": 1 for method in config["similarity"]["methods"]},
+        **dict.fromkeys(ANALYSIS_JOBS, 1),
+        "all": 1,
+    }
+    counts = {rule: count for rule, count in counts.items() if count}
+    counts["total"] = sum(counts.values())
+    return counts
+
+
 def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
     """Jobs per rule of a whole run from scratch, as the dry run's job stats must show them."""
+    if "published" in config:
+        return published_job_counts(config)
     grid = Grid.from_config(config)
     registry = load_registry(config["tasks"])
     built = [model for model in grid.models if "build" in config["models"][model]]
@@ -198,13 +251,10 @@ def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
         "pretrain": len(built),
         # One rule per similarity method, then one job each for the run-level steps.
         **{f"{method}_similarity": 1 for method in config["similarity"]["methods"]},
-        "task_similarity": 1,
+        **dict.fromkeys(ANALYSIS_JOBS, 1),
         "aggregate": 1,
-        "correlate": 1,
-        "rank_sources": 1,
-        "answer": 1,
-        "summary_page": 1,
-        "plots": 1,
+        "gains": 1,
+        "transfer_gap": 1,
         "all": 1,
     }
     counts = {rule: count for rule, count in counts.items() if count}

@@ -133,35 +133,63 @@ def aggregate(expected: list[Path], allow_partial: bool, output: Path) -> pd.Dat
     return frame
 
 
+def gains(scores: Path, output: Path) -> pd.DataFrame:
+    """Gain of every source over the target-only baseline, per score row."""
+    frame = analysis.compute_gains(pd.read_parquet(scores))
+    write_parquet_atomic(frame, output)
+    return frame
+
+
+def import_published(settings: dict, output: Path) -> pd.DataFrame:
+    """A published result table as the workflow's gains table."""
+    from xltransfer.published import load_results
+
+    frame = load_results(settings)
+    write_parquet_atomic(frame, output)
+    log.info(
+        "imported %d %s rows of %s",
+        len(frame),
+        settings["values"],
+        ", ".join(f"{c}={frame[c].nunique()}" for c in ("model", "source", "target", "language")),
+    )
+    return frame
+
+
+def import_similarity(path: Path, grid, reserved: list[str], output: Path) -> pd.DataFrame:
+    """A published similarity (or selection-score) table in the workflow's similarity layout."""
+    from xltransfer.published import load_similarity
+
+    frame = load_similarity(path, grid, list(reserved))
+    write_parquet_atomic(frame[similarity.SIMILARITY_COLUMNS], output)
+    return frame
+
+
 def correlate(
-    scores: Path,
+    gains_file: Path,
     similarity_file: Path,
     source_language: str,
     outputs: dict[str, Path],
     inference: dict | None = None,
 ) -> str:
-    """Gains, their per-(source, target) summary, correlations and the headline sentence."""
+    """Per-(source, target) gain summary, correlations, the mixed model and the headline."""
     from xltransfer.mixed_model import mixed_effects
 
     settings = analysis.InferenceSettings(**(inference or {}))
-    gains = analysis.compute_gains(pd.read_parquet(scores))
+    gains = pd.read_parquet(gains_file)
     similarity_table = pd.read_parquet(similarity_file)
     summary = analysis.summarize_gains(gains, source_language)
     correlations = analysis.correlate(gains, similarity_table, source_language, settings)
     headline = analysis.headline(correlations)
     pairs = analysis.zero_shot_pairs(gains, similarity_table, source_language)
     write_parquet_atomic(mixed_effects(pairs, settings.confidence), outputs["mixed_effects"])
-    write_parquet_atomic(gains, outputs["gains"])
     write_parquet_atomic(summary, outputs["summary"])
     write_parquet_atomic(correlations, outputs["correlations"])
     write_bytes_atomic(Path(outputs["headline"]), (headline + "\n").encode())
     return headline
 
 
-def make_plots(
-    summary: Path, correlations: Path, similarity_file: Path, outputs: dict, scores: Path
-) -> None:
-    """The gain heatmap, the similarity-vs-gain scatter and the transfer-gap bars (and table)."""
+def make_plots(summary: Path, correlations: Path, similarity_file: Path, outputs: dict) -> None:
+    """The gain heatmap and the similarity-vs-gain scatter."""
     from xltransfer import plots
 
     summary_table = pd.read_parquet(summary)
@@ -172,9 +200,16 @@ def make_plots(
         pd.read_parquet(correlations),
         Path(outputs["scatter"]),
     )
-    gaps = analysis.transfer_gaps(pd.read_parquet(scores))
-    write_parquet_atomic(gaps, outputs["gap_table"])
-    plots.plot_transfer_gap(gaps, Path(outputs["gap"]))
+
+
+def transfer_gap(scores: Path, source_language: str, outputs: dict) -> pd.DataFrame:
+    """Choi et al.'s per-task transfer gap of the target-only baselines: table and bars."""
+    from xltransfer import plots
+
+    gaps = analysis.transfer_gaps(pd.read_parquet(scores), source_language)
+    write_parquet_atomic(gaps, outputs["table"])
+    plots.plot_transfer_gap(gaps, Path(outputs["plot"]))
+    return gaps
 
 
 def rank_sources(
@@ -182,23 +217,27 @@ def rank_sources(
     similarity_file: Path,
     train_files: dict[str, Path],
     max_train_examples: int | None,
+    given_sizes: dict[str, int],
     settings: dict,
     output: Path,
 ) -> pd.DataFrame:
-    """NDCG@k and Regret@k of source selection by each similarity, dataset size and chance."""
+    """NDCG@k and Regret@k of source selection by each similarity, dataset size and chance.
+
+    Source sizes come from the training splits (capped by any subsampling) or, for published
+    results, from `given_sizes`; with neither, the dataset-size baseline is left out.
+    """
     import pyarrow.parquet as pq
 
     from xltransfer.selection import evaluate_selection, pair_means
 
-    # The size a source was trained on: its training split, capped by any subsampling.
-    sizes = {
-        source: min(pq.ParquetFile(path).metadata.num_rows, max_train_examples or float("inf"))
-        for source, path in train_files.items()
-    }
+    sizes = dict(given_sizes)
+    for source, path in train_files.items():
+        rows = pq.ParquetFile(path).metadata.num_rows
+        sizes[source] = min(rows, max_train_examples or float("inf"))
     table = evaluate_selection(
         pair_means(pd.read_parquet(gains_file), settings["source_language"]),
         pd.read_parquet(similarity_file),
-        sizes,
+        sizes or None,
         ks=settings["ks"],
         random_orders=settings["random_orders"],
         seed=settings["seed"],

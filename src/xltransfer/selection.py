@@ -28,7 +28,9 @@ def pair_means(gains: pd.DataFrame, source_language: str = "en") -> pd.DataFrame
     return per_seed.groupby(["model", "source", "target"], as_index=False)[["gain", "score"]].mean()
 
 
-def _predictors(group: pd.DataFrame, similarity: pd.DataFrame, sizes: dict[str, int]) -> dict:
+def _predictors(
+    group: pd.DataFrame, similarity: pd.DataFrame, sizes: dict[str, int] | None
+) -> dict:
     """Predicted usefulness of each source of one (model, target), aligned with `group`."""
     model, target = group["model"].iloc[0], group["target"].iloc[0]
     sim = similarity[(similarity["model"] == model) & (similarity["target"] == target)]
@@ -36,20 +38,25 @@ def _predictors(group: pd.DataFrame, similarity: pd.DataFrame, sizes: dict[str, 
     for method, rows in sim.groupby("method"):
         values = rows.set_index("source")["value"]
         predictors[method] = group["source"].map(values).to_numpy(float)
-    predictors[DATASET_SIZE] = group["source"].map(sizes).to_numpy(float)
+    if sizes is not None:
+        predictors[DATASET_SIZE] = group["source"].map(sizes).to_numpy(float)
     return predictors
 
 
 def evaluate_selection(
     means: pd.DataFrame,
     similarity: pd.DataFrame,
-    sizes: dict[str, int],
+    sizes: dict[str, int] | None,
     ks: list[int],
     random_orders: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """NDCG@k and Regret@k of each predictor per (model, target); random averages over orders."""
-    missing = sorted(set(means["source"]) - set(sizes))
+    """NDCG@k and Regret@k of each predictor per (model, target); random averages over orders.
+
+    Without `sizes` the dataset-size predictor is left out. Without target scores (published
+    gains only) Regret@k, relative to the best score, is NaN; NDCG@k needs only the gains.
+    """
+    missing = sorted(set(means["source"]) - set(sizes)) if sizes is not None else []
     if missing:
         raise ValueError(f"no training-set size for source tasks {missing}")
     rng = np.random.default_rng(seed)
@@ -57,6 +64,7 @@ def evaluate_selection(
     for (model, target), group in means.groupby(["model", "target"], sort=True):
         group = group.sort_values("source").reset_index(drop=True)
         gains, scores = group["gain"].to_numpy(), group["score"].to_numpy()
+        has_scores = not np.isnan(scores).any()
         n = len(group)
         orders = [rng.permutation(n).astype(float) for _ in range(random_orders)]
         predictors = _predictors(group, similarity, sizes)
@@ -66,9 +74,13 @@ def evaluate_selection(
         for k in (k for k in ks if k <= n):
             for name, predicted in predictors.items():
                 ndcg = ndcg_at_k(predicted, gains, k)
-                regret = regret_at_k(predicted, scores, k)
+                regret = regret_at_k(predicted, scores, k) if has_scores else np.nan
                 rows.append([model, target, name, k, ndcg, regret, n])
             ndcg = np.mean([ndcg_at_k(order, gains, k) for order in orders])
-            regret = np.mean([regret_at_k(order, scores, k) for order in orders])
+            regret = (
+                np.mean([regret_at_k(order, scores, k) for order in orders])
+                if has_scores
+                else np.nan
+            )
             rows.append([model, target, RANDOM, k, ndcg, regret, n])
     return pd.DataFrame(rows, columns=SELECTION_COLUMNS)

@@ -1,29 +1,8 @@
-rule aggregate:
-    input:
-        get_score_shards,
-    output:
-        "results/{run}/scores.parquet",
-    log:
-        "logs/{run}/aggregate.log",
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=get_resource("light", "mem_mb"),
-        runtime=get_resource("light", "runtime"),
-    params:
-        expected=get_expected_shards,
-        allow_partial=config["analysis"]["allow_partial"],
-    script:
-        "../scripts/aggregate.py"
-
-
 rule correlate:
     input:
-        scores=rules.aggregate.output[0],
+        gains="results/{run}/gains.parquet",
         similarity=rules.task_similarity.output[0],
     output:
-        gains="results/{run}/gains.parquet",
         summary="results/{run}/gain_summary.parquet",
         correlations="results/{run}/correlations.parquet",
         mixed_effects="results/{run}/mixed_effects.parquet",
@@ -37,7 +16,7 @@ rule correlate:
         mem_mb=get_resource("light", "mem_mb"),
         runtime=get_resource("light", "runtime"),
     params:
-        source_language=GRID.source_language,
+        source_language=DESIGN.source_language,
         inference=INFERENCE_SETTINGS,
     script:
         "../scripts/correlate.py"
@@ -45,7 +24,7 @@ rule correlate:
 
 rule rank_sources:
     input:
-        gains=rules.correlate.output.gains,
+        gains="results/{run}/gains.parquet",
         similarity=rules.task_similarity.output[0],
         train=get_source_train_files,
     output:
@@ -59,8 +38,9 @@ rule rank_sources:
         mem_mb=get_resource("light", "mem_mb"),
         runtime=get_resource("light", "runtime"),
     params:
-        sources=GRID.sources,
-        max_train_examples=config["training"]["source"]["max_train_examples"],
+        sources=DESIGN.sources,
+        max_train_examples=get_max_source_examples(),
+        sizes=get_published_source_sizes(),
         settings=SELECTION_SETTINGS,
     script:
         "../scripts/rank_sources.py"
@@ -117,7 +97,6 @@ rule plots:
         summary=rules.correlate.output.summary,
         correlations=rules.correlate.output.correlations,
         similarity=rules.task_similarity.output[0],
-        scores=rules.aggregate.output[0],
     output:
         heatmap=report(
             "results/{run}/plots/gain_heatmap.png",
@@ -129,12 +108,6 @@ rule plots:
             caption="../report/similarity_vs_gain.rst",
             category="Similarity vs gain",
         ),
-        gap=report(
-            "results/{run}/plots/transfer_gap.png",
-            caption="../report/transfer_gap.rst",
-            category="Transfer gap per task",
-        ),
-        gap_table="results/{run}/transfer_gap.parquet",
     log:
         "logs/{run}/plots.log",
     conda:

@@ -3,17 +3,29 @@ import re
 
 from snakemake.utils import validate
 
-from xltransfer.config import BASELINE_SOURCE, Grid, check_config
+from xltransfer.config import BASELINE_SOURCE, Grid, check_config, check_published
+from xltransfer.published import design, load_results
 from xltransfer.spec import finetune_spec
 from xltransfer.tasks import load_registry
 
 validate(config, schema="../schemas/config.schema.yaml")
-check_config(config)
 
-GRID = Grid.from_config(config)
-TASKS = load_registry(config["tasks"])
+# A run trains its own grid, or analyses a published table (`published:`). DESIGN is what the
+# analysis iterates over in both: models, sources, targets and the fine-tuning language.
+PUBLISHED = config.get("published")
+if PUBLISHED:
+    # Read now, so a malformed table fails the dry run, naming file and lines.
+    DESIGN = design(load_results(PUBLISHED), PUBLISHED["source_language"])
+    check_published(config, DESIGN.sources, DESIGN.targets)
+    PUBLISHED_TABLE = PUBLISHED["table"]
+    PUBLISHED_SIMILARITY = PUBLISHED.get("similarity", [])
+    TASKS = {}
+else:
+    check_config(config)
+    GRID = DESIGN = Grid.from_config(config)
+    TASKS = load_registry(config["tasks"])
 DEMO = config.get("demo_benchmark")
-# What the analysis and embedding jobs read from config, named once for their rules' params.
+# What the analysis jobs read from config, named once for their rules' params.
 INFERENCE_SETTINGS = {
     key: config["analysis"][key]
     for key in (
@@ -25,17 +37,10 @@ INFERENCE_SETTINGS = {
     )
 }
 SELECTION_SETTINGS = {
-    "source_language": GRID.source_language,
+    "source_language": DESIGN.source_language,
     "ks": config["analysis"]["ranking_k"],
     "random_orders": config["analysis"]["random_orders"],
     "seed": config["analysis"]["seed"],
-}
-EMBEDDING_SETTINGS = {
-    "examples": config["similarity"]["embedding_examples"],
-    "taskemb_model": config["similarity"]["taskemb_model"],
-    "max_length": config["training"]["source"]["max_length"],
-    "seed": config["analysis"]["seed"],
-    "threads": config["resources"]["evaluate"]["threads"],
 }
 
 
@@ -48,10 +53,10 @@ def _alternatives(names):
 
 wildcard_constraints:
     run=re.escape(config["run"]),
-    model=_alternatives(config["models"]),
+    model=_alternatives(DESIGN.models),
     task=_alternatives(TASKS),
-    source=_alternatives((*GRID.sources, BASELINE_SOURCE)),
-    target=_alternatives(GRID.targets),
+    source=_alternatives((*DESIGN.sources, BASELINE_SOURCE)),
+    target=_alternatives(DESIGN.targets),
     lang=_alternatives({lang for task in TASKS.values() for lang in task.languages}),
     role="train|dev|test",
     seed=r"\d+",
@@ -59,10 +64,14 @@ wildcard_constraints:
 
 
 def get_final_output():
-    """The analysis tables and plots of this run."""
+    """The analysis tables and plots of this run (scores and transfer gaps when it trains)."""
+    trained = [
+        "results/{run}/scores.parquet",
+        "results/{run}/plots/transfer_gap.png",
+    ]
     return expand(
         [
-            "results/{run}/scores.parquet",
+            *([] if PUBLISHED else trained),
             "results/{run}/gains.parquet",
             "results/{run}/correlations.parquet",
             "results/{run}/source_selection.parquet",
@@ -72,7 +81,6 @@ def get_final_output():
             "results/{run}/summary.html",
             "results/{run}/plots/gain_heatmap.png",
             "results/{run}/plots/similarity_vs_gain.png",
-            "results/{run}/plots/transfer_gap.png",
         ],
         run=config["run"],
     )
@@ -184,8 +192,29 @@ def get_launch_mode(wildcards, resources):
 
 
 def get_source_train_files(wildcards):
-    """The English training split of every source task, in GRID.sources order."""
-    return [_split_file(source, "train") for source in GRID.sources]
+    """The English training split of every source task, in GRID.sources order (none when the
+    results are published: their sizes come from published.source_sizes)."""
+    return (
+        [] if PUBLISHED else [_split_file(source, "train") for source in GRID.sources]
+    )
+
+
+def get_max_source_examples():
+    return None if PUBLISHED else config["training"]["source"]["max_train_examples"]
+
+
+def get_published_source_sizes():
+    return PUBLISHED["source_sizes"] if PUBLISHED else {}
+
+
+def get_similarity_tables(wildcards):
+    """Every similarity method's table: the configured methods and any published one."""
+    methods = list(config["similarity"]["methods"])
+    if PUBLISHED and PUBLISHED.get("similarity"):
+        methods.append("published")
+    return [
+        f"results/{wildcards.run}/similarity/{method}.parquet" for method in methods
+    ]
 
 
 def embedding_tasks():
@@ -287,7 +316,10 @@ def get_expected_shards(wildcards):
 
 
 def get_taxonomy_facets(wildcards):
-    return {name: TASKS[name].taxonomy for name in (*GRID.sources, *GRID.targets)}
+    tasks = dict.fromkeys((*DESIGN.sources, *DESIGN.targets))
+    if PUBLISHED:
+        return {name: PUBLISHED["taxonomy"][name] for name in tasks}
+    return {name: TASKS[name].taxonomy for name in tasks}
 
 
 def get_resource(family, key):

@@ -1,5 +1,5 @@
-# One rule per similarity method: a config-defined taxonomy (facets, Wu–Palmer tree), TextEmb
-# and TaskEmb.
+# The taxonomy methods (facet agreement, Wu–Palmer tree) and the merge of every method's table;
+# TextEmb and TaskEmb, which need models and task data, are in embeddings.smk.
 
 
 rule taxonomy_similarity:
@@ -17,9 +17,9 @@ rule taxonomy_similarity:
         facets=get_taxonomy_facets,
         method="taxonomy",
         setting=config["similarity"]["taxonomy_weights"],
-        models=GRID.models,
-        sources=GRID.sources,
-        targets=GRID.targets,
+        models=DESIGN.models,
+        sources=DESIGN.sources,
+        targets=DESIGN.targets,
     script:
         "../scripts/taxonomy_similarity.py"
 
@@ -39,73 +39,16 @@ rule wu_palmer_similarity:
         facets=get_taxonomy_facets,
         method="wu_palmer",
         setting=config["similarity"]["taxonomy_tree"],
-        models=GRID.models,
-        sources=GRID.sources,
-        targets=GRID.targets,
+        models=DESIGN.models,
+        sources=DESIGN.sources,
+        targets=DESIGN.targets,
     script:
         "../scripts/taxonomy_similarity.py"
 
 
-rule textemb_similarity:
-    input:
-        unpack(get_embedding_inputs("textemb")),
-    output:
-        similarity="results/{run}/similarity/textemb.parquet",
-        vectors="results/{run}/embeddings/textemb.parquet",
-    log:
-        "logs/{run}/similarity/textemb.log",
-    conda:
-        "../../envs/training.yaml"
-    threads: get_resource("evaluate", "threads")
-    resources:
-        mem_mb=get_resource("evaluate", "mem_mb"),
-        runtime=get_resource("evaluate", "runtime"),
-        gpu=get_resource("evaluate", "gpu"),
-    params:
-        method="textemb",
-        task_models=get_embedding_models("textemb"),
-        tasks=embedding_tasks(),
-        heads=embedding_heads(),
-        sources=GRID.sources,
-        targets=GRID.targets,
-        settings=EMBEDDING_SETTINGS,
-    script:
-        "../scripts/embedding_similarity.py"
-
-
-rule taskemb_similarity:
-    input:
-        unpack(get_embedding_inputs("taskemb")),
-    output:
-        similarity="results/{run}/similarity/taskemb.parquet",
-        vectors="results/{run}/embeddings/taskemb.parquet",
-    log:
-        "logs/{run}/similarity/taskemb.log",
-    conda:
-        "../../envs/training.yaml"
-    threads: get_resource("evaluate", "threads")
-    resources:
-        mem_mb=get_resource("evaluate", "mem_mb"),
-        runtime=get_resource("evaluate", "runtime"),
-        gpu=get_resource("evaluate", "gpu"),
-    params:
-        method="taskemb",
-        task_models=get_embedding_models("taskemb"),
-        tasks=embedding_tasks(),
-        heads=embedding_heads(),
-        sources=GRID.sources,
-        targets=GRID.targets,
-        settings=EMBEDDING_SETTINGS,
-    script:
-        "../scripts/embedding_similarity.py"
-
-
 rule task_similarity:
     input:
-        expand(
-            "results/{{run}}/similarity/{method}.parquet",
-            method=config["similarity"]["methods"],
-        ),
+        get_similarity_tables,
     output:
         "results/{run}/similarity.parquet",
     log:

@@ -5,7 +5,7 @@ from xltransfer.logs import log_to
 
 log_to(snakemake.log[0])
 headline = correlate(
-    Path(snakemake.input.scores),
+    Path(snakemake.input.gains),
     Path(snakemake.input.similarity),
     snakemake.params.source_language,
     {key: Path(path) for key, path in snakemake.output.items()},

@@ -9,5 +9,4 @@ make_plots(
     Path(snakemake.input.correlations),
     Path(snakemake.input.similarity),
     dict(snakemake.output.items()),
-    Path(snakemake.input.scores),
 )

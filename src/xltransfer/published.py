@@ -1,0 +1,215 @@
+"""Published transfer results as input: the analysis of a grid someone else trained.
+
+The results table (CSV or Parquet, chosen by the file's suffix) has one row per published number:
+
+=========== ======== ==========================================================================
+column      required meaning
+=========== ======== ==========================================================================
+source      yes      the intermediate (source) task; `published.baseline_source` (default
+                     `none`) marks the no-intermediate baseline rows when the values are scores
+target      yes      the target task
+score       scores   the target score after source → target (and of the baseline rows)
+gain        gains    the gain over the no-intermediate baseline as published (absolute or
+                     relative, as the paper reports it; the table has no baseline rows)
+model       no       default `published.model`
+language    no       default `avg`: a number averaged over the paper's zero-shot languages
+seed        no       default 0
+metric      no       default `published.metric`; one metric per (model, target)
+note        no       free text, ignored
+=========== ======== ==========================================================================
+
+`published.values` says which of `score` and `gain` the table holds. An optional similarity
+table (`published.similarity`) holds columns `source, target, method, value` (and optionally
+`model`; without it a value holds for every model): any predictor of transfer, e.g. a paper's
+own task-embedding similarity or source-selection score, so that it is scored by the same
+correlations, NDCG@k and Regret@k as the methods computed here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xltransfer.analysis import GAIN_COLUMNS, compute_gains
+
+RESULT_DEFAULTS = {"language": "avg", "seed": 0}
+OPTIONAL_COLUMNS = ("model", "language", "seed", "metric", "note")
+SIMILARITY_FILE_COLUMNS = ("source", "target", "method", "value")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class PublishedTableError(ValueError):
+    """A published table that cannot be read as documented; the message names file and rows."""
+
+
+@dataclass(frozen=True)
+class PublishedDesign:
+    """The grid a published table covers: what the analysis rules iterate over."""
+
+    models: list[str]
+    sources: list[str]
+    targets: list[str]
+    source_language: str
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """A CSV or Parquet file as a frame, refusing other formats by name."""
+    path = Path(path)
+    if not path.is_file():
+        raise PublishedTableError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(path, comment="#", skipinitialspace=True)
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    raise PublishedTableError(f"{path}: expected a .csv or .parquet file, not {suffix!r}")
+
+
+def _rows(mask: np.ndarray, limit: int = 10) -> str:
+    # Data rows counted from 1, below the header and any comment lines.
+    lines = [str(i + 1) for i in np.flatnonzero(mask)[:limit]]
+    more = int(mask.sum()) - len(lines)
+    return ", ".join(lines) + (f" and {more} more" if more > 0 else "")
+
+
+def _checked_names(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    for column in columns:
+        text = frame[column].astype(str)
+        bad = ~text.map(lambda name: bool(_SAFE_NAME.match(name))).to_numpy()
+        if bad.any():
+            raise PublishedTableError(
+                f"{where}: column {column!r} has names that are not letters, digits, '_', '.' "
+                f"or '-' (rows {_rows(bad)}): {sorted(set(text[bad]))[:5]}"
+            )
+
+
+def _checked_numbers(frame: pd.DataFrame, column: str, where: str) -> pd.Series:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = ~np.isfinite(values.to_numpy(dtype=float))
+    if bad.any():
+        raise PublishedTableError(
+            f"{where}: column {column!r} must hold finite numbers; rows {_rows(bad)} do not"
+        )
+    return values.astype(float)
+
+
+def load_results(settings: dict[str, Any]) -> pd.DataFrame:
+    """The published results as the workflow's gains table (columns `GAIN_COLUMNS`)."""
+    path = Path(settings["table"])
+    frame = read_table(path)
+    where = str(path)
+    value_column = {"scores": "score", "gains": "gain"}[settings["values"]]
+    required = ["source", "target", value_column]
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise PublishedTableError(
+            f"{where}: missing column(s) {missing}; published.values is "
+            f"{settings['values']!r}, so the table needs {required}"
+        )
+    unknown = sorted(set(frame.columns) - set(required) - set(OPTIONAL_COLUMNS))
+    if unknown:
+        raise PublishedTableError(
+            f"{where}: unknown column(s) {unknown}; allowed are {required} and "
+            f"{list(OPTIONAL_COLUMNS)}"
+        )
+    if frame.empty:
+        raise PublishedTableError(f"{where}: no rows")
+    defaults = {**RESULT_DEFAULTS, "model": settings["model"], "metric": settings["metric"]}
+    for column, default in defaults.items():
+        if column not in frame.columns:
+            frame[column] = default
+        elif (empty := frame[column].isna().to_numpy()).any():
+            raise PublishedTableError(f"{where}: column {column!r} is empty on rows {_rows(empty)}")
+    frame[value_column] = _checked_numbers(frame, value_column, where)
+    frame["seed"] = _checked_numbers(frame, "seed", where).astype("int64")
+    for column in ("model", "source", "target", "language", "metric"):
+        frame[column] = frame[column].astype(str)
+    _checked_names(frame, ["model", "source", "target"], where)
+    key = ["model", "source", "target", "language", "seed", "metric"]
+    duplicated = frame.duplicated(key, keep=False).to_numpy()
+    if duplicated.any():
+        raise PublishedTableError(
+            f"{where}: more than one value for the same {key} on rows {_rows(duplicated)}"
+        )
+    metrics = frame.groupby(["model", "target"])["metric"].nunique()
+    if (metrics > 1).any():
+        pairs = [f"{m}/{t}" for m, t in metrics[metrics > 1].index]
+        raise PublishedTableError(f"{where}: more than one metric for model/target {pairs}")
+    frame["primary"] = True
+    baseline = settings["baseline_source"]
+    if value_column == "score":
+        scores = frame.rename(columns={"score": "value"})
+        if not (scores["source"] == baseline).any():
+            raise PublishedTableError(
+                f"{where}: published.values is 'scores' but no row has source {baseline!r} "
+                "(published.baseline_source), so there is nothing to compute gains against"
+            )
+        try:
+            return compute_gains(scores, baseline)
+        except ValueError as error:
+            raise PublishedTableError(f"{where}: {error}") from error
+    if (frame["source"] == baseline).any():
+        raise PublishedTableError(
+            f"{where}: published.values is 'gains' but rows "
+            f"{_rows((frame['source'] == baseline).to_numpy())} have the baseline source "
+            f"{baseline!r}; a gain of the baseline over itself is not a result"
+        )
+    frame["score"] = math.nan
+    frame["baseline_score"] = math.nan
+    return frame[GAIN_COLUMNS].sort_values(key, kind="mergesort").reset_index(drop=True)
+
+
+def design(gains: pd.DataFrame, source_language: str) -> PublishedDesign:
+    """Models, sources and targets a published gains table covers, in a stable order."""
+    return PublishedDesign(
+        models=sorted(gains["model"].unique()),
+        sources=sorted(gains["source"].unique()),
+        targets=sorted(gains["target"].unique()),
+        source_language=source_language,
+    )
+
+
+def load_similarity(path: Path | str, grid: PublishedDesign, reserved: list[str]) -> pd.DataFrame:
+    """An external similarity (or selection score) table, one value per model/source/target."""
+    frame = read_table(path)
+    where = str(path)
+    missing = [column for column in SIMILARITY_FILE_COLUMNS if column not in frame.columns]
+    if missing:
+        raise PublishedTableError(
+            f"{where}: missing column(s) {missing}; a similarity table has "
+            f"{list(SIMILARITY_FILE_COLUMNS)} and optionally 'model'"
+        )
+    frame["value"] = _checked_numbers(frame, "value", where)
+    for column in ("source", "target", "method"):
+        frame[column] = frame[column].astype(str)
+    _checked_names(frame, ["source", "target", "method"], where)
+    clash = sorted(set(frame["method"]) & set(reserved))
+    if clash:
+        raise PublishedTableError(
+            f"{where}: methods {clash} are computed by this workflow (similarity.methods); "
+            "rename the published ones, e.g. 'paper_taskemb'"
+        )
+    if "model" not in frame.columns:
+        frame = pd.concat([frame.assign(model=m) for m in grid.models], ignore_index=True)
+    frame["model"] = frame["model"].astype(str)
+    duplicated = frame.duplicated(["model", "source", "target", "method"]).to_numpy()
+    if duplicated.any():
+        raise PublishedTableError(f"{where}: more than one value per model/source/target/method")
+    for method, rows in frame.groupby("method"):
+        for model in grid.models:
+            have = set(
+                map(tuple, rows.loc[rows["model"] == model, ["source", "target"]].to_numpy())
+            )
+            absent = [(s, t) for s in grid.sources for t in grid.targets if (s, t) not in have]
+            if absent:
+                raise PublishedTableError(
+                    f"{where}: method {method!r} has no value for model {model!r} and "
+                    f"(source, target) {absent[:5]}{' …' if len(absent) > 5 else ''}"
+                )
+    return frame[["model", "source", "target", "method", "value"]].reset_index(drop=True)

@@ -1,0 +1,64 @@
+# Similarity from task embeddings (Vu et al. 2020): they read models and task data, so they run
+# only on a grid this workflow trains.
+
+EMBEDDING_SETTINGS = {
+    "examples": config["similarity"]["embedding_examples"],
+    "taskemb_model": config["similarity"]["taskemb_model"],
+    "max_length": config["training"]["source"]["max_length"],
+    "seed": config["analysis"]["seed"],
+    "threads": config["resources"]["evaluate"]["threads"],
+}
+
+
+rule textemb_similarity:
+    input:
+        unpack(get_embedding_inputs("textemb")),
+    output:
+        similarity="results/{run}/similarity/textemb.parquet",
+        vectors="results/{run}/embeddings/textemb.parquet",
+    log:
+        "logs/{run}/similarity/textemb.log",
+    conda:
+        "../../envs/training.yaml"
+    threads: get_resource("evaluate", "threads")
+    resources:
+        mem_mb=get_resource("evaluate", "mem_mb"),
+        runtime=get_resource("evaluate", "runtime"),
+        gpu=get_resource("evaluate", "gpu"),
+    params:
+        method="textemb",
+        task_models=get_embedding_models("textemb"),
+        tasks=embedding_tasks(),
+        heads=embedding_heads(),
+        sources=GRID.sources,
+        targets=GRID.targets,
+        settings=EMBEDDING_SETTINGS,
+    script:
+        "../scripts/embedding_similarity.py"
+
+
+rule taskemb_similarity:
+    input:
+        unpack(get_embedding_inputs("taskemb")),
+    output:
+        similarity="results/{run}/similarity/taskemb.parquet",
+        vectors="results/{run}/embeddings/taskemb.parquet",
+    log:
+        "logs/{run}/similarity/taskemb.log",
+    conda:
+        "../../envs/training.yaml"
+    threads: get_resource("evaluate", "threads")
+    resources:
+        mem_mb=get_resource("evaluate", "mem_mb"),
+        runtime=get_resource("evaluate", "runtime"),
+        gpu=get_resource("evaluate", "gpu"),
+    params:
+        method="taskemb",
+        task_models=get_embedding_models("taskemb"),
+        tasks=embedding_tasks(),
+        heads=embedding_heads(),
+        sources=GRID.sources,
+        targets=GRID.targets,
+        settings=EMBEDDING_SETTINGS,
+    script:
+        "../scripts/embedding_similarity.py"
