@@ -57,3 +57,30 @@ def test_one_row_per_model_and_method_and_degenerate_input():
     assert (table["n"] == 160).all() and (table["n_targets"] == 4).all()
     constant = planted(1.0).assign(value=0.5)
     assert math.isnan(fit_slope(constant)["slope"])
+
+
+def test_keeps_the_most_likely_converged_fit_when_a_variance_component_is_zero():
+    from xltransfer.mixed_model import OPTIMIZERS, _best_fit
+
+    # No target levels at all: the target variance sits on the boundary (0), where gradient
+    # optimisers tend to stall; the fit kept must be converged and the most likely of all.
+    data = planted(slope=1.0, seed=3)
+    data["gain"] -= data.groupby("target")["gain"].transform("mean")
+    data["similarity"] = (data["value"] - data["value"].mean()) / data["value"].std()
+    data["everything"] = 1
+    model = smf.mixedlm(
+        "gain ~ similarity",
+        data,
+        groups="everything",
+        vc_formula={"target": "0 + C(target)", "language": "0 + C(language)"},
+    )
+    optimizer, result, _ = _best_fit(model)
+    assert result.converged and optimizer in OPTIMIZERS
+    for other in OPTIMIZERS:
+        try:
+            alternative = model.fit(reml=True, method=other, maxiter=2000)
+        except (np.linalg.LinAlgError, ValueError):
+            continue
+        if alternative.converged:
+            assert result.llf >= alternative.llf - 1e-9
+    assert fit_slope(data)["optimizer"] == optimizer

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
@@ -27,6 +28,7 @@ MIXED_COLUMNS = [
     "n_targets",
     "n_languages",
     "converged",
+    "optimizer",
     "notes",
 ]
 
@@ -43,6 +45,7 @@ def fit_slope(data: pd.DataFrame, confidence: float = 0.95) -> dict[str, float]:
             "ci_high": math.nan,
             "p_value": math.nan,
             "converged": False,
+            "optimizer": "",
         }
     frame["similarity"] = (frame["value"] - frame["value"].mean()) / spread
     # Gains of a few hundredths give variance components near 1e-4, where the optimiser
@@ -58,12 +61,11 @@ def fit_slope(data: pd.DataFrame, confidence: float = 0.95) -> dict[str, float]:
     model = smf.mixedlm(
         "gain ~ similarity", frame, groups="everything", vc_formula=components or None
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = model.fit(reml=True)
+    optimizer, result, caught = _best_fit(model)
     low, high = result.conf_int(alpha=1 - confidence).loc["similarity"]
-    # statsmodels retries with another optimiser on its own; what is left worth reading is
-    # kept, e.g. a variance component estimated at zero ("on the boundary").
+    # What is worth reading is kept, e.g. a variance component estimated at zero ("on the
+    # boundary"): gains are already differences from each target's own baseline, so the
+    # target intercepts often vanish.
     notes = sorted({str(w.message) for w in caught if "Retrying" not in str(w.message)})
     return {
         "slope": float(result.params["similarity"] * scale),
@@ -72,8 +74,31 @@ def fit_slope(data: pd.DataFrame, confidence: float = 0.95) -> dict[str, float]:
         "ci_high": float(high * scale),
         "p_value": float(result.pvalues["similarity"]),
         "converged": bool(result.converged),
+        "optimizer": optimizer,
         "notes": "; ".join(notes),
     }
+
+
+# Gradient-based L-BFGS first (statsmodels' default); the simplex methods reach boundary optima
+# (a variance component at 0) where gradient methods stall and report no convergence.
+OPTIMIZERS = ("lbfgs", "nm", "powell")
+
+
+def _best_fit(model) -> tuple[str, object, list]:
+    """The converged REML fit with the highest likelihood over OPTIMIZERS (else the best one)."""
+    fits = []
+    for optimizer in OPTIMIZERS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = model.fit(reml=True, method=optimizer, maxiter=2000)
+            except (np.linalg.LinAlgError, ValueError):
+                continue  # e.g. a singular Hessian on the boundary: another optimiser decides
+        fits.append((bool(result.converged), float(result.llf), optimizer, result, caught))
+    if not fits:
+        raise RuntimeError("every MixedLM optimiser failed")
+    converged, _, optimizer, result, caught = max(fits, key=lambda fit: (fit[0], fit[1]))
+    return optimizer, result, caught
 
 
 def mixed_effects(per_language: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
