@@ -100,7 +100,13 @@ def test_near_copy_source_gains_more_than_unrelated(run):
 @pytest.mark.parametrize("method", ["taxonomy", "wu_palmer", "textemb", "taskemb"])
 def test_every_similarity_method_finds_the_near_copy_source(run, method):
     similarity = pd.read_parquet(run / "results" / "demo" / "similarity.parquet")
-    assert set(similarity["method"]) == {"taxonomy", "wu_palmer", "textemb", "taskemb"}
+    assert set(similarity["method"]) == {
+        "taxonomy",
+        "wu_palmer",
+        "textemb",
+        "taskemb",
+        "vocab_overlap",
+    }
     chosen = similarity[similarity["method"] == method]
     for target, near in NEAR_COPY.items():
         ranked = chosen[chosen["target"] == target].sort_values("value", ascending=False)
@@ -128,7 +134,7 @@ def test_answer_is_written_from_the_numbers(run):
 def test_correlations_cover_targets_and_pool(run):
     table = pd.read_parquet(run / "results" / "demo" / "correlations.parquet")
     pooled = table[(table["scope"] == "pooled") & (table["statistic"] == "spearman")]
-    assert len(pooled) == 4 and (pooled["n"] == 18).all()  # one row per similarity method
+    assert len(pooled) == 5 and (pooled["n"] == 18).all()  # one row per similarity method
     assert (pooled["ci_low"] <= pooled["estimate"]).all()
     assert (pooled["estimate"] <= pooled["ci_high"]).all()
     assert pooled["p_adjusted"].between(0, 1).all()

@@ -76,10 +76,30 @@ def test_summary_page_holds_question_answer_tables_and_escaped_config():
         ],
     )
     config = {"run": "demo", "experiment": {"sources": ["<mnli>"]}, "resources": {"x": 1}}
-    page = summary_page(config, "TextEmb predicts the gain.", correlations(), mixed, selection())
+    gains = pd.DataFrame(
+        [
+            ["m", "a", "t", "acc", 0.02, 0.05, 3, 4, True],
+            ["m", "b", "t", "acc", 0.1, 0.01, 3, 4, False],
+        ],
+        columns=[
+            "model",
+            "source",
+            "target",
+            "metric",
+            "gain_mean",
+            "gain_std",
+            "n_seeds",
+            "n_languages",
+            "spread_exceeds_gain",
+        ],
+    )
+    page = summary_page(
+        config, "TextEmb predicts the gain.", correlations(), mixed, selection(), gains
+    )
     assert page.startswith("<!doctype html>")
     assert "Does task similarity" in page and "TextEmb predicts the gain." in page
     assert "[0.50, 0.70]" in page and "+0.030" in page and "NDCG@k" in page
+    assert "+0.100 ± 0.010" in page and page.index("+0.100") < page.index("+0.020 ± 0.050")
     assert "&lt;mnli&gt;" in page and "<mnli>" not in page  # config text is escaped
     assert "resources" not in page  # only the sections that define the science
 

@@ -90,3 +90,18 @@ def test_wu_palmer_counts_a_lower_level_only_under_agreement_above():
     assert df["value"].iloc[0] == pytest.approx(2 / 10)
     with pytest.raises(ValueError, match=r"task 'mnli' has no taxonomy facet \['domain'\]"):
         wu_palmer_similarity(TREE, ["mnli"], ["xnli"], ["format", "domain"])
+
+
+def test_vocabulary_overlap_by_hand():
+    from xltransfer.similarity import top_vocabulary, vocabulary_overlap
+
+    texts = ["the cat sat", "The cat ran", "a dog"]
+    assert top_vocabulary(texts, 2) == {"the", "cat"}  # the two most frequent, lower-cased
+    vocabularies = {"s": {"a", "b", "c"}, "t": {"b", "c", "d", "e"}, "u": {"x"}}
+    df = vocabulary_overlap(vocabularies, ["s", "u"], ["t"])
+    assert df["value"].tolist() == pytest.approx([2 / 5, 0.0])
+    assert set(df["method"]) == {"vocab_overlap"}
+    with pytest.raises(ValueError, match=r"no vocabulary for tasks \['v'\]"):
+        vocabulary_overlap(vocabularies, ["v"], ["t"])
+    with pytest.raises(ValueError, match="no text"):
+        top_vocabulary(["", None], 5)

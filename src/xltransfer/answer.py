@@ -16,6 +16,7 @@ METHOD_NAMES = {
     "wu_palmer": "Wu–Palmer taxonomy",
     "textemb": "TextEmb",
     "taskemb": "TaskEmb",
+    "vocab_overlap": "Vocabulary-overlap",
 }
 
 

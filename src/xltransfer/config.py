@@ -39,7 +39,7 @@ def _require_known(key: str, values: list[str], known: dict[str, Any], what: str
 
 
 # Methods that need a model and task data, which a published table does not come with.
-TRAINING_ONLY_METHODS = ("textemb", "taskemb")
+TRAINING_ONLY_METHODS = ("textemb", "taskemb", "vocab_overlap")
 
 
 def check_published(config: dict[str, Any], sources: list[str], targets: list[str]) -> None:

@@ -119,6 +119,30 @@ def taxonomy_similarity(
     return frame
 
 
+def vocabulary_similarity(
+    train_files: dict[str, Path],
+    size: int,
+    models: list[str],
+    sources: list[str],
+    targets: list[str],
+    output: Path,
+) -> pd.DataFrame:
+    """Vocabulary overlap of every (source, task) from the tasks' English training text."""
+    from xltransfer.data import read_standard
+
+    vocabularies = {}
+    for task, path in train_files.items():
+        frame = read_standard(Path(path))
+        texts = [*frame["text_a"]] + ([*frame["text_b"]] if "text_b" in frame else [])
+        vocabularies[task] = similarity.top_vocabulary(texts, size)
+        log.info("vocab_overlap %s: %d word types", task, len(vocabularies[task]))
+    base = similarity.vocabulary_overlap(vocabularies, list(sources), list(targets))
+    frame = pd.concat([base.assign(model=m) for m in models], ignore_index=True)
+    frame = frame[similarity.SIMILARITY_COLUMNS]
+    write_parquet_atomic(frame, output)
+    return frame
+
+
 def merge_similarity(inputs: list[Path], output: Path) -> pd.DataFrame:
     """All similarity methods in one long table."""
     frame = pd.concat([pd.read_parquet(p) for p in inputs], ignore_index=True)
@@ -318,6 +342,7 @@ def write_summary_page(
     correlations: Path,
     mixed: Path,
     selection: Path,
+    gains: Path,
     output: Path,
 ) -> None:
     """The report's summary page: question, answer, tables and configuration."""
@@ -329,5 +354,6 @@ def write_summary_page(
         pd.read_parquet(correlations),
         pd.read_parquet(mixed),
         pd.read_parquet(selection),
+        pd.read_parquet(gains),
     )
     write_bytes_atomic(output, page.encode())

@@ -105,6 +105,25 @@ def ranking_table(selection: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def gain_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Gain per (model, source, target): mean over seeds ± their spread, flagged where the
+    spread across seeds exceeds the gain itself."""
+    rows = summary.sort_values(["model", "target", "gain_mean"], ascending=[True, True, False])
+    spread = rows["gain_std"].map(lambda sd: "" if pd.isna(sd) else f" ± {sd:.3f}")
+    return pd.DataFrame(
+        {
+            "model": rows["model"],
+            "target": rows["target"],
+            "source": rows["source"],
+            "metric": rows["metric"],
+            "gain (mean ± SD over seeds)": rows["gain_mean"].map("{:+.3f}".format) + spread,
+            "seeds": rows["n_seeds"],
+            "languages": rows["n_languages"],
+            "spread exceeds gain": rows["spread_exceeds_gain"].map({True: "yes", False: ""}),
+        }
+    )
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, escape=True)
 
@@ -115,8 +134,11 @@ def summary_page(
     correlations: pd.DataFrame,
     mixed: pd.DataFrame,
     selection: pd.DataFrame,
+    gains: pd.DataFrame,
 ) -> str:
-    """A self-contained HTML page: the question, the answer, the tables and the configuration."""
+    """A self-contained HTML page: the question, the answer, the tables and the configuration.
+
+    `gains` is the gain summary (one row per model, source and target)."""
     shown = {key: config[key] for key in CONFIG_SECTIONS if key in config}
     per_language = correlation_table(correlations, scopes=("target_language",))
     per_target_selection = selection.assign(
@@ -129,6 +151,11 @@ def summary_page(
         f"<h1>xltransfer run <code>{html.escape(str(config.get('run', '')))}</code></h1>",
         f"<h2>Question</h2><p>{html.escape(QUESTION)}</p>",
         f"<h2>Answer</h2><p class='answer'>{html.escape(answer.strip())}</p>",
+        "<h2>Transfer gains</h2>",
+        "<p>Zero-shot gain of each source over the target-only baseline (primary metric, mean over "
+        "the non-English languages within a seed, then over seeds). A gain whose spread across "
+        "seeds exceeds it is not a finding on its own.</p>",
+        _table(gain_table(gains)),
         "<h2>Similarity against gain</h2>",
         "<p>Correlation of each similarity method with the zero-shot gain (non-English mean over "
         "languages and seeds), pooled over all (source, target) pairs and per target task. "

@@ -7,6 +7,8 @@
   part at the root score 2 / (2L + 4) for L levels, siblings under the last level (L + 1) / (L + 2),
   a task with itself 1. Unlike the flat score, agreeing on a lower level counts only under agreement
   on every level above it (two sentence-level tasks of different formats share nothing more).
+* `vocab_overlap`: a data-only baseline, the Jaccard overlap of the tasks' most frequent word types
+  in their training text (after Gururangan et al. 2020, who compare top-10k vocabularies).
 """
 
 from __future__ import annotations
@@ -80,6 +82,37 @@ def wu_palmer_similarity(
             lca_depth = 1 + shared
             value = 2 * lca_depth / (2 * leaf_depth)
             rows.append({"source": source, "target": target, "method": "wu_palmer", "value": value})
+    return pd.DataFrame(rows, columns=["source", "target", "method", "value"]).astype(
+        {"value": float}
+    )
+
+
+def top_vocabulary(texts: list[str], size: int) -> set[str]:
+    """The `size` most frequent lower-cased word types of `texts`."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = [text for text in texts if isinstance(text, str) and text.strip()]
+    if not texts:
+        raise ValueError("no text to build a vocabulary from")
+    return set(CountVectorizer(max_features=size).fit(texts).vocabulary_)
+
+
+def vocabulary_overlap(
+    vocabularies: dict[str, set[str]], sources: list[str], targets: list[str]
+) -> pd.DataFrame:
+    """Jaccard overlap |A ∩ B| / |A ∪ B| of every (source, target) pair of vocabularies."""
+    missing = sorted({*sources, *targets} - set(vocabularies))
+    if missing:
+        raise ValueError(f"vocab_overlap: no vocabulary for tasks {missing}")
+    rows = []
+    for source in sources:
+        a = vocabularies[source]
+        for target in targets:
+            b = vocabularies[target]
+            value = len(a & b) / len(a | b)
+            rows.append(
+                {"source": source, "target": target, "method": "vocab_overlap", "value": value}
+            )
     return pd.DataFrame(rows, columns=["source", "target", "method", "value"]).astype(
         {"value": float}
     )

@@ -74,6 +74,7 @@ rule summary_page:
         correlations=rules.correlate.output.correlations,
         mixed_effects=rules.correlate.output.mixed_effects,
         selection=rules.rank_sources.output[0],
+        gains=rules.correlate.output.summary,
     output:
         report(
             "results/{run}/summary.html",

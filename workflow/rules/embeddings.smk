@@ -1,5 +1,5 @@
-# Similarity from task embeddings (Vu et al. 2020): they read models and task data, so they run
-# only on a grid this workflow trains.
+# Similarity from task data: task embeddings (Vu et al. 2020) and the vocabulary-overlap baseline.
+# They read the tasks' data (and models), so they run only on a grid this workflow trains.
 
 EMBEDDING_SETTINGS = {
     "examples": config["similarity"]["embedding_examples"],
@@ -62,3 +62,26 @@ rule taskemb_similarity:
         settings=EMBEDDING_SETTINGS,
     script:
         "../scripts/embedding_similarity.py"
+
+
+rule vocab_overlap_similarity:
+    input:
+        get_embedding_train_files,
+    output:
+        "results/{run}/similarity/vocab_overlap.parquet",
+    log:
+        "logs/{run}/similarity/vocab_overlap.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=get_resource("light", "mem_mb"),
+        runtime=get_resource("light", "runtime"),
+    params:
+        size=config["similarity"]["vocabulary_size"],
+        tasks=embedding_tasks(),
+        models=GRID.models,
+        sources=GRID.sources,
+        targets=GRID.targets,
+    script:
+        "../scripts/vocabulary_similarity.py"

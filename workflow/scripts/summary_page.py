@@ -10,5 +10,6 @@ write_summary_page(
     Path(snakemake.input.correlations),
     Path(snakemake.input.mixed_effects),
     Path(snakemake.input.selection),
+    Path(snakemake.input.gains),
     Path(snakemake.output[0]),
 )
