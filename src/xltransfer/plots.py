@@ -183,8 +183,10 @@ def plot_similarity_vs_gain(
     palette = colormaps["tab10" if len(targets) <= 10 else "tab20"]
     colours = {t: palette(i % palette.N) for i, t in enumerate(targets)}
 
-    # Rows are models and columns are similarity methods, so panels line up for comparison.
-    nrows, ncols = len(models), len(methods)
+    # Each model gets its own block of rows, its methods wrapped at 3 per row, so a method sits
+    # in the same panel position for every model and panels line up for comparison.
+    rows_per_model, ncols = _grid(len(methods))
+    nrows = len(models) * rows_per_model
     fig = Figure(figsize=(5.0 * ncols + 1.8, 4.3 * nrows + 0.3))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     fig.subplots_adjust(
@@ -196,9 +198,12 @@ def plot_similarity_vs_gain(
         hspace=0.5,
     )
     any_fit = False
-    for r, model in enumerate(models):
-        for c, method in enumerate(methods):
-            ax = axes[r, c]
+    for m in range(len(models)):  # the empty slots after each model's last method
+        for i in range(len(methods), rows_per_model * ncols):
+            axes[m * rows_per_model + i // ncols, i % ncols].set_visible(False)
+    for m, model in enumerate(models):
+        for i, method in enumerate(methods):
+            ax = axes[m * rows_per_model + i // ncols, i % ncols]
             sub = data.loc[(data["model"] == model) & (data["method"] == method)]
             if sub.empty:
                 ax.set_visible(False)
