@@ -153,3 +153,25 @@ def test_dag_views_render_to_svg_with_job_counts(tmp_path):
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
     assert counts == expected
     assert counts["evaluate"] == 9  # 3 runs x 3 language shards
+
+
+@pytest.mark.parametrize(("taskemb_model", "trains"), [("probe", False), ("fine_tuned", True)])
+def test_taskemb_needs_trained_checkpoints_only_when_fine_tuned(tmp_path, taskemb_model, trains):
+    folder = workflow_copy(tmp_path)
+    config = default_config()
+    config["similarity"] = {"taskemb_model": taskemb_model}
+    configfile = str(write_config(folder, config))
+    target = "results/demo/similarity/taskemb.parquet"  # before --configfile, which takes nargs
+    result = subprocess.run(
+        [*SNAKEMAKE, target, "-n", "--cores", "2", "--configfile", configfile],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    table = result.stdout.split("Job stats:")[1]
+    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+    assert counts["taskemb_similarity"] == 1 and counts["pretrain"] == 1
+    # Fine-tuned: one source checkpoint per source, one target-only baseline per target.
+    assert counts.get("train_source", 0) == (6 if trains else 0)
+    assert counts.get("train_target", 0) == (3 if trains else 0)
