@@ -31,8 +31,8 @@ pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 """
 
 
-def _interval(low: float, high: float) -> str:
-    return "—" if pd.isna(low) or pd.isna(high) else f"[{low:.2f}, {high:.2f}]"
+def _interval(low: float, high: float, digits: int = 2) -> str:
+    return "—" if pd.isna(low) or pd.isna(high) else f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def _p(value: float) -> str:
@@ -79,7 +79,10 @@ def mixed_model_table(mixed: pd.DataFrame) -> pd.DataFrame:
             "model": mixed["model"],
             "method": mixed["method"].map(lambda m: METHOD_NAMES.get(m, m)),
             "slope (gain per SD)": mixed["slope"].map("{:+.3f}".format),
-            "CI": [_interval(a, b) for a, b in zip(mixed["ci_low"], mixed["ci_high"], strict=True)],
+            "CI": [
+                _interval(a, b, digits=3)
+                for a, b in zip(mixed["ci_low"], mixed["ci_high"], strict=True)
+            ],
             "p": mixed["p_value"].map(_p),
             "n": mixed["n"],
             "converged": mixed["converged"].map({True: "yes", False: "no"}),
