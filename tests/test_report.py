@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from xltransfer.analysis import SUMMARY_COLUMNS
+from xltransfer.mixed_model import MIXED_COLUMNS
 from xltransfer.report import correlation_table, ranking_table, summary_page
 
 
@@ -59,21 +61,8 @@ def test_ranking_table_means_over_targets():
 
 def test_summary_page_holds_question_answer_tables_and_escaped_config():
     mixed = pd.DataFrame(
-        [["m", "textemb", 0.03, 0.01, 0.01, 0.05, 0.002, 90, 3, 5, True, ""]],
-        columns=[
-            "model",
-            "method",
-            "slope",
-            "std_error",
-            "ci_low",
-            "ci_high",
-            "p_value",
-            "n",
-            "n_targets",
-            "n_languages",
-            "converged",
-            "notes",
-        ],
+        [["m", "textemb", 0.03, 0.01, 0.01, 0.05, 0.002, 90, 3, 5, True, "nm", ""]],
+        columns=MIXED_COLUMNS,
     )
     config = {"run": "demo", "experiment": {"sources": ["<mnli>"]}, "resources": {"x": 1}}
     gains = pd.DataFrame(
@@ -81,17 +70,7 @@ def test_summary_page_holds_question_answer_tables_and_escaped_config():
             ["m", "a", "t", "acc", 0.02, 0.05, 3, 4, True],
             ["m", "b", "t", "acc", 0.1, 0.01, 3, 4, False],
         ],
-        columns=[
-            "model",
-            "source",
-            "target",
-            "metric",
-            "gain_mean",
-            "gain_std",
-            "n_seeds",
-            "n_languages",
-            "spread_exceeds_gain",
-        ],
+        columns=SUMMARY_COLUMNS,
     )
     page = summary_page(
         config, "TextEmb predicts the gain.", correlations(), mixed, selection(), gains

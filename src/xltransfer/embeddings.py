@@ -27,6 +27,7 @@ from torch.nn import functional
 
 from xltransfer.batches import encode_frame, make_loader
 from xltransfer.models import load_tokenizer
+from xltransfer.similarity import pairwise_similarity
 
 EMBEDDING_COLUMNS = ["model", "task", "method", "vector"]
 
@@ -184,16 +185,11 @@ def cosine_similarities(
     vectors: dict[str, np.ndarray], sources: list[str], targets: list[str], method: str
 ) -> pd.DataFrame:
     """Cosine similarity of every (source, target) pair of task vectors."""
-    missing = sorted({*sources, *targets} - set(vectors))
-    if missing:
-        raise ValueError(f"{method}: no embedding for tasks {missing}")
-    rows = []
-    for source in sources:
-        a = vectors[source]
-        for target in targets:
-            b = vectors[target]
-            norm = np.linalg.norm(a) * np.linalg.norm(b)
-            if norm == 0:
-                raise ValueError(f"{method}: zero embedding for {source!r} or {target!r}")
-            rows.append([source, target, method, float(a @ b / norm)])
-    return pd.DataFrame(rows, columns=["source", "target", "method", "value"])
+
+    def cosine(a: np.ndarray, b: np.ndarray) -> float:
+        norm = np.linalg.norm(a) * np.linalg.norm(b)
+        if norm == 0:
+            raise ValueError(f"{method}: a zero embedding has no direction")
+        return float(a @ b / norm)
+
+    return pairwise_similarity(vectors, sources, targets, method, cosine, what="embedding")

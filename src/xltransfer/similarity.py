@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
 
 SIMILARITY_COLUMNS = ["model", "source", "target", "method", "value"]
@@ -97,22 +100,35 @@ def top_vocabulary(texts: list[str], size: int) -> set[str]:
     return set(CountVectorizer(max_features=size).fit(texts).vocabulary_)
 
 
+def pairwise_similarity(
+    features: dict[str, Any],
+    sources: list[str],
+    targets: list[str],
+    method: str,
+    measure: Callable[[Any, Any], float],
+    what: str = "features",
+) -> pd.DataFrame:
+    """`measure(features[source], features[target])` for every (source, target) pair."""
+    missing = sorted({*sources, *targets} - set(features))
+    if missing:
+        raise ValueError(f"{method}: no {what} for tasks {missing}")
+    rows = [
+        [source, target, method, float(measure(features[source], features[target]))]
+        for source in sources
+        for target in targets
+    ]
+    return pd.DataFrame(rows, columns=["source", "target", "method", "value"])
+
+
 def vocabulary_overlap(
     vocabularies: dict[str, set[str]], sources: list[str], targets: list[str]
 ) -> pd.DataFrame:
     """Jaccard overlap |A ∩ B| / |A ∪ B| of every (source, target) pair of vocabularies."""
-    missing = sorted({*sources, *targets} - set(vocabularies))
-    if missing:
-        raise ValueError(f"vocab_overlap: no vocabulary for tasks {missing}")
-    rows = []
-    for source in sources:
-        a = vocabularies[source]
-        for target in targets:
-            b = vocabularies[target]
-            value = len(a & b) / len(a | b)
-            rows.append(
-                {"source": source, "target": target, "method": "vocab_overlap", "value": value}
-            )
-    return pd.DataFrame(rows, columns=["source", "target", "method", "value"]).astype(
-        {"value": float}
+    return pairwise_similarity(
+        vocabularies,
+        sources,
+        targets,
+        "vocab_overlap",
+        lambda a, b: len(a & b) / len(a | b),
+        what="vocabulary",
     )
