@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
-from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+from transformers import (
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+    PreTrainedTokenizerBase,
+)
+
+from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
+
+log = logging.getLogger(__name__)
+
+
+def _encode_tagged(frame: pd.DataFrame, tokenizer, max_length: int) -> list[dict]:
+    words, tags = frame["text_a"].tolist(), frame["label"].tolist()
+    batch = encode_tagged_words(tokenizer, words, tags, max_length)
+    if batch.truncated_words:
+        log.warning(
+            "%d of %d words fall past max_length %d and are not trained on or scored",
+            batch.truncated_words,
+            sum(len(words) for words in frame["text_a"]),
+            max_length,
+        )
+    return [
+        {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        for ids, mask, labels in zip(
+            batch.input_ids, batch.attention_mask, batch.labels, strict=True
+        )
+    ]
+
+
+def sentence_texts(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame whose text_a is a string: a token task's words joined by spaces."""
+    if len(frame) and not isinstance(frame["text_a"].iloc[0], str):
+        return frame.assign(text_a=[" ".join(words) for words in frame["text_a"]])
+    return frame
 
 
 def encode_frame(
     frame: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, max_length: int, head: str
 ) -> list[dict]:
     """Token ids per row (no padding: batches are padded to their own longest row)."""
+    if head == "token":
+        return _encode_tagged(frame, tokenizer, max_length)
     pair = frame["text_b"].notna().all()
     text_b = frame["text_b"].tolist() if pair else None
     encoded = tokenizer(frame["text_a"].tolist(), text_b, truncation=True, max_length=max_length)
@@ -36,9 +73,17 @@ def make_loader(
     shuffle: bool,
     seed: int,
     mixed_precision: str = "no",
+    head: str = "classification",
 ) -> DataLoader:
-    """A DataLoader with dynamic padding and a seeded shuffle."""
-    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple(mixed_precision))
+    """A DataLoader with dynamic padding (labels too, with -100, for token tasks) and a seeded
+    shuffle."""
+    multiple = pad_multiple(mixed_precision)
+    if head == "token":
+        collator = DataCollatorForTokenClassification(
+            tokenizer, pad_to_multiple_of=multiple, label_pad_token_id=IGNORED_LABEL
+        )
+    else:
+        collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=multiple)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         examples, batch_size=batch_size, shuffle=shuffle, collate_fn=collator, generator=generator

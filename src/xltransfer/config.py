@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from xltransfer.tasks import METRICS_BY_HEAD, TaskSpec, load_registry
+from xltransfer.tasks import LABELLED_HEADS, METRICS_BY_HEAD, TaskSpec, load_registry
 
 BASELINE_SOURCE = "none"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -135,8 +135,8 @@ def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
     missing = needed - set(task.columns)
     if missing:
         raise ConfigError(f"{key}.columns: task type {task.type!r} needs {sorted(missing)}")
-    if task.head == "classification" and len(task.labels) < 2:
-        raise ConfigError(f"{key}.labels: a classification task needs at least two label names")
+    if task.head in LABELLED_HEADS and len(task.labels) < 2:
+        raise ConfigError(f"{key}.labels: a {task.type} task needs at least two label names")
     if task.config is None and not task.configs and len(task.languages) > 1:
         raise ConfigError(
             f"{key}.config: a multilingual task needs a config template with {{lang}}"

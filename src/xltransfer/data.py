@@ -1,7 +1,8 @@
 """Loads a registry task through `datasets` and writes it in one standard shape.
 
 The standard frame has columns text_a, text_b (None for single-sentence tasks) and label
-(class id or float), so training and evaluation never see dataset-specific column names.
+(class id or float), so training and evaluation never see dataset-specific column names. For token
+classification text_a is the list of a sentence's words and label the list of their tag ids.
 """
 
 from __future__ import annotations
@@ -41,28 +42,54 @@ def load_split(task: TaskSpec, language: str, role: str) -> datasets.Dataset:
 
 def _label_names(dataset: datasets.Dataset, column: str) -> list[str] | None:
     feature = dataset.features[column]
+    # A token task's tags are a list feature of ClassLabel (Sequence or List in datasets 4+).
+    feature = getattr(feature, "feature", feature)
     return list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
 
 
-def _class_ids(task: TaskSpec, dataset: datasets.Dataset, where: str) -> np.ndarray:
-    """Map labels to the registry's label order, whether the dataset stores ids or strings."""
-    column = task.columns["label"]
-    values = dataset[column]
-    names = _label_names(dataset, column)
+def _checked_label_names(task: TaskSpec, dataset: datasets.Dataset, where: str) -> None:
+    names = _label_names(dataset, task.columns["label"])
     if names is not None and names != list(task.labels):
         raise DatasetError(
             f"{where}: ClassLabel names {names} differ from the registry's {list(task.labels)}"
         )
+
+
+def _class_id(task: TaskSpec, lookup: dict[str, int], value, where: str) -> int:
+    """One label as an id in the registry's order, whether stored as an id or a name."""
+    label = lookup.get(value) if isinstance(value, str) else value
+    if label is None or not 0 <= int(label) < len(task.labels):
+        raise DatasetError(f"{where}: label {value!r} is outside the label set {list(task.labels)}")
+    return int(label)
+
+
+def _class_ids(task: TaskSpec, dataset: datasets.Dataset, where: str) -> np.ndarray:
+    """Map labels to the registry's label order, whether the dataset stores ids or strings."""
+    _checked_label_names(task, dataset, where)
     lookup = {name: i for i, name in enumerate(task.labels)}
-    ids = np.empty(len(values), dtype=np.int64)
-    for row, value in enumerate(values):
-        label = lookup.get(value) if isinstance(value, str) else value
-        if label is None or not 0 <= int(label) < len(task.labels):
+    values = dataset[task.columns["label"]]
+    return np.array(
+        [_class_id(task, lookup, value, f"{where} row {row}") for row, value in enumerate(values)],
+        dtype=np.int64,
+    )
+
+
+def _tag_ids(task: TaskSpec, dataset: datasets.Dataset, where: str) -> list[list[int]]:
+    """Per sentence, one tag id per word; a sentence without words or with a tag per word
+    missing is refused, naming the row."""
+    _checked_label_names(task, dataset, where)
+    lookup = {name: i for i, name in enumerate(task.labels)}
+    words, tags = dataset[task.columns["text_a"]], dataset[task.columns["label"]]
+    out = []
+    for row, (sentence, sentence_tags) in enumerate(zip(words, tags, strict=True)):
+        if not sentence:
+            raise DatasetError(f"{where} row {row}: a sentence without words")
+        if len(sentence) != len(sentence_tags):
             raise DatasetError(
-                f"{where} row {row}: label {value!r} is outside the label set {list(task.labels)}"
+                f"{where} row {row}: {len(sentence)} words but {len(sentence_tags)} tags"
             )
-        ids[row] = int(label)
-    return ids
+        out.append([_class_id(task, lookup, tag, f"{where} row {row}") for tag in sentence_tags])
+    return out
 
 
 def standardize(
@@ -78,7 +105,9 @@ def standardize(
         )
     if len(dataset) == 0:
         raise DatasetError(f"{where}: the split is empty")
-    if task.head == "classification":
+    if task.head == "token":
+        labels = _tag_ids(task, dataset, where)
+    elif task.head == "classification":
         labels = _class_ids(task, dataset, where)
     else:
         labels = np.asarray(dataset[task.columns["label"]], dtype=np.float64)

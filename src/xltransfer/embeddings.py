@@ -25,9 +25,10 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
-from xltransfer.batches import encode_frame, make_loader
-from xltransfer.models import load_tokenizer
+from xltransfer.batches import encode_frame, make_loader, sentence_texts
+from xltransfer.models import checkpoint_head_class, load_tokenizer
 from xltransfer.similarity import pairwise_similarity
+from xltransfer.token_labels import IGNORED_LABEL
 
 EMBEDDING_COLUMNS = ["model", "task", "method", "vector"]
 
@@ -53,13 +54,44 @@ def pooled_states(
 
     tokenizer = load_tokenizer(model_path, revision)
     encoder = AutoModel.from_pretrained(model_path, revision=revision).eval()
-    examples = encode_frame(frame, tokenizer, max_length, "regression")
+    # Text only: a token task's words become one string, and the labels are not read.
+    examples = encode_frame(
+        sentence_texts(frame).assign(label=0.0), tokenizer, max_length, "regression"
+    )
     pooled = []
     for batch in make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed):
         mask = batch["attention_mask"].unsqueeze(-1).float()
         states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         pooled.append((states.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1))
     return torch.cat(pooled).double().numpy()
+
+
+@torch.no_grad()
+def word_states(
+    model_path: str,
+    frame: pd.DataFrame,
+    *,
+    revision: str | None = None,
+    max_length: int = 128,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A token task's words as the frozen encoder's final state of their first sub-token, with
+    their tag ids: what a token-classification head reads."""
+    from transformers import AutoModel
+
+    tokenizer = load_tokenizer(model_path, revision)
+    encoder = AutoModel.from_pretrained(model_path, revision=revision).eval()
+    examples = encode_frame(frame, tokenizer, max_length, "token")
+    features, tags = [], []
+    for batch in make_loader(
+        examples, tokenizer, batch_size, shuffle=False, seed=seed, head="token"
+    ):
+        states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        scored = batch["labels"] != IGNORED_LABEL
+        features.append(states.last_hidden_state[scored])
+        tags.append(batch["labels"][scored])
+    return torch.cat(features).double().numpy(), torch.cat(tags).numpy()
 
 
 def text_embedding(
@@ -115,14 +147,17 @@ def probe_task_embedding(
     batch_size: int = 64,
     seed: int = 0,
 ) -> np.ndarray:
-    """TaskEmb on the probe network: Fisher at the input of a linear head on frozen features."""
+    """TaskEmb on the probe network: Fisher at the input of a linear head on frozen features
+    (mean-pooled sentences; for token tasks every word's first sub-token, averaged over words)."""
     sample = _sample(frame, n_examples, seed)
-    labels = sample["label"].to_numpy()
+    options = {"revision": revision, "max_length": max_length, "batch_size": batch_size}
+    if head == "token":
+        features, labels = word_states(model_path, sample, **options)
+        head = "classification"
+    else:
+        features, labels = pooled_states(model_path, sample, **options), sample["label"].to_numpy()
     if head == "classification" and len(np.unique(labels)) < 2:
         raise ValueError("TaskEmb probe: the sample holds a single label; a head cannot be fit")
-    features = pooled_states(
-        model_path, sample, revision=revision, max_length=max_length, batch_size=batch_size
-    )
     return (head_input_gradients(features, labels, head) ** 2).mean(0)
 
 
@@ -142,13 +177,14 @@ def task_embedding(
     batch_size: int = 32,
     seed: int = 0,
 ) -> np.ndarray:
-    """TaskEmb of a task: diagonal Fisher at the task head's input, from gold-label losses."""
-    from transformers import AutoModelForSequenceClassification
-
+    """TaskEmb of a task: diagonal Fisher at the task head's input, from gold-label losses
+    (the first token's state for sentence heads, every scored word's for token heads)."""
     tokenizer = load_tokenizer(checkpoint)
-    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    model_class = checkpoint_head_class(checkpoint)
+    model = model_class.from_pretrained(checkpoint).eval()
     regression = model.config.problem_type == "regression" or model.config.num_labels == 1
-    head = "regression" if regression else "classification"
+    tagger = model_class.__name__.endswith("ForTokenClassification")
+    head = "token" if tagger else "regression" if regression else "classification"
     examples = encode_frame(_sample(frame, n_examples, seed), tokenizer, max_length, head)
     captured: list[torch.Tensor] = []
 
@@ -159,23 +195,34 @@ def task_embedding(
     hook = _head_module(model).register_forward_pre_hook(keep_input)
     fisher, count = None, 0
     try:
-        for batch in make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed):
+        loader = make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed, head=head)
+        for batch in loader:
             captured.clear()
             labels = batch.pop("labels")
             logits = model(**batch).logits
             # Summed, not averaged: each example's loss depends only on its own representation,
             # so the gradient of the sum holds every per-example gradient.
-            if regression:
+            if tagger:
+                loss = functional.cross_entropy(
+                    logits.flatten(0, 1),
+                    labels.flatten(),
+                    ignore_index=IGNORED_LABEL,
+                    reduction="sum",
+                )
+            elif regression:
                 loss = functional.mse_loss(logits.squeeze(-1), labels.float(), reduction="sum")
             else:
                 loss = functional.cross_entropy(logits, labels, reduction="sum")
             model.zero_grad(set_to_none=True)
             loss.backward()
             grad = captured[0].grad
-            first_token = grad[:, 0] if grad.dim() == 3 else grad
-            squared = first_token.detach().double().pow(2).sum(0)
+            if tagger:
+                read = grad[labels != IGNORED_LABEL]  # each word's first sub-token
+            else:
+                read = grad[:, 0] if grad.dim() == 3 else grad
+            squared = read.detach().double().pow(2).sum(0)
             fisher = squared if fisher is None else fisher + squared
-            count += len(labels)
+            count += len(read)
     finally:
         hook.remove()
     return (fisher / count).numpy()

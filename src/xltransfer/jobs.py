@@ -128,11 +128,12 @@ def vocabulary_similarity(
     output: Path,
 ) -> pd.DataFrame:
     """Vocabulary overlap of every (source, task) from the tasks' English training text."""
+    from xltransfer.batches import sentence_texts
     from xltransfer.data import read_standard
 
     vocabularies = {}
     for task, path in train_files.items():
-        frame = read_standard(Path(path))
+        frame = sentence_texts(read_standard(Path(path)))
         texts = [*frame["text_a"]] + ([*frame["text_b"]] if "text_b" in frame else [])
         vocabularies[task] = similarity.top_vocabulary(texts, size)
         log.info("vocab_overlap %s: %d word types", task, len(vocabularies[task]))

@@ -8,6 +8,7 @@ import torch
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -23,18 +24,39 @@ def load_tokenizer(name_or_path: str, revision: str | None = None) -> PreTrained
     return AutoTokenizer.from_pretrained(name_or_path, revision=revision)
 
 
+# The Auto class and problem type of each head kind.
+HEAD_CLASSES = {
+    "classification": (AutoModelForSequenceClassification, "single_label_classification"),
+    "regression": (AutoModelForSequenceClassification, "regression"),
+    "token": (AutoModelForTokenClassification, None),
+}
+
+
+def head_class(head: str):
+    """The `AutoModelFor*` class that builds and loads checkpoints of a head kind."""
+    if head not in HEAD_CLASSES:
+        raise ValueError(f"unknown head {head!r}; known: {sorted(HEAD_CLASSES)}")
+    return HEAD_CLASSES[head][0]
+
+
 def _head_config(name_or_path: str, revision: str | None, head: TaskHead):
-    labels = list(head.labels) if head.head == "classification" else ["score"]
+    labels = list(head.labels) if head.head != "regression" else ["score"]
     return AutoConfig.from_pretrained(
         name_or_path,
         revision=revision,
         num_labels=head.num_labels,
         id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
-        problem_type=(
-            "single_label_classification" if head.head == "classification" else "regression"
-        ),
+        problem_type=HEAD_CLASSES[head.head][1],
     )
+
+
+def checkpoint_head_class(checkpoint: str):
+    """The Auto class a fine-tuned checkpoint was saved with, from its architecture name."""
+    architectures = AutoConfig.from_pretrained(checkpoint).architectures or []
+    if any(name.endswith("ForTokenClassification") for name in architectures):
+        return AutoModelForTokenClassification
+    return AutoModelForSequenceClassification
 
 
 def same_label_space(a: PreTrainedModel, head: TaskHead) -> bool:
@@ -49,20 +71,23 @@ def same_label_space(a: PreTrainedModel, head: TaskHead) -> bool:
 def build_classifier(
     init_model: str, revision: str | None, head: TaskHead, init_checkpoint: str | None
 ) -> tuple[PreTrainedModel, bool]:
-    """A sequence classifier/regressor for `head`, its encoder carried over from a checkpoint.
+    """A model for `head` (sequence or token head), its encoder carried over from a checkpoint.
 
     The head is always first built fresh from the pretrained model, so for a given seed the
     baseline and every source->target run start from the same head; the source checkpoint's head
-    replaces it only when both predict the same label space (e.g. MNLI -> XNLI).
+    replaces it only when both predict the same label space (e.g. MNLI -> XNLI). A source of
+    another head kind (NER before XNLI) passes on its encoder only.
     Returns the model and whether the head was carried over.
     """
-    model = AutoModelForSequenceClassification.from_pretrained(
+    target_class = head_class(head.head)
+    model = target_class.from_pretrained(
         init_model, revision=revision, config=_head_config(init_model, revision, head)
     )
     if init_checkpoint is None:
         return model, False
-    source = AutoModelForSequenceClassification.from_pretrained(init_checkpoint)
-    carry_head = same_label_space(source, head)
+    source_class = checkpoint_head_class(init_checkpoint)
+    source = source_class.from_pretrained(init_checkpoint)
+    carry_head = source_class is target_class and same_label_space(source, head)
     if carry_head:
         model.load_state_dict(source.state_dict())
     else:

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from xltransfer.tasks import TaskSpec
+from xltransfer.tasks import LABELLED_HEADS, TaskSpec
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class TaskHead:
 
     @property
     def num_labels(self) -> int:
-        return len(self.labels) if self.head == "classification" else 1
+        return len(self.labels) if self.head in LABELLED_HEADS else 1
 
 
 @dataclass(frozen=True)

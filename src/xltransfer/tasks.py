@@ -12,11 +12,17 @@ TASK_TYPES: dict[str, dict[str, Any]] = {
     "single_classification": {"pair": False, "head": "classification"},
     "pair_regression": {"pair": True, "head": "regression"},
     "single_regression": {"pair": False, "head": "regression"},
+    # NER/POS: text_a holds a sentence's words, label one tag id per word.
+    "token_classification": {"pair": False, "head": "token"},
 }
+# Heads that predict names from a label set (per sentence or per word).
+LABELLED_HEADS = ("classification", "token")
 
 METRICS_BY_HEAD: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy", "f1_macro"),
     "regression": ("pearson", "spearman"),
+    # f1/precision/recall: entity level (seqeval, IOB2 tags, NER); accuracy/f1_macro: per tag (POS).
+    "token": ("f1", "precision", "recall", "accuracy", "f1_macro"),
 }
 
 SPLIT_ROLES = ("train", "dev", "test")
@@ -59,7 +65,7 @@ class TaskSpec:
 
     @property
     def head(self) -> str:
-        """`classification` or `regression`."""
+        """`classification`, `regression` or `token`."""
         return TASK_TYPES[self.type]["head"]
 
     @property
@@ -68,7 +74,7 @@ class TaskSpec:
 
     @property
     def num_labels(self) -> int:
-        return len(self.labels) if self.head == "classification" else 1
+        return len(self.labels) if self.head in LABELLED_HEADS else 1
 
     @property
     def is_local(self) -> bool:

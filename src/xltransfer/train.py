@@ -313,6 +313,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
         shuffle=True,
         seed=spec.seed,
         mixed_precision=precision,
+        head=spec.task.head,
     )
     dev_loader = make_loader(
         dev_examples,
@@ -321,6 +322,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
         shuffle=False,
         seed=spec.seed,
         mixed_precision=precision,
+        head=spec.task.head,
     )
     processes = accelerator.num_processes
     steps = optimizer_steps_per_epoch(len(train_examples), hp, processes) * hp.epochs
@@ -347,7 +349,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
     while state.epoch < hp.epochs:
         loss = train_epoch(model, train_loader, optimizer, scheduler, accelerator, hp, state)
         rate = len(train_examples) / max(state.seconds_in_epoch, 1e-9)
-        dev = score(model, dev_loader, accelerator, spec.task.head)
+        dev = score(model, dev_loader, accelerator, spec.task.head, spec.task.labels)
         if state.record_epoch(loss, dev, spec.task.metric, rate):
             save_model(accelerator, model, tokenizer, staging)
         log.info(

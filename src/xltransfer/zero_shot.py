@@ -8,12 +8,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 from accelerate import Accelerator
-from transformers import AutoModelForSequenceClassification
 
 from xltransfer.batches import encode_frame, make_loader
 from xltransfer.data import read_standard
 from xltransfer.evaluation import score
-from xltransfer.models import load_tokenizer
+from xltransfer.models import head_class, load_tokenizer
 from xltransfer.results import score_rows
 from xltransfer.train import read_summary
 
@@ -34,7 +33,7 @@ def evaluate_shard(
     head, hp = spec["task"]["head"], spec["hyperparameters"]
     accelerator = Accelerator(mixed_precision=summary["mixed_precision"])
     tokenizer = load_tokenizer(str(checkpoint))
-    model = accelerator.prepare(AutoModelForSequenceClassification.from_pretrained(checkpoint))
+    model = accelerator.prepare(head_class(head).from_pretrained(checkpoint))
     scores, sizes = {}, {}
     for language, path in test_files.items():
         examples = encode_frame(read_standard(Path(path)), tokenizer, hp["max_length"], head)
@@ -46,9 +45,10 @@ def evaluate_shard(
                 shuffle=False,
                 seed=0,
                 mixed_precision=accelerator.mixed_precision,
+                head=head,
             )
         )
-        scores[language] = score(model, loader, accelerator, head)
+        scores[language] = score(model, loader, accelerator, head, spec["task"]["labels"])
         sizes[language] = len(examples)
         log.info("%s %s: %s", context.get("target"), language, scores[language])
     rows = score_rows(

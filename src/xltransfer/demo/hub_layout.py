@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from datasets import ClassLabel, Dataset, Features, Value
+from datasets import ClassLabel, Dataset, Features, List, Value
 from datasets.utils import logging as ds_logging
 
-# A column is (name, dtype) where dtype is a Value dtype string or a tuple of class names.
-ColumnSpec = tuple[str, "str | tuple[str, ...]"]
+# A column is (name, dtype) where dtype is a Value dtype string, a tuple of class names, or a
+# one-element list of either for a sequence column (tokens, ner_tags).
+ColumnSpec = tuple[str, "str | tuple[str, ...] | list"]
 
 
 @dataclass
@@ -25,14 +26,15 @@ class HubConfig:
     splits: list[dict] = field(default_factory=list)
 
 
+def _feature(dtype):
+    if isinstance(dtype, list):
+        return List(_feature(dtype[0]))
+    return ClassLabel(names=list(dtype)) if isinstance(dtype, tuple) else Value(dtype)
+
+
 def features_of(columns: list[ColumnSpec]) -> Features:
     """Build datasets Features, with ClassLabel names in their listed order."""
-    return Features(
-        {
-            name: ClassLabel(names=list(dtype)) if isinstance(dtype, tuple) else Value(dtype)
-            for name, dtype in columns
-        }
-    )
+    return Features({name: _feature(dtype) for name, dtype in columns})
 
 
 @contextmanager
@@ -72,15 +74,20 @@ def write_split(repo: Path, config: HubConfig, split: str, data: dict[str, list]
     )
 
 
+def _dtype_yaml(dtype):
+    if isinstance(dtype, tuple):
+        return {"class_label": {"names": {str(i): label for i, label in enumerate(dtype)}}}
+    return dtype
+
+
 def _feature_yaml(columns: list[ColumnSpec]) -> list[dict]:
-    """Render features the way Hub dataset cards list them."""
+    """Render features the way Hub dataset cards list them (`sequence:` for list columns)."""
     out = []
     for name, dtype in columns:
-        if isinstance(dtype, tuple):
-            names = {str(i): label for i, label in enumerate(dtype)}
-            out.append({"name": name, "dtype": {"class_label": {"names": names}}})
+        if isinstance(dtype, list):
+            out.append({"name": name, "sequence": _dtype_yaml(dtype[0])})
         else:
-            out.append({"name": name, "dtype": dtype})
+            out.append({"name": name, "dtype": _dtype_yaml(dtype)})
     return out
 
 

@@ -1,0 +1,165 @@
+"""Token classification end to end on a WikiANN-shaped folder: load, standardise, fine-tune,
+evaluate zero-shot, and embed (TextEmb, TaskEmb probe and fine-tuned)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from xltransfer.data import DatasetError, load_split, standardize
+from xltransfer.demo.hub_layout import HubConfig, write_readme, write_split
+from xltransfer.spec import FinetuneSpec, Hyperparameters, TaskHead
+from xltransfer.tasks import TaskSpec
+
+# WikiANN's (unimelb-nlp/wikiann) seven tags in their ClassLabel order.
+NER_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+COLUMNS = [
+    ("tokens", ["string"]),
+    ("ner_tags", [NER_TAGS]),
+    ("langs", ["string"]),
+    ("spans", ["string"]),
+]
+# Words of the tiny test tokenizer's vocabulary, so every word is one token a 1-layer model reads.
+ENTITIES = {"PER": ["old cat", "cat"], "LOC": ["big dog", "dog"], "ORG": ["red bird"]}
+FILLER = "the a sees likes follows not does small".split()
+
+
+def sentence(rng: random.Random, language: str) -> dict[str, list]:
+    """Filler words with one or two entities; `xx` writes the filler in upper case."""
+    tokens, tags, spans = [], [], []
+    for _ in range(rng.choice([1, 2])):
+        tokens += rng.sample(FILLER, 3)
+        tags += [0] * 3
+        kind = rng.choice(sorted(ENTITIES))
+        words = rng.choice(ENTITIES[kind]).split()
+        tokens += words
+        tags += [NER_TAGS.index(f"B-{kind}")] + [NER_TAGS.index(f"I-{kind}")] * (len(words) - 1)
+        spans.append(f"{kind}: {' '.join(words)}")
+    if language == "xx":
+        tokens = [t.upper() if tag == 0 else t for t, tag in zip(tokens, tags, strict=True)]
+    return {"tokens": tokens, "ner_tags": tags, "langs": [language] * len(tokens), "spans": spans}
+
+
+@pytest.fixture(scope="module")
+def wikiann(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("hub") / "wikiann"
+    configs = []
+    for language in ("en", "xx"):
+        config = HubConfig(name=language, columns=COLUMNS, data_dir=language)
+        for split, n in (("train", 160), ("validation", 40), ("test", 40)):
+            rng = random.Random(f"{language}/{split}")
+            rows = [sentence(rng, language) for _ in range(n)]
+            write_split(repo, config, split, {c: [r[c] for r in rows] for c, _ in COLUMNS})
+        configs.append(config)
+    write_readme(repo, configs, "WikiANN", "unimelb-nlp/wikiann")
+    return repo
+
+
+def ner_task(repo) -> TaskSpec:
+    return TaskSpec(
+        name="panx",
+        dataset=str(repo),
+        type="token_classification",
+        columns={"text_a": "tokens", "label": "ner_tags"},
+        splits={"train": "train", "dev": "validation", "test": "test"},
+        languages=("en", "xx"),
+        metric="f1",
+        config="{lang}",
+        labels=NER_TAGS,
+    )
+
+
+def test_wikiann_layout_loads_as_words_and_tag_ids(wikiann):
+    task = ner_task(wikiann)
+    dataset = load_split(task, "xx", "test")
+    assert dataset.features["ner_tags"].feature.names == list(NER_TAGS)
+    frame = standardize(task, dataset, "xx", "test")
+    assert len(frame) == 40 and frame["text_b"].isna().all()
+    first = frame.iloc[0]
+    assert len(first["text_a"]) == len(first["label"]) and set(first["label"]) <= set(range(7))
+
+
+def test_tag_names_must_match_and_tags_must_be_in_the_label_set(wikiann, tmp_path):
+    import dataclasses
+
+    task = ner_task(wikiann)
+    dataset = load_split(task, "en", "dev")
+    short = dataclasses.replace(task, labels=NER_TAGS[:3])
+    with pytest.raises(DatasetError, match="ClassLabel names .* differ from the registry"):
+        standardize(short, dataset, "en", "dev")
+    # Plain integer tags (no ClassLabel), one of them out of range, or one tag short.
+    repo = tmp_path / "plain"
+    config = HubConfig(
+        name="en", columns=[("tokens", ["string"]), ("ner_tags", ["int64"])], data_dir="en"
+    )
+    write_split(repo, config, "test", {"tokens": [["a", "b"], ["c"]], "ner_tags": [[0, 1], [9]]})
+    write_split(repo, config, "validation", {"tokens": [["a", "b"]], "ner_tags": [[0]]})
+    write_readme(repo, [config], "plain", "none")
+    plain = dataclasses.replace(task, dataset=str(repo), languages=("en",))
+    with pytest.raises(DatasetError, match=r"row 1: label 9 is outside the label set"):
+        standardize(plain, load_split(plain, "en", "test"), "en", "test")
+    with pytest.raises(DatasetError, match="row 0: 2 words but 1 tags"):
+        standardize(plain, load_split(plain, "en", "dev"), "en", "dev")
+
+
+def test_tagger_trains_and_scores_entities_zero_shot(wikiann, tiny_model_dir, tmp_path):
+    from xltransfer.embeddings import probe_task_embedding, task_embedding, text_embedding
+    from xltransfer.train import run_finetune
+    from xltransfer.zero_shot import evaluate_shard
+
+    task = ner_task(wikiann)
+    files = {}
+    for language, role in (("en", "train"), ("en", "dev"), ("en", "test"), ("xx", "test")):
+        files[language, role] = tmp_path / f"{language}-{role}.parquet"
+        frame = standardize(task, load_split(task, language, role), language, role)
+        frame.to_parquet(files[language, role])
+    hp = Hyperparameters(
+        epochs=6,
+        learning_rate=3e-3,
+        weight_decay=0.0,
+        warmup_ratio=0.0,
+        global_batch_size=16,
+        per_device_batch_size=16,
+        max_length=32,
+        max_grad_norm=1.0,
+        mixed_precision="no",
+        max_train_examples=None,
+        eval_batch_size=32,
+    )
+    spec = FinetuneSpec(
+        model="tiny",
+        init_model=str(tiny_model_dir),
+        revision=None,
+        init_checkpoint=None,
+        task=TaskHead(task="panx", head="token", labels=NER_TAGS, metric="f1"),
+        train_file=str(files["en", "train"]),
+        dev_file=str(files["en", "dev"]),
+        seed=0,
+        hyperparameters=hp,
+    )
+    out = tmp_path / "model"
+    state = run_finetune(spec, out)
+    assert state.best_score > 0.5  # entity F1 on English dev: the tagger learnt the entities
+    scores = evaluate_shard(
+        out,
+        {"en": files["en", "test"], "xx": files["xx", "test"]},
+        context={"model": "tiny", "seed": 0, "source": "none", "target": "panx"},
+    ).set_index(["language", "metric"])["value"]
+    assert set(scores.index.get_level_values("metric")) == {
+        "f1",
+        "precision",
+        "recall",
+        "accuracy",
+        "f1_macro",
+    }
+    assert scores["en", "f1"] > 0.5
+    assert 0 <= scores["xx", "f1"] <= 1
+
+    train = standardize(task, load_split(task, "en", "train"), "en", "train")
+    assert text_embedding(str(tiny_model_dir), train, n_examples=20).shape == (32,)
+    probe = probe_task_embedding(str(tiny_model_dir), train, head="token", n_examples=20)
+    fine_tuned = task_embedding(str(out), train, n_examples=20)
+    assert probe.shape == fine_tuned.shape == (32,)
+    assert np.all(probe >= 0) and np.all(fine_tuned >= 0) and fine_tuned.sum() > 0
