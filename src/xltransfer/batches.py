@@ -13,6 +13,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from xltransfer.data import ANSWER_START
+from xltransfer.qa_features import make_windows
 from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
 
 log = logging.getLogger(__name__)
@@ -43,12 +45,43 @@ def sentence_texts(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _encode_qa(frame: pd.DataFrame, tokenizer, max_length: int, doc_stride: int) -> list[dict]:
+    # Training windows: the first gold answer gives the positions (none: unanswerable).
+    starts = [int(s[0]) if len(s) else None for s in frame[ANSWER_START]]
+    texts = [str(t[0]) if len(t) else "" for t in frame["label"]]
+    windows = make_windows(
+        tokenizer,
+        frame["text_a"].tolist(),
+        frame["text_b"].tolist(),
+        max_length,
+        doc_stride,
+        answers=(starts, texts),
+    )
+    return [
+        {"input_ids": ids, "attention_mask": mask, "start_positions": s, "end_positions": e}
+        for ids, mask, s, e in zip(
+            windows.input_ids,
+            windows.attention_mask,
+            windows.start_positions,
+            windows.end_positions,
+            strict=True,
+        )
+    ]
+
+
 def encode_frame(
-    frame: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, max_length: int, head: str
+    frame: pd.DataFrame,
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    head: str,
+    doc_stride: int = 128,
 ) -> list[dict]:
-    """Token ids per row (no padding: batches are padded to their own longest row)."""
+    """Token ids per row (no padding: batches are padded to their own longest row); for QA one
+    training window per slice of a long context."""
     if head == "token":
         return _encode_tagged(frame, tokenizer, max_length)
+    if head == "qa":
+        return _encode_qa(frame, tokenizer, max_length, doc_stride)
     pair = frame["text_b"].notna().all()
     text_b = frame["text_b"].tolist() if pair else None
     encoded = tokenizer(frame["text_a"].tolist(), text_b, truncation=True, max_length=max_length)

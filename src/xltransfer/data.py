@@ -16,6 +16,8 @@ import pandas as pd
 from xltransfer.tasks import TaskSpec
 
 STANDARD_COLUMNS = ["text_a", "text_b", "label"]
+# Extractive QA adds the character offset of each gold answer (label holds their texts).
+ANSWER_START = "answer_start"
 
 
 class DatasetError(ValueError):
@@ -92,6 +94,33 @@ def _tag_ids(task: TaskSpec, dataset: datasets.Dataset, where: str) -> list[list
     return out
 
 
+def _qa_frame(task: TaskSpec, dataset: datasets.Dataset, where: str) -> pd.DataFrame:
+    """Question, context, answer texts and starts; an answer not found at its start in the
+    context is refused, naming the row (an empty answer list is SQuAD v2's unanswerable)."""
+    questions = dataset[task.columns["text_a"]]
+    contexts = dataset[task.columns["text_b"]]
+    texts, starts = [], []
+    for row, (context, answers) in enumerate(
+        zip(contexts, dataset[task.columns["label"]], strict=True)
+    ):
+        if not isinstance(answers, dict) or not {"text", "answer_start"} <= set(answers):
+            raise DatasetError(
+                f"{where} row {row}: answers must hold 'text' and 'answer_start' lists, "
+                f"got {answers!r}"
+            )
+        for text, start in zip(answers["text"], answers["answer_start"], strict=True):
+            if context[start : start + len(text)] != text:
+                raise DatasetError(
+                    f"{where} row {row}: answer {text!r} does not occur at character {start} "
+                    f"of its context"
+                )
+        texts.append(list(answers["text"]))
+        starts.append([int(start) for start in answers["answer_start"]])
+    return pd.DataFrame(
+        {"text_a": questions, "text_b": contexts, "label": texts, ANSWER_START: starts}
+    )
+
+
 def standardize(
     task: TaskSpec, dataset: datasets.Dataset, language: str, role: str
 ) -> pd.DataFrame:
@@ -105,6 +134,8 @@ def standardize(
         )
     if len(dataset) == 0:
         raise DatasetError(f"{where}: the split is empty")
+    if task.head == "qa":
+        return _qa_frame(task, dataset, where)
     if task.head == "token":
         labels = _tag_ids(task, dataset, where)
     elif task.head == "classification":

@@ -1,16 +1,22 @@
-"""Predictions of a classifier, regressor or tagger, gathered across processes, and metrics."""
+"""Predictions of a classifier, regressor, tagger or QA model, gathered across processes, and
+metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel
 
+from xltransfer.batches import encode_frame, make_loader
 from xltransfer.metrics import compute_metrics
+from xltransfer.qa_features import QAWindows, best_answers, make_windows
+from xltransfer.qa_metrics import squad_scores
 from xltransfer.tagging_metrics import entity_scores, tag_scores, word_level
 from xltransfer.token_labels import IGNORED_LABEL
 
@@ -78,3 +84,84 @@ def score(
         return {**scores, **entity_scores(predicted, gold)} if is_iob(labels) else scores
     predictions, references = predict(model, loader, accelerator, head)
     return compute_metrics(head, predictions, references)
+
+
+@dataclass
+class EvalSet:
+    """One split ready to score: its prepared loader and, for QA, the windows and the answers."""
+
+    loader: DataLoader
+    head: str
+    labels: tuple[str, ...] = ()
+    windows: QAWindows | None = None
+    contexts: list[str] | None = None
+    answers: list[list[str]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.contexts) if self.contexts is not None else len(self.loader.dataset)
+
+
+def build_eval_set(
+    frame: pd.DataFrame,
+    tokenizer,
+    accelerator: Accelerator,
+    head: str,
+    labels: Sequence[str],
+    max_length: int,
+    batch_size: int,
+    doc_stride: int = 128,
+) -> EvalSet:
+    """Encode a standardised split once; QA keeps every window with its offsets."""
+    precision = accelerator.mixed_precision
+    if head != "qa":
+        examples = encode_frame(frame, tokenizer, max_length, head)
+        loader = make_loader(
+            examples,
+            tokenizer,
+            batch_size,
+            shuffle=False,
+            seed=0,
+            mixed_precision=precision,
+            head=head,
+        )
+        return EvalSet(accelerator.prepare(loader), head, tuple(labels))
+    contexts = frame["text_b"].tolist()
+    windows = make_windows(tokenizer, frame["text_a"].tolist(), contexts, max_length, doc_stride)
+    examples = [
+        {"input_ids": ids, "attention_mask": mask}
+        for ids, mask in zip(windows.input_ids, windows.attention_mask, strict=True)
+    ]
+    loader = make_loader(
+        examples, tokenizer, batch_size, shuffle=False, seed=0, mixed_precision=precision
+    )
+    answers = [[str(text) for text in texts] for texts in frame["label"]]
+    return EvalSet(accelerator.prepare(loader), head, (), windows, contexts, answers)
+
+
+@torch.no_grad()
+def predict_spans(model: PreTrainedModel, loader: DataLoader, accelerator: Accelerator):
+    """Start and end logits of every window, in window order, unpadded."""
+    model.eval()
+    starts, ends = [], []
+    for batch in loader:
+        out = model(**batch)
+        width = batch["attention_mask"].sum(dim=1)
+        start = accelerator.pad_across_processes(out.start_logits.float(), dim=1, pad_index=-1e4)
+        end = accelerator.pad_across_processes(out.end_logits.float(), dim=1, pad_index=-1e4)
+        start, end, width = accelerator.gather_for_metrics((start, end, width))
+        for s, e, w in zip(
+            start.cpu().numpy(), end.cpu().numpy(), width.cpu().numpy(), strict=True
+        ):
+            starts.append(s[:w])
+            ends.append(e[:w])
+    model.train()
+    return starts, ends
+
+
+def score_eval_set(model: PreTrainedModel, eval_set: EvalSet, accelerator: Accelerator) -> dict:
+    """All metrics of the split's task type."""
+    if eval_set.head != "qa":
+        return score(model, eval_set.loader, accelerator, eval_set.head, eval_set.labels)
+    starts, ends = predict_spans(model, eval_set.loader, accelerator)
+    predicted = best_answers(eval_set.windows, starts, ends, eval_set.contexts)
+    return squad_scores(predicted, eval_set.answers)

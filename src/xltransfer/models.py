@@ -7,6 +7,7 @@ import logging
 import torch
 from transformers import (
     AutoConfig,
+    AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -29,6 +30,7 @@ HEAD_CLASSES = {
     "classification": (AutoModelForSequenceClassification, "single_label_classification"),
     "regression": (AutoModelForSequenceClassification, "regression"),
     "token": (AutoModelForTokenClassification, None),
+    "qa": (AutoModelForQuestionAnswering, None),
 }
 
 
@@ -40,6 +42,8 @@ def head_class(head: str):
 
 
 def _head_config(name_or_path: str, revision: str | None, head: TaskHead):
+    if head.head == "qa":  # a start and an end logit per token; no label names
+        return AutoConfig.from_pretrained(name_or_path, revision=revision)
     labels = list(head.labels) if head.head != "regression" else ["score"]
     return AutoConfig.from_pretrained(
         name_or_path,
@@ -56,12 +60,16 @@ def checkpoint_head_class(checkpoint: str):
     architectures = AutoConfig.from_pretrained(checkpoint).architectures or []
     if any(name.endswith("ForTokenClassification") for name in architectures):
         return AutoModelForTokenClassification
+    if any(name.endswith("ForQuestionAnswering") for name in architectures):
+        return AutoModelForQuestionAnswering
     return AutoModelForSequenceClassification
 
 
 def same_label_space(a: PreTrainedModel, head: TaskHead) -> bool:
     """True when a checkpoint's head predicts exactly the labels (in order) this task needs."""
     config = a.config
+    if head.head == "qa":
+        return True  # start/end logits mean the same for every extractive QA task
     if head.head == "regression":
         return config.problem_type == "regression"
     names = [config.id2label[i] for i in range(config.num_labels)]

@@ -14,6 +14,8 @@ TASK_TYPES: dict[str, dict[str, Any]] = {
     "single_regression": {"pair": False, "head": "regression"},
     # NER/POS: text_a holds a sentence's words, label one tag id per word.
     "token_classification": {"pair": False, "head": "token"},
+    # SQuAD-style: text_a the question, text_b the context, label the answers field.
+    "extractive_qa": {"pair": True, "head": "qa"},
 }
 # Heads that predict names from a label set (per sentence or per word).
 LABELLED_HEADS = ("classification", "token")
@@ -23,6 +25,8 @@ METRICS_BY_HEAD: dict[str, tuple[str, ...]] = {
     "regression": ("pearson", "spearman"),
     # f1/precision/recall: entity level (seqeval, IOB2 tags, NER); accuracy/f1_macro: per tag (POS).
     "token": ("f1", "precision", "recall", "accuracy", "f1_macro"),
+    # SQuAD's exact match and token F1 over the best gold answer.
+    "qa": ("f1", "exact_match"),
 }
 
 SPLIT_ROLES = ("train", "dev", "test")
@@ -65,7 +69,7 @@ class TaskSpec:
 
     @property
     def head(self) -> str:
-        """`classification`, `regression` or `token`."""
+        """`classification`, `regression`, `token` or `qa`."""
         return TASK_TYPES[self.type]["head"]
 
     @property

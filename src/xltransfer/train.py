@@ -19,7 +19,7 @@ from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from xltransfer.batches import encode_frame, make_loader
 from xltransfer.data import read_standard
-from xltransfer.evaluation import score
+from xltransfer.evaluation import build_eval_set, score_eval_set
 from xltransfer.logs import progress
 from xltransfer.models import build_classifier, load_tokenizer, resolve_mixed_precision
 from xltransfer.results import package_versions
@@ -289,8 +289,8 @@ def _load_examples(spec: FinetuneSpec, tokenizer, accelerator: Accelerator):
         if hp.max_train_examples:
             train = train.sample(n=min(hp.max_train_examples, len(train)), random_state=spec.seed)
         dev = read_standard(Path(spec.dev_file))
-        encode = lambda frame: encode_frame(frame, tokenizer, hp.max_length, spec.task.head)  # noqa: E731
-        return encode(train), encode(dev)
+        train = encode_frame(train, tokenizer, hp.max_length, spec.task.head, hp.doc_stride)
+        return train, dev
 
 
 def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
@@ -304,7 +304,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
     model, head_carried = build_classifier(
         spec.init_model, spec.revision, spec.task, spec.init_checkpoint
     )
-    train_examples, dev_examples = _load_examples(spec, tokenizer, accelerator)
+    train_examples, dev_frame = _load_examples(spec, tokenizer, accelerator)
     precision = accelerator.mixed_precision
     train_loader = make_loader(
         train_examples,
@@ -315,21 +315,22 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
         mixed_precision=precision,
         head=spec.task.head,
     )
-    dev_loader = make_loader(
-        dev_examples,
-        tokenizer,
-        hp.eval_batch_size,
-        shuffle=False,
-        seed=spec.seed,
-        mixed_precision=precision,
-        head=spec.task.head,
-    )
     processes = accelerator.num_processes
     steps = optimizer_steps_per_epoch(len(train_examples), hp, processes) * hp.epochs
     optimizer = build_optimizer(model, hp)
     scheduler = build_scheduler(optimizer, hp, steps, processes)
-    model, optimizer, train_loader, dev_loader, scheduler = accelerator.prepare(
-        model, optimizer, train_loader, dev_loader, scheduler
+    model, optimizer, train_loader, scheduler = accelerator.prepare(
+        model, optimizer, train_loader, scheduler
+    )
+    dev_set = build_eval_set(
+        dev_frame,
+        tokenizer,
+        accelerator,
+        spec.task.head,
+        spec.task.labels,
+        hp.max_length,
+        hp.eval_batch_size,
+        hp.doc_stride,
     )
     state = TrainState()
     accelerator.register_for_checkpointing(state)
@@ -340,7 +341,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
             f"({state.optimizer_steps} optimizer steps done)"
         )
     log.info(
-        f"{spec.task.task}: {len(train_examples)} train / {len(dev_examples)} dev examples, "
+        f"{spec.task.task}: {len(train_examples)} train / {len(dev_set)} dev examples, "
         f"{processes} process(es), global batch {hp.global_batch_size} "
         f"(accumulation {accelerator.gradient_accumulation_steps}), precision {precision}, "
         f"{steps} optimizer steps"
@@ -349,7 +350,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
     while state.epoch < hp.epochs:
         loss = train_epoch(model, train_loader, optimizer, scheduler, accelerator, hp, state)
         rate = len(train_examples) / max(state.seconds_in_epoch, 1e-9)
-        dev = score(model, dev_loader, accelerator, spec.task.head, spec.task.labels)
+        dev = score_eval_set(model, dev_set, accelerator)
         if state.record_epoch(loss, dev, spec.task.metric, rate):
             save_model(accelerator, model, tokenizer, staging)
         log.info(

@@ -9,9 +9,8 @@ import pandas as pd
 import torch
 from accelerate import Accelerator
 
-from xltransfer.batches import encode_frame, make_loader
 from xltransfer.data import read_standard
-from xltransfer.evaluation import score
+from xltransfer.evaluation import build_eval_set, score_eval_set
 from xltransfer.models import head_class, load_tokenizer
 from xltransfer.results import score_rows
 from xltransfer.train import read_summary
@@ -36,20 +35,18 @@ def evaluate_shard(
     model = accelerator.prepare(head_class(head).from_pretrained(checkpoint))
     scores, sizes = {}, {}
     for language, path in test_files.items():
-        examples = encode_frame(read_standard(Path(path)), tokenizer, hp["max_length"], head)
-        loader = accelerator.prepare(
-            make_loader(
-                examples,
-                tokenizer,
-                hp["eval_batch_size"],
-                shuffle=False,
-                seed=0,
-                mixed_precision=accelerator.mixed_precision,
-                head=head,
-            )
+        test_set = build_eval_set(
+            read_standard(Path(path)),
+            tokenizer,
+            accelerator,
+            head,
+            spec["task"]["labels"],
+            hp["max_length"],
+            hp["eval_batch_size"],
+            hp.get("doc_stride", 128),
         )
-        scores[language] = score(model, loader, accelerator, head, spec["task"]["labels"])
-        sizes[language] = len(examples)
+        scores[language] = score_eval_set(model, test_set, accelerator)
+        sizes[language] = len(test_set)
         log.info("%s %s: %s", context.get("target"), language, scores[language])
     rows = score_rows(
         scores,

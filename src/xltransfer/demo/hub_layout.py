@@ -11,8 +11,9 @@ import yaml
 from datasets import ClassLabel, Dataset, Features, List, Value
 from datasets.utils import logging as ds_logging
 
-# A column is (name, dtype) where dtype is a Value dtype string, a tuple of class names, or a
-# one-element list of either for a sequence column (tokens, ner_tags).
+# A column is (name, dtype) where dtype is a Value dtype string, a tuple of class names, a
+# one-element list of either for a sequence column (tokens, ner_tags), or a dict of field dtypes
+# for a sequence of records stored as lists per field (SQuAD's answers: text, answer_start).
 ColumnSpec = tuple[str, "str | tuple[str, ...] | list"]
 
 
@@ -27,6 +28,8 @@ class HubConfig:
 
 
 def _feature(dtype):
+    if isinstance(dtype, dict):
+        return {name: List(_feature(inner)) for name, inner in dtype.items()}
     if isinstance(dtype, list):
         return List(_feature(dtype[0]))
     return ClassLabel(names=list(dtype)) if isinstance(dtype, tuple) else Value(dtype)
@@ -84,7 +87,10 @@ def _feature_yaml(columns: list[ColumnSpec]) -> list[dict]:
     """Render features the way Hub dataset cards list them (`sequence:` for list columns)."""
     out = []
     for name, dtype in columns:
-        if isinstance(dtype, list):
+        if isinstance(dtype, dict):
+            fields = [{"name": f, "dtype": _dtype_yaml(inner)} for f, inner in dtype.items()]
+            out.append({"name": name, "sequence": fields})
+        elif isinstance(dtype, list):
             out.append({"name": name, "sequence": _dtype_yaml(dtype[0])})
         else:
             out.append({"name": name, "dtype": _dtype_yaml(dtype)})

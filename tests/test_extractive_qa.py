@@ -1,0 +1,143 @@
+"""Extractive QA end to end on a SQuAD-shaped folder: load, standardise, fine-tune over context
+windows, and score answers zero-shot with exact match and F1."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from xltransfer.data import DatasetError, load_split, standardize
+from xltransfer.demo.hub_layout import HubConfig, write_readme, write_split
+from xltransfer.spec import FinetuneSpec, Hyperparameters, TaskHead
+from xltransfer.tasks import TaskSpec
+
+# rajpurkar/squad's plain_text config: answers is a sequence of (text, answer_start) records.
+COLUMNS = [
+    ("id", "string"),
+    ("title", "string"),
+    ("context", "string"),
+    ("question", "string"),
+    ("answers", {"text": "string", "answer_start": "int32"}),
+]
+ANIMALS = ["dog", "cat", "bird"]
+OBJECTS = ["red dog", "old cat", "small bird", "big dog"]
+
+
+def example(rng: random.Random, i: int, language: str) -> dict:
+    """Filler sentences and one 'X follows the Y'; the question asks what X follows."""
+    animal, answer = rng.choice(ANIMALS), rng.choice(OBJECTS)
+    filler = [f"the {rng.choice(ANIMALS)} sees a {rng.choice(ANIMALS)}" for _ in range(6)]
+    position = rng.randrange(len(filler))
+    key = f"the {animal} follows the "
+    sentences = filler[:position] + [key + answer] + filler[position:]
+    context = " . ".join(sentences)
+    if language == "xx":
+        context = context.replace("sees", "SEES")
+    start = context.index(key) + len(key)
+    return {
+        "id": f"{language}-{i}",
+        "title": "toy",
+        "context": context,
+        "question": f"what does the {animal} follow",
+        "answers": {"text": [answer], "answer_start": [start]},
+    }
+
+
+@pytest.fixture(scope="module")
+def squad(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("hub") / "squad"
+    configs = []
+    for language in ("en", "xx"):
+        config = HubConfig(name=language, columns=COLUMNS, data_dir=language)
+        for split, n in (("train", 240), ("validation", 40)):
+            rng = random.Random(f"{language}/{split}")
+            rows = [example(rng, i, language) for i in range(n)]
+            write_split(repo, config, split, {c: [r[c] for r in rows] for c, _ in COLUMNS})
+        configs.append(config)
+    write_readme(repo, configs, "SQuAD", "rajpurkar/squad")
+    return repo
+
+
+def qa_task(repo) -> TaskSpec:
+    return TaskSpec(
+        name="squad",
+        dataset=str(repo),
+        type="extractive_qa",
+        columns={"text_a": "question", "text_b": "context", "label": "answers"},
+        splits={"train": "train", "dev": "validation", "test": "validation"},
+        languages=("en", "xx"),
+        metric="f1",
+        config="{lang}",
+    )
+
+
+def test_squad_layout_loads_with_answers_and_starts(squad):
+    task = qa_task(squad)
+    dataset = load_split(task, "en", "dev")
+    assert set(dataset.features["answers"]) == {"text", "answer_start"}
+    frame = standardize(task, dataset, "en", "dev")
+    row = frame.iloc[0]
+    assert row["text_b"][row["answer_start"][0] :].startswith(row["label"][0])
+
+
+def test_an_answer_not_in_its_context_names_the_row(squad, tmp_path):
+    import dataclasses
+
+    repo = tmp_path / "broken"
+    config = HubConfig(name="en", columns=COLUMNS, data_dir="en")
+    rows = [example(random.Random(0), 0, "en"), example(random.Random(1), 1, "en")]
+    rows[1]["answers"] = {"text": ["zebra"], "answer_start": [3]}
+    write_split(repo, config, "validation", {c: [r[c] for r in rows] for c, _ in COLUMNS})
+    write_readme(repo, [config], "broken", "none")
+    task = dataclasses.replace(qa_task(squad), dataset=str(repo), languages=("en",))
+    with pytest.raises(DatasetError, match="row 1: answer 'zebra' does not occur at character 3"):
+        standardize(task, load_split(task, "en", "dev"), "en", "dev")
+
+
+def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, tmp_path):
+    from xltransfer.train import run_finetune
+    from xltransfer.zero_shot import evaluate_shard
+
+    task = qa_task(squad)
+    files = {}
+    for language, role in (("en", "train"), ("en", "dev"), ("xx", "test")):
+        files[language, role] = tmp_path / f"{language}-{role}.parquet"
+        frame = standardize(task, load_split(task, language, role), language, role)
+        frame.to_parquet(files[language, role])
+    hp = Hyperparameters(
+        epochs=8,
+        learning_rate=3e-3,
+        weight_decay=0.0,
+        warmup_ratio=0.0,
+        global_batch_size=16,
+        per_device_batch_size=16,
+        max_length=32,  # shorter than a context: every example spans several windows
+        max_grad_norm=1.0,
+        mixed_precision="no",
+        max_train_examples=None,
+        eval_batch_size=32,
+        doc_stride=8,
+    )
+    spec = FinetuneSpec(
+        model="tiny",
+        init_model=str(tiny_model_dir),
+        revision=None,
+        init_checkpoint=None,
+        task=TaskHead(task="squad", head="qa", labels=(), metric="f1"),
+        train_file=str(files["en", "train"]),
+        dev_file=str(files["en", "dev"]),
+        seed=0,
+        hyperparameters=hp,
+    )
+    out = tmp_path / "model"
+    state = run_finetune(spec, out)
+    assert state.best_score > 0.5  # the tiny model learnt to read the answer after "follows the"
+    scores = evaluate_shard(
+        out,
+        {"en": files["en", "dev"], "xx": files["xx", "test"]},
+        context={"model": "tiny", "seed": 0, "source": "none", "target": "squad"},
+    ).set_index(["language", "metric"])["value"]
+    assert set(scores.index.get_level_values("metric")) == {"exact_match", "f1"}
+    assert scores["en", "f1"] == pytest.approx(state.best_score)
+    assert 0 <= scores["xx", "exact_match"] <= scores["xx", "f1"] <= 1
