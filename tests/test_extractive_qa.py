@@ -141,3 +141,13 @@ def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, 
     assert set(scores.index.get_level_values("metric")) == {"exact_match", "f1"}
     assert scores["en", "f1"] == pytest.approx(state.best_score)
     assert 0 <= scores["xx", "exact_match"] <= scores["xx", "f1"] <= 1
+
+    from xltransfer.embeddings import probe_task_embedding, task_embedding, text_embedding
+
+    train = standardize(task, load_split(task, "en", "train"), "en", "train")
+    small = {"n_examples": 20, "max_length": 32}  # the tiny model has 64 positions
+    probe = probe_task_embedding(str(tiny_model_dir), train, head="qa", **small)
+    fine_tuned = task_embedding(str(out), train, **small)
+    assert text_embedding(str(tiny_model_dir), train, **small).shape == (32,)
+    assert probe.shape == fine_tuned.shape == (32,)
+    assert (probe >= 0).all() and fine_tuned.sum() > 0

@@ -26,7 +26,9 @@ import torch
 from torch.nn import functional
 
 from xltransfer.batches import encode_frame, make_loader, sentence_texts
+from xltransfer.data import ANSWER_START
 from xltransfer.models import checkpoint_head_class, load_tokenizer
+from xltransfer.qa_features import make_windows
 from xltransfer.similarity import pairwise_similarity
 from xltransfer.token_labels import IGNORED_LABEL
 
@@ -94,6 +96,47 @@ def word_states(
     return torch.cat(features).double().numpy(), torch.cat(tags).numpy()
 
 
+@torch.no_grad()
+def answer_span_states(
+    model_path: str,
+    frame: pd.DataFrame,
+    *,
+    revision: str | None = None,
+    max_length: int = 128,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """An extractive-QA task's context tokens as the frozen encoder's final states, labelled 1
+    inside the gold answer span: what a span head reads, from the windows holding the answer
+    (windows overlap by a quarter of `max_length`)."""
+    from transformers import AutoModel
+
+    tokenizer = load_tokenizer(model_path, revision)
+    encoder = AutoModel.from_pretrained(model_path, revision=revision).eval()
+    starts = [int(s[0]) if len(s) else None for s in frame[ANSWER_START]]
+    texts = [str(t[0]) if len(t) else "" for t in frame["label"]]
+    windows = make_windows(
+        tokenizer,
+        frame["text_a"].tolist(),
+        frame["text_b"].tolist(),
+        max_length,
+        max(1, max_length // 4),
+        answers=(starts, texts),
+    )
+    features, inside = [], []
+    for w, ids in enumerate(windows.input_ids):
+        start, end = windows.start_positions[w], windows.end_positions[w]
+        if start == 0:
+            continue  # the answer is not (wholly) in this window
+        states = encoder(input_ids=torch.tensor([ids])).last_hidden_state[0]
+        context = [t for t, span in enumerate(windows.offsets[w]) if span is not None]
+        features.append(states[context])
+        inside.append(torch.tensor([int(start <= t <= end) for t in context]))
+    if not features:
+        raise ValueError("TaskEmb probe: no window holds a gold answer")
+    return torch.cat(features).double().numpy(), torch.cat(inside).numpy()
+
+
 def text_embedding(
     model_path: str,
     frame: pd.DataFrame,
@@ -148,11 +191,16 @@ def probe_task_embedding(
     seed: int = 0,
 ) -> np.ndarray:
     """TaskEmb on the probe network: Fisher at the input of a linear head on frozen features
-    (mean-pooled sentences; for token tasks every word's first sub-token, averaged over words)."""
+    (mean-pooled sentences; for token tasks every word's first sub-token, averaged over words;
+    for extractive QA every context token of the windows that hold the answer)."""
     sample = _sample(frame, n_examples, seed)
     options = {"revision": revision, "max_length": max_length, "batch_size": batch_size}
     if head == "token":
         features, labels = word_states(model_path, sample, **options)
+        head = "classification"
+    elif head == "qa":
+        # A span head scores every context token: probe it as "inside the answer or not".
+        features, labels = answer_span_states(model_path, sample, **options)
         head = "classification"
     else:
         features, labels = pooled_states(model_path, sample, **options), sample["label"].to_numpy()
@@ -162,7 +210,7 @@ def probe_task_embedding(
 
 
 def _head_module(model: torch.nn.Module) -> torch.nn.Module:
-    for name in ("classifier", "classification_head", "score"):
+    for name in ("classifier", "classification_head", "score", "qa_outputs"):
         if isinstance(getattr(model, name, None), torch.nn.Module):
             return getattr(model, name)
     raise ValueError(f"{type(model).__name__}: no task head (classifier) to take the Fisher at")
@@ -178,14 +226,19 @@ def task_embedding(
     seed: int = 0,
 ) -> np.ndarray:
     """TaskEmb of a task: diagonal Fisher at the task head's input, from gold-label losses
-    (the first token's state for sentence heads, every scored word's for token heads)."""
+    (the first token's state for sentence heads, every scored word's for token heads, every
+    real token's for span heads)."""
     tokenizer = load_tokenizer(checkpoint)
     model_class = checkpoint_head_class(checkpoint)
     model = model_class.from_pretrained(checkpoint).eval()
     regression = model.config.problem_type == "regression" or model.config.num_labels == 1
     tagger = model_class.__name__.endswith("ForTokenClassification")
-    head = "token" if tagger else "regression" if regression else "classification"
-    examples = encode_frame(_sample(frame, n_examples, seed), tokenizer, max_length, head)
+    reader = model_class.__name__.endswith("ForQuestionAnswering")
+    head = (
+        "qa" if reader else "token" if tagger else "regression" if regression else "classification"
+    )
+    sample = _sample(frame, n_examples, seed)
+    examples = encode_frame(sample, tokenizer, max_length, head, max(1, max_length // 4))
     captured: list[torch.Tensor] = []
 
     def keep_input(module, inputs):  # the representation the head reads, kept for its gradient
@@ -198,6 +251,19 @@ def task_embedding(
         loader = make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed, head=head)
         for batch in loader:
             captured.clear()
+            if reader:
+                positions = batch.pop("start_positions"), batch.pop("end_positions")
+                out = model(**batch)
+                loss = functional.cross_entropy(
+                    out.start_logits, positions[0], reduction="sum"
+                ) + functional.cross_entropy(out.end_logits, positions[1], reduction="sum")
+                model.zero_grad(set_to_none=True)
+                loss.backward()
+                read = captured[0].grad[batch["attention_mask"].bool()]  # every real token
+                squared = read.detach().double().pow(2).sum(0)
+                fisher = squared if fisher is None else fisher + squared
+                count += len(read)
+                continue
             labels = batch.pop("labels")
             logits = model(**batch).logits
             # Summed, not averaged: each example's loss depends only on its own representation,
