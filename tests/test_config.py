@@ -94,3 +94,23 @@ def test_language_shards(config):
     assert grid.job_counts()["evaluate"] == 7 * 3 * 2
     with pytest.raises(ConfigError, match="2 language shards"):
         grid.shard_languages("xnli", 2)
+
+
+def test_qa_windows_must_overlap_by_less_than_half(config):
+    bad = copy.deepcopy(config)
+    bad["tasks"]["squad"] = {
+        "dataset": "rajpurkar/squad",
+        "config": "plain_text",
+        "type": "extractive_qa",
+        "columns": {"text_a": "question", "text_b": "context", "label": "answers"},
+        "splits": {"train": "train", "dev": "validation", "test": "validation"},
+        "languages": ["en"],
+        "metric": "f1",
+        "taxonomy": {"family": "qa", "format": "span", "input": "pair"},
+    }
+    bad["experiment"]["sources"].append("squad")
+    validate(bad, str(SCHEMA))
+    check_config(bad)  # the default stride, 16, fits the demo's max_length of 64
+    bad["training"]["source"].update(max_length=64, doc_stride=32)
+    with pytest.raises(ConfigError, match=r"training.source.doc_stride: 32 must be below half"):
+        check_config(bad)

@@ -74,7 +74,7 @@ def encode_frame(
     tokenizer: PreTrainedTokenizerBase,
     max_length: int,
     head: str,
-    doc_stride: int = 128,
+    doc_stride: int = 16,
 ) -> list[dict]:
     """Token ids per row (no padding: batches are padded to their own longest row); for QA one
     training window per slice of a long context."""

@@ -101,6 +101,7 @@ def check_config(config: dict[str, Any]) -> None:
                     f"experiment.target_languages.{target}: language {language!r} is not one of "
                     f"the task's languages {list(registry[target].languages)}"
                 )
+    _check_windows(config, registry, experiment["sources"] + experiment["targets"])
     methods = config["similarity"]["methods"]
     if "taxonomy" in methods:
         for name in experiment["sources"] + experiment["targets"]:
@@ -115,6 +116,20 @@ def check_config(config: dict[str, Any]) -> None:
                     f"tasks.{name}.taxonomy: no {absent}, levels of similarity.taxonomy_tree "
                     "that the method 'wu_palmer' needs"
                 )
+
+
+def _check_windows(config: dict[str, Any], registry: dict[str, TaskSpec], tasks: list[str]) -> None:
+    """Extractive QA windows must overlap by less than half their length, or the tokenizer's
+    overflow cannot advance through a context."""
+    if not any(registry[name].head == "qa" for name in tasks):
+        return
+    for stage in ("source", "target"):
+        hp = config["training"][stage]
+        if hp["doc_stride"] >= hp["max_length"] // 2:
+            raise ConfigError(
+                f"training.{stage}.doc_stride: {hp['doc_stride']} must be below half of "
+                f"max_length {hp['max_length']} for extractive QA windows"
+            )
 
 
 def _check_task(key: str, task: TaskSpec, source_language: str) -> None:

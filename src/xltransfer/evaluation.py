@@ -109,7 +109,7 @@ def build_eval_set(
     labels: Sequence[str],
     max_length: int,
     batch_size: int,
-    doc_stride: int = 128,
+    doc_stride: int = 16,
 ) -> EvalSet:
     """Encode a standardised split once; QA keeps every window with its offsets."""
     precision = accelerator.mixed_precision

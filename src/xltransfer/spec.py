@@ -25,7 +25,7 @@ class Hyperparameters:
     max_train_examples: int | None
     eval_batch_size: int
     checkpoint_steps: int = 0
-    doc_stride: int = 128
+    doc_stride: int = 16
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Hyperparameters:

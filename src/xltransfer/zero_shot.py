@@ -43,7 +43,7 @@ def evaluate_shard(
             spec["task"]["labels"],
             hp["max_length"],
             hp["eval_batch_size"],
-            hp.get("doc_stride", 128),
+            hp["doc_stride"],
         )
         scores[language] = score_eval_set(model, test_set, accelerator)
         sizes[language] = len(test_set)
