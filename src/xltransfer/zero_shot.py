@@ -13,6 +13,7 @@ from xltransfer.data import read_standard
 from xltransfer.evaluation import build_eval_set, score_eval_set
 from xltransfer.models import head_class, load_tokenizer
 from xltransfer.results import score_rows
+from xltransfer.spec import Hyperparameters
 from xltransfer.train import read_summary
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ def evaluate_shard(
     torch.set_num_threads(threads)
     summary = read_summary(checkpoint)
     spec = summary["spec"]
-    head, hp = spec["task"]["head"], spec["hyperparameters"]
+    head = spec["task"]["head"]
+    hp = Hyperparameters.from_dict(spec["hyperparameters"])  # defaults for keys added later
     accelerator = Accelerator(mixed_precision=summary["mixed_precision"])
     tokenizer = load_tokenizer(str(checkpoint))
     model = accelerator.prepare(head_class(head).from_pretrained(checkpoint))
@@ -41,9 +43,9 @@ def evaluate_shard(
             accelerator,
             head,
             spec["task"]["labels"],
-            hp["max_length"],
-            hp["eval_batch_size"],
-            hp["doc_stride"],
+            hp.max_length,
+            hp.eval_batch_size,
+            hp.doc_stride,
         )
         scores[language] = score_eval_set(model, test_set, accelerator)
         sizes[language] = len(test_set)
