@@ -70,3 +70,30 @@ def toy_splits(tmp_path) -> dict[str, Path]:
         paths[role] = tmp_path / f"{role}.parquet"
         toy_pairs(n, seed).to_parquet(paths[role])
     return paths
+
+
+def write_hub_repo(repo: Path, columns, rows, pretty_name: str, mirrors: str) -> Path:
+    """A Hub-shaped dataset folder: `rows[config][split]` is a list of row dicts."""
+    from xltransfer.demo.hub_layout import HubConfig, write_readme, write_split
+
+    configs = []
+    for name, splits in rows.items():
+        config = HubConfig(name=name, columns=columns, data_dir=name)
+        for split, split_rows in splits.items():
+            data = {column: [row[column] for row in split_rows] for column, _ in columns}
+            write_split(repo, config, split, data)
+        configs.append(config)
+    write_readme(repo, configs, pretty_name, mirrors)
+    return repo
+
+
+def standardised_files(task, roles, folder: Path) -> dict:
+    """Standardised parquet files of a task's (language, role) splits, as prepare_data writes."""
+    from xltransfer.data import load_split, standardize
+
+    files = {}
+    for language, role in roles:
+        files[language, role] = folder / f"{language}-{role}.parquet"
+        frame = standardize(task, load_split(task, language, role), language, role)
+        frame.to_parquet(files[language, role])
+    return files

@@ -3,13 +3,15 @@ windows, and score answers zero-shot with exact match and F1."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
+from conftest import standardised_files, write_hub_repo
+from test_train import HP
 
 from xltransfer.data import DatasetError, load_split, standardize
-from xltransfer.demo.hub_layout import HubConfig, write_readme, write_split
-from xltransfer.spec import FinetuneSpec, Hyperparameters, TaskHead
+from xltransfer.spec import FinetuneSpec, TaskHead
 from xltransfer.tasks import TaskSpec
 
 # rajpurkar/squad's plain_text config: answers is a sequence of (text, answer_start) records.
@@ -46,17 +48,16 @@ def example(rng: random.Random, i: int, language: str) -> dict:
 
 @pytest.fixture(scope="module")
 def squad(tmp_path_factory):
+    rng = random.Random(0)
+    rows = {
+        language: {
+            split: [example(rng, i, language) for i in range(n)]
+            for split, n in (("train", 240), ("validation", 40))
+        }
+        for language in ("en", "xx")
+    }
     repo = tmp_path_factory.mktemp("hub") / "squad"
-    configs = []
-    for language in ("en", "xx"):
-        config = HubConfig(name=language, columns=COLUMNS, data_dir=language)
-        for split, n in (("train", 240), ("validation", 40)):
-            rng = random.Random(f"{language}/{split}")
-            rows = [example(rng, i, language) for i in range(n)]
-            write_split(repo, config, split, {c: [r[c] for r in rows] for c, _ in COLUMNS})
-        configs.append(config)
-    write_readme(repo, configs, "SQuAD", "rajpurkar/squad")
-    return repo
+    return write_hub_repo(repo, COLUMNS, rows, "SQuAD", "rajpurkar/squad")
 
 
 def qa_task(repo) -> TaskSpec:
@@ -82,14 +83,9 @@ def test_squad_layout_loads_with_answers_and_starts(squad):
 
 
 def test_an_answer_not_in_its_context_names_the_row(squad, tmp_path):
-    import dataclasses
-
-    repo = tmp_path / "broken"
-    config = HubConfig(name="en", columns=COLUMNS, data_dir="en")
     rows = [example(random.Random(0), 0, "en"), example(random.Random(1), 1, "en")]
     rows[1]["answers"] = {"text": ["zebra"], "answer_start": [3]}
-    write_split(repo, config, "validation", {c: [r[c] for r in rows] for c, _ in COLUMNS})
-    write_readme(repo, [config], "broken", "none")
+    repo = write_hub_repo(tmp_path / "broken", COLUMNS, {"en": {"validation": rows}}, "b", "none")
     task = dataclasses.replace(qa_task(squad), dataset=str(repo), languages=("en",))
     with pytest.raises(DatasetError, match="row 1: answer 'zebra' does not occur at character 3"):
         standardize(task, load_split(task, "en", "dev"), "en", "dev")
@@ -100,24 +96,10 @@ def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, 
     from xltransfer.zero_shot import evaluate_shard
 
     task = qa_task(squad)
-    files = {}
-    for language, role in (("en", "train"), ("en", "dev"), ("xx", "test")):
-        files[language, role] = tmp_path / f"{language}-{role}.parquet"
-        frame = standardize(task, load_split(task, language, role), language, role)
-        frame.to_parquet(files[language, role])
-    hp = Hyperparameters(
-        epochs=8,
-        learning_rate=3e-3,
-        weight_decay=0.0,
-        warmup_ratio=0.0,
-        global_batch_size=16,
-        per_device_batch_size=16,
-        max_length=32,  # shorter than a context: every example spans several windows
-        max_grad_norm=1.0,
-        mixed_precision="no",
-        max_train_examples=None,
-        eval_batch_size=32,
-        doc_stride=8,
+    files = standardised_files(task, (("en", "train"), ("en", "dev"), ("xx", "test")), tmp_path)
+    # max_length 32 is shorter than a context: every example spans several windows.
+    hp = dataclasses.replace(
+        HP, epochs=3, learning_rate=3e-3, per_device_batch_size=16, doc_stride=8
     )
     spec = FinetuneSpec(
         model="tiny",

@@ -3,14 +3,16 @@ evaluate zero-shot, and embed (TextEmb, TaskEmb probe and fine-tuned)."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
 import pytest
+from conftest import standardised_files, write_hub_repo
+from test_train import HP
 
 from xltransfer.data import DatasetError, load_split, standardize
-from xltransfer.demo.hub_layout import HubConfig, write_readme, write_split
-from xltransfer.spec import FinetuneSpec, Hyperparameters, TaskHead
+from xltransfer.spec import FinetuneSpec, TaskHead
 from xltransfer.tasks import TaskSpec
 
 # WikiANN's (unimelb-nlp/wikiann) seven tags in their ClassLabel order.
@@ -44,17 +46,16 @@ def sentence(rng: random.Random, language: str) -> dict[str, list]:
 
 @pytest.fixture(scope="module")
 def wikiann(tmp_path_factory):
+    sizes = {"train": 160, "validation": 40, "test": 40}
+    rows = {
+        language: {
+            split: [sentence(random.Random(f"{language}/{split}/{i}"), language) for i in range(n)]
+            for split, n in sizes.items()
+        }
+        for language in ("en", "xx")
+    }
     repo = tmp_path_factory.mktemp("hub") / "wikiann"
-    configs = []
-    for language in ("en", "xx"):
-        config = HubConfig(name=language, columns=COLUMNS, data_dir=language)
-        for split, n in (("train", 160), ("validation", 40), ("test", 40)):
-            rng = random.Random(f"{language}/{split}")
-            rows = [sentence(rng, language) for _ in range(n)]
-            write_split(repo, config, split, {c: [r[c] for r in rows] for c, _ in COLUMNS})
-        configs.append(config)
-    write_readme(repo, configs, "WikiANN", "unimelb-nlp/wikiann")
-    return repo
+    return write_hub_repo(repo, COLUMNS, rows, "WikiANN", "unimelb-nlp/wikiann")
 
 
 def ner_task(repo) -> TaskSpec:
@@ -82,21 +83,18 @@ def test_wikiann_layout_loads_as_words_and_tag_ids(wikiann):
 
 
 def test_tag_names_must_match_and_tags_must_be_in_the_label_set(wikiann, tmp_path):
-    import dataclasses
-
     task = ner_task(wikiann)
     dataset = load_split(task, "en", "dev")
     short = dataclasses.replace(task, labels=NER_TAGS[:3])
     with pytest.raises(DatasetError, match="ClassLabel names .* differ from the registry"):
         standardize(short, dataset, "en", "dev")
     # Plain integer tags (no ClassLabel), one of them out of range, or one tag short.
-    repo = tmp_path / "plain"
-    config = HubConfig(
-        name="en", columns=[("tokens", ["string"]), ("ner_tags", ["int64"])], data_dir="en"
-    )
-    write_split(repo, config, "test", {"tokens": [["a", "b"], ["c"]], "ner_tags": [[0, 1], [9]]})
-    write_split(repo, config, "validation", {"tokens": [["a", "b"]], "ner_tags": [[0]]})
-    write_readme(repo, [config], "plain", "none")
+    columns = [("tokens", ["string"]), ("ner_tags", ["int64"])]
+    splits = {
+        "test": [{"tokens": ["a", "b"], "ner_tags": [0, 1]}, {"tokens": ["c"], "ner_tags": [9]}],
+        "validation": [{"tokens": ["a", "b"], "ner_tags": [0]}],  # one tag short
+    }
+    repo = write_hub_repo(tmp_path / "plain", columns, {"en": splits}, "plain", "none")
     plain = dataclasses.replace(task, dataset=str(repo), languages=("en",))
     with pytest.raises(DatasetError, match=r"row 1: label 9 is outside the label set"):
         standardize(plain, load_split(plain, "en", "test"), "en", "test")
@@ -110,23 +108,10 @@ def test_tagger_trains_and_scores_entities_zero_shot(wikiann, tiny_model_dir, tm
     from xltransfer.zero_shot import evaluate_shard
 
     task = ner_task(wikiann)
-    files = {}
-    for language, role in (("en", "train"), ("en", "dev"), ("en", "test"), ("xx", "test")):
-        files[language, role] = tmp_path / f"{language}-{role}.parquet"
-        frame = standardize(task, load_split(task, language, role), language, role)
-        frame.to_parquet(files[language, role])
-    hp = Hyperparameters(
-        epochs=6,
-        learning_rate=3e-3,
-        weight_decay=0.0,
-        warmup_ratio=0.0,
-        global_batch_size=16,
-        per_device_batch_size=16,
-        max_length=32,
-        max_grad_norm=1.0,
-        mixed_precision="no",
-        max_train_examples=None,
-        eval_batch_size=32,
+    roles = (("en", "train"), ("en", "dev"), ("en", "test"), ("xx", "test"))
+    files = standardised_files(task, roles, tmp_path)
+    hp = dataclasses.replace(
+        HP, epochs=8, learning_rate=3e-3, warmup_ratio=0.0, per_device_batch_size=16
     )
     spec = FinetuneSpec(
         model="tiny",

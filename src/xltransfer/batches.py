@@ -45,18 +45,19 @@ def sentence_texts(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _encode_qa(frame: pd.DataFrame, tokenizer, max_length: int, doc_stride: int) -> list[dict]:
-    # Training windows: the first gold answer gives the positions (none: unanswerable).
+def answer_windows(frame: pd.DataFrame, tokenizer, max_length: int, doc_stride: int):
+    """Training windows of a QA frame: the first gold answer gives the positions (none:
+    unanswerable)."""
     starts = [int(s[0]) if len(s) else None for s in frame[ANSWER_START]]
     texts = [str(t[0]) if len(t) else "" for t in frame["label"]]
-    windows = make_windows(
-        tokenizer,
-        frame["text_a"].tolist(),
-        frame["text_b"].tolist(),
-        max_length,
-        doc_stride,
-        answers=(starts, texts),
+    questions, contexts = frame["text_a"].tolist(), frame["text_b"].tolist()
+    return make_windows(
+        tokenizer, questions, contexts, max_length, doc_stride, answers=(starts, texts)
     )
+
+
+def _encode_qa(frame: pd.DataFrame, tokenizer, max_length: int, doc_stride: int) -> list[dict]:
+    windows = answer_windows(frame, tokenizer, max_length, doc_stride)
     return [
         {"input_ids": ids, "attention_mask": mask, "start_positions": s, "end_positions": e}
         for ids, mask, s, e in zip(

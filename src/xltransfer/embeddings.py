@@ -25,10 +25,8 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
-from xltransfer.batches import encode_frame, make_loader, sentence_texts
-from xltransfer.data import ANSWER_START
+from xltransfer.batches import answer_windows, encode_frame, make_loader, sentence_texts
 from xltransfer.models import checkpoint_head_class, load_tokenizer
-from xltransfer.qa_features import make_windows
 from xltransfer.similarity import pairwise_similarity
 from xltransfer.token_labels import IGNORED_LABEL
 
@@ -39,6 +37,13 @@ def _sample(frame: pd.DataFrame, n_examples: int, seed: int) -> pd.DataFrame:
     if frame.empty:
         raise ValueError("no examples to embed")
     return frame.sample(n=min(n_examples, len(frame)), random_state=seed).reset_index(drop=True)
+
+
+def _frozen_encoder(model_path: str, revision: str | None):
+    from transformers import AutoModel
+
+    tokenizer = load_tokenizer(model_path, revision)
+    return tokenizer, AutoModel.from_pretrained(model_path, revision=revision).eval()
 
 
 @torch.no_grad()
@@ -52,10 +57,7 @@ def pooled_states(
     seed: int = 0,
 ) -> np.ndarray:
     """Each example's final-layer token states of the frozen encoder, mean-pooled over tokens."""
-    from transformers import AutoModel
-
-    tokenizer = load_tokenizer(model_path, revision)
-    encoder = AutoModel.from_pretrained(model_path, revision=revision).eval()
+    tokenizer, encoder = _frozen_encoder(model_path, revision)
     # Text only: a token task's words become one string, and the labels are not read.
     examples = encode_frame(
         sentence_texts(frame).assign(label=0.0), tokenizer, max_length, "regression"
@@ -80,10 +82,7 @@ def word_states(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A token task's words as the frozen encoder's final state of their first sub-token, with
     their tag ids: what a token-classification head reads."""
-    from transformers import AutoModel
-
-    tokenizer = load_tokenizer(model_path, revision)
-    encoder = AutoModel.from_pretrained(model_path, revision=revision).eval()
+    tokenizer, encoder = _frozen_encoder(model_path, revision)
     examples = encode_frame(frame, tokenizer, max_length, "token")
     features, tags = [], []
     for batch in make_loader(
@@ -109,20 +108,8 @@ def answer_span_states(
     """An extractive-QA task's context tokens as the frozen encoder's final states, labelled 1
     inside the gold answer span: what a span head reads, from the windows holding the answer
     (windows overlap by a quarter of `max_length`)."""
-    from transformers import AutoModel
-
-    tokenizer = load_tokenizer(model_path, revision)
-    encoder = AutoModel.from_pretrained(model_path, revision=revision).eval()
-    starts = [int(s[0]) if len(s) else None for s in frame[ANSWER_START]]
-    texts = [str(t[0]) if len(t) else "" for t in frame["label"]]
-    windows = make_windows(
-        tokenizer,
-        frame["text_a"].tolist(),
-        frame["text_b"].tolist(),
-        max_length,
-        max(1, max_length // 4),
-        answers=(starts, texts),
-    )
+    tokenizer, encoder = _frozen_encoder(model_path, revision)
+    windows = answer_windows(frame, tokenizer, max_length, max(1, max_length // 4))
     features, inside = [], []
     for w, ids in enumerate(windows.input_ids):
         start, end = windows.start_positions[w], windows.end_positions[w]
