@@ -34,3 +34,11 @@ def test_ignored_positions_are_dropped_and_mismatches_refused():
         entity_scores([GOLD[0], GOLD[1][:3]], GOLD)
     with pytest.raises(ValueError, match="length mismatch"):
         tag_scores([["O"]], [])
+
+
+def test_entity_scores_only_for_iob_tag_sets():
+    from xltransfer.evaluation import is_iob
+
+    assert is_iob(("O", "B-PER", "I-PER", "B-LOC", "I-LOC"))
+    # UD-POS's 17 UPOS tags are plain tags: seqeval would misread e.g. "INTJ" as nothing.
+    assert not is_iob(("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM"))
