@@ -173,40 +173,48 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_processes_equal_one_process_with_accumulation(tiny_model_dir, toy_splits, tmp_path):
-    """Data parallelism keeps the global batch: 2 ranks x 8 equals 1 rank x 8 x 2 micro-batches.
-
-    The ranks run under torchrun on CPU (gloo), without dropout, so both runs see the same
-    examples in each optimizer step and must end with the same weights.
-    """
+def without_dropout(model_dir, folder):
+    """A copy of a model with dropout off, so runs on different process counts can agree."""
     import shutil
+
+    shutil.copytree(model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def finetune_on_two_ranks(spec: FinetuneSpec, output) -> dict:
+    """Run the fine-tuning entry point under torchrun with 2 CPU (gloo) ranks; its summary."""
     import subprocess
     import sys
 
-    from safetensors.torch import load_file
-
-    model_dir = tmp_path / "no-dropout"
-    shutil.copytree(tiny_model_dir, model_dir)
-    config = json.loads((model_dir / "config.json").read_text())
-    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    (model_dir / "config.json").write_text(json.dumps(config))
-    spec = make_spec(model_dir, toy_splits)
-
-    one = run_finetune(spec, tmp_path / "one")
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
     launch += ["--master_addr", "127.0.0.1", "--master_port", str(free_port())]
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [*launch, "-m", "xltransfer.cli.finetune", "--spec", spec.to_json()]
-        + ["--output", str(tmp_path / "two")],
+        + ["--output", str(output)],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((output / SUMMARY_FILE).read_text())
 
-    summary = json.loads((tmp_path / "two" / SUMMARY_FILE).read_text())
+
+def test_two_processes_equal_one_process_with_accumulation(tiny_model_dir, toy_splits, tmp_path):
+    """Data parallelism keeps the global batch: 2 ranks x 8 equals 1 rank x 8 x 2 micro-batches.
+
+    The ranks run under torchrun on CPU (gloo), without dropout, so both runs see the same
+    examples in each optimizer step and must end with the same weights.
+    """
+    from safetensors.torch import load_file
+
+    spec = make_spec(without_dropout(tiny_model_dir, tmp_path / "no-dropout"), toy_splits)
+    one = run_finetune(spec, tmp_path / "one")
+    summary = finetune_on_two_ranks(spec, tmp_path / "two")
     assert summary["num_processes"] == 2
     assert summary["gradient_accumulation_steps"] == 1
     assert summary["global_batch_size"] == 16

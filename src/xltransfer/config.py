@@ -14,7 +14,8 @@ from typing import Any
 from xltransfer.tasks import LABELLED_HEADS, METRICS_BY_HEAD, TaskSpec, load_registry
 
 BASELINE_SOURCE = "none"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Names become path segments, wildcard values and shell words: a safe alphabet only.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class ConfigError(ValueError):
@@ -23,7 +24,7 @@ class ConfigError(ValueError):
 
 def _check_name(key: str, name: str) -> None:
     # Names become path segments and shell words: keep them to a safe alphabet.
-    if not _SAFE_NAME.match(name):
+    if not SAFE_NAME.match(name):
         raise ConfigError(
             f"{key}: name {name!r} may only use letters, digits, '_', '.' and '-' "
             "(it becomes a path segment and a wildcard value)"

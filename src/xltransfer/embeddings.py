@@ -110,17 +110,23 @@ def answer_span_states(
     (windows overlap by a quarter of `max_length`)."""
     tokenizer, encoder = _frozen_encoder(model_path, revision)
     windows = answer_windows(frame, tokenizer, max_length, max(1, max_length // 4))
-    features, inside = [], []
-    for w, ids in enumerate(windows.input_ids):
-        start, end = windows.start_positions[w], windows.end_positions[w]
-        if start == 0:
-            continue  # the answer is not (wholly) in this window
-        states = encoder(input_ids=torch.tensor([ids])).last_hidden_state[0]
-        context = [t for t, span in enumerate(windows.offsets[w]) if span is not None]
-        features.append(states[context])
-        inside.append(torch.tensor([int(start <= t <= end) for t in context]))
-    if not features:
+    # Only windows that wholly hold the answer (start 0 points at <s>: the answer is elsewhere).
+    held = [w for w, start in enumerate(windows.start_positions) if start > 0]
+    if not held:
         raise ValueError("TaskEmb probe: no window holds a gold answer")
+    examples = [
+        {"input_ids": windows.input_ids[w], "attention_mask": windows.attention_mask[w]}
+        for w in held
+    ]
+    features, inside = [], []
+    loader = make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed)
+    for first, batch in zip(range(0, len(held), batch_size), loader, strict=True):
+        states = encoder(**batch).last_hidden_state
+        for row, w in enumerate(held[first : first + batch_size]):
+            start, end = windows.start_positions[w], windows.end_positions[w]
+            context = [t for t, span in enumerate(windows.offsets[w]) if span is not None]
+            features.append(states[row, context])
+            inside.append(torch.tensor([int(start <= t <= end) for t in context]))
     return torch.cat(features).double().numpy(), torch.cat(inside).numpy()
 
 

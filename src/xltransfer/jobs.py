@@ -113,6 +113,11 @@ def taxonomy_similarity(
         base = similarity.wu_palmer_similarity(facets, list(sources), list(targets), list(setting))
     else:
         base = similarity.taxonomy_similarity(facets, list(sources), list(targets), dict(setting))
+    return _write_for_every_model(base, models, output)
+
+
+def _write_for_every_model(base: pd.DataFrame, models: list[str], output: Path) -> pd.DataFrame:
+    """A model-independent similarity repeated per model, so every method joins the same way."""
     frame = pd.concat([base.assign(model=m) for m in models], ignore_index=True)
     frame = frame[similarity.SIMILARITY_COLUMNS]
     write_parquet_atomic(frame, output)
@@ -138,10 +143,7 @@ def vocabulary_similarity(
         vocabularies[task] = similarity.top_vocabulary(texts, size)
         log.info("vocab_overlap %s: %d word types", task, len(vocabularies[task]))
     base = similarity.vocabulary_overlap(vocabularies, list(sources), list(targets))
-    frame = pd.concat([base.assign(model=m) for m in models], ignore_index=True)
-    frame = frame[similarity.SIMILARITY_COLUMNS]
-    write_parquet_atomic(frame, output)
-    return frame
+    return _write_for_every_model(base, models, output)
 
 
 def merge_similarity(inputs: list[Path], output: Path) -> pd.DataFrame:
@@ -300,8 +302,10 @@ def embedding_similarity(
         text_embedding,
     )
 
+    frames = {task: read_standard(Path(path)) for task, path in train_files.items()}
+
     def embed(path: str, task: str) -> np.ndarray:
-        frame = read_standard(Path(train_files[task]))
+        frame = frames[task]
         common = {
             "n_examples": settings["examples"],
             "max_length": settings["max_length"],

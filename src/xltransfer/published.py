@@ -28,7 +28,6 @@ correlations, NDCG@k and Regret@k as the methods computed here.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +36,11 @@ import numpy as np
 import pandas as pd
 
 from xltransfer.analysis import GAIN_COLUMNS, compute_gains
+from xltransfer.config import SAFE_NAME
 
 RESULT_DEFAULTS = {"language": "avg", "seed": 0}
 OPTIONAL_COLUMNS = ("model", "language", "seed", "metric", "note")
 SIMILARITY_FILE_COLUMNS = ("source", "target", "method", "value")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class PublishedTableError(ValueError):
@@ -81,7 +80,7 @@ def _rows(mask: np.ndarray, limit: int = 10) -> str:
 def _checked_names(frame: pd.DataFrame, columns: list[str], where: str) -> None:
     for column in columns:
         text = frame[column].astype(str)
-        bad = ~text.map(lambda name: bool(_SAFE_NAME.match(name))).to_numpy()
+        bad = ~text.map(lambda name: bool(SAFE_NAME.match(name))).to_numpy()
         if bad.any():
             raise PublishedTableError(
                 f"{where}: column {column!r} has names that are not letters, digits, '_', '.' "
