@@ -46,7 +46,7 @@ def sentence(rng: random.Random, language: str) -> dict[str, list]:
 
 @pytest.fixture(scope="module")
 def wikiann(tmp_path_factory):
-    sizes = {"train": 160, "validation": 40, "test": 40}
+    sizes = {"train": 480, "validation": 40, "test": 40}
     rows = {
         language: {
             split: [sentence(random.Random(f"{language}/{split}/{i}"), language) for i in range(n)]
