@@ -10,7 +10,7 @@ from conftest import REPO
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from xltransfer.config import ConfigError, Grid, check_config
+from xltransfer.config import ConfigError, Grid, check_config, stage_hyperparameters
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -114,3 +114,34 @@ def test_qa_windows_must_overlap_by_less_than_half(config):
     bad["training"]["source"].update(max_length=64, doc_stride=32)
     with pytest.raises(ConfigError, match=r"training.source.doc_stride: 32 must be below half"):
         check_config(bad)
+    bad["training"]["source"].update(max_length=64, doc_stride=16)
+    bad["tasks"]["squad"]["hyperparameters"] = {"max_length": 384, "doc_stride": 200}
+    with pytest.raises(ConfigError, match=r"tasks.squad.hyperparameters.doc_stride: 200 must"):
+        check_config(bad)
+
+
+def test_job_hyperparameters_take_task_then_model_overrides(config):
+    config["tasks"]["mnli"]["hyperparameters"] = {"max_length": 256, "learning_rate": 3e-5}
+    config["models"]["tiny-xlmr"]["hyperparameters"] = {"learning_rate": 1e-5}
+    validate(config, str(SCHEMA))
+    hp = stage_hyperparameters(config, "source", "mnli", "tiny-xlmr")
+    assert (hp["max_length"], hp["learning_rate"], hp["epochs"]) == (256, 1e-5, 3)
+    # Overrides carry no schema defaults: the stage's values stay where they are not named.
+    assert set(config["tasks"]["mnli"]["hyperparameters"]) == {"max_length", "learning_rate"}
+    assert stage_hyperparameters(config, "target", "xnli", "tiny-xlmr")["max_length"] == 64
+
+
+def test_override_values_are_type_checked_by_the_schema(config):
+    config["tasks"]["mnli"]["hyperparameters"] = {"max_lenght": 256}
+    with pytest.raises(WorkflowError, match="max_lenght"):
+        validate(config, str(SCHEMA))
+    config["tasks"]["mnli"]["hyperparameters"] = {"epochs": 0}
+    with pytest.raises(WorkflowError, match="minimum"):
+        validate(config, str(SCHEMA))
+
+
+def test_language_rows_values_name_task_languages(config):
+    config["tasks"]["xnli"]["language_rows"] = {"column": "language", "values": {"xx": "x"}}
+    validate(config, str(SCHEMA))
+    with pytest.raises(ConfigError, match=r"tasks.xnli.language_rows.values: \['xx'\]"):
+        check_config(config)

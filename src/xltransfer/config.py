@@ -7,6 +7,7 @@ built, so a typo fails before any compute is spent.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -102,7 +103,7 @@ def check_config(config: dict[str, Any]) -> None:
                     f"experiment.target_languages.{target}: language {language!r} is not one of "
                     f"the task's languages {list(registry[target].languages)}"
                 )
-    _check_windows(config, registry, experiment["sources"] + experiment["targets"])
+    _check_windows(config, registry)
     methods = config["similarity"]["methods"]
     if "taxonomy" in methods:
         for name in experiment["sources"] + experiment["targets"]:
@@ -119,18 +120,42 @@ def check_config(config: dict[str, Any]) -> None:
                 )
 
 
-def _check_windows(config: dict[str, Any], registry: dict[str, TaskSpec], tasks: list[str]) -> None:
+def stage_hyperparameters(
+    config: dict[str, Any], stage: str, task: str, model: str
+) -> dict[str, Any]:
+    """One fine-tuning job's hyperparameters: the stage's (`training.source`/`target`), then the
+    task's overrides (QA's window length), then the model's (a model family's learning-rate
+    scale applies to every task it is trained on)."""
+    return {
+        **config["training"][stage],
+        **(config["tasks"][task].get("hyperparameters") or {}),
+        **(config["models"][model].get("hyperparameters") or {}),
+    }
+
+
+def _hyperparameter_key(config: dict[str, Any], stage: str, task: str, model: str, key: str) -> str:
+    """The config key a job's value of `key` comes from, for error messages."""
+    for section, name in (("models", model), ("tasks", task)):
+        if key in (config[section][name].get("hyperparameters") or {}):
+            return f"{section}.{name}.hyperparameters.{key}"
+    return f"training.{stage}.{key}"
+
+
+def _check_windows(config: dict[str, Any], registry: dict[str, TaskSpec]) -> None:
     """Extractive QA windows must overlap by less than half their length, or the tokenizer's
     overflow cannot advance through a context."""
-    if not any(registry[name].head == "qa" for name in tasks):
-        return
-    for stage in ("source", "target"):
-        hp = config["training"][stage]
-        if hp["doc_stride"] >= hp["max_length"] // 2:
-            raise ConfigError(
-                f"training.{stage}.doc_stride: {hp['doc_stride']} must be below half of "
-                f"max_length {hp['max_length']} for extractive QA windows"
-            )
+    experiment = config["experiment"]
+    for stage, tasks in (("source", experiment["sources"]), ("target", experiment["targets"])):
+        for task, model in itertools.product(tasks, experiment["models"]):
+            if registry[task].head != "qa":
+                continue
+            hp = stage_hyperparameters(config, stage, task, model)
+            if hp["doc_stride"] >= hp["max_length"] // 2:
+                where = _hyperparameter_key(config, stage, task, model, "doc_stride")
+                raise ConfigError(
+                    f"{where}: {hp['doc_stride']} must be below half of max_length "
+                    f"{hp['max_length']} for extractive QA windows ({stage} {task}, {model})"
+                )
 
 
 def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
@@ -153,7 +178,13 @@ def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
         raise ConfigError(f"{key}.columns: task type {task.type!r} needs {sorted(missing)}")
     if task.head in LABELLED_HEADS and len(task.labels) < 2:
         raise ConfigError(f"{key}.labels: a {task.type} task needs at least two label names")
-    if task.config is None and not task.configs and len(task.languages) > 1:
+    if task.language_rows is not None:
+        unknown = sorted(set(task.language_rows.values) - set(task.languages))
+        if unknown:
+            raise ConfigError(
+                f"{key}.language_rows.values: {unknown} are not among the task's languages"
+            )
+    elif task.config is None and not task.configs and len(task.languages) > 1:
         raise ConfigError(
             f"{key}.config: a multilingual task needs a config template with {{lang}}"
         )

@@ -32,7 +32,7 @@ def load_split(task: TaskSpec, language: str, role: str) -> datasets.Dataset:
     config_name = task.config_name(language)
     split = task.split_name(role)
     try:
-        return datasets.load_dataset(
+        dataset = datasets.load_dataset(
             reference, name=config_name, split=split, revision=task.revision
         )
     except (ValueError, FileNotFoundError, KeyError) as error:
@@ -40,6 +40,28 @@ def load_split(task: TaskSpec, language: str, role: str) -> datasets.Dataset:
             f"task {task.name!r}: cannot load dataset {task.dataset!r} config {config_name!r} "
             f"split {split!r} ({role}, language {language!r}): {error}"
         ) from error
+    if task.language_rows is None:
+        return dataset
+    return _language_subset(task, dataset, language, f"config {config_name!r} split {split!r}")
+
+
+def _language_subset(
+    task: TaskSpec, dataset: datasets.Dataset, language: str, where: str
+) -> datasets.Dataset:
+    """The rows of one language in a config that holds several (see `LanguageRows`)."""
+    rows = task.language_rows
+    if rows.column not in dataset.column_names:
+        raise DatasetError(
+            f"dataset {task.dataset!r} ({task.name}) {where}: no column {rows.column!r} to select "
+            f"language rows by; it has {dataset.column_names}. Fix tasks.{task.name}.language_rows"
+        )
+    keep = [rows.keeps(cell, language) for cell in dataset[rows.column]]
+    if not any(keep):
+        raise DatasetError(
+            f"dataset {task.dataset!r} ({task.name}) {where}: no row of language {language!r} "
+            f"({rows.describe(language)})"
+        )
+    return dataset.select([i for i, kept in enumerate(keep) if kept])
 
 
 def _label_names(dataset: datasets.Dataset, column: str) -> list[str] | None:

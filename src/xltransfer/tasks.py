@@ -33,6 +33,37 @@ SPLIT_ROLES = ("train", "dev", "test")
 
 
 @dataclass(frozen=True)
+class LanguageRows:
+    """Which rows of a config hold a language, for datasets that keep every language in one
+    config: TyDiQA-GoldP names it only in the id prefix (`english-...`), google/xtreme's XNLI
+    in a `language` column."""
+
+    column: str
+    match: str = "equals"
+    values: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, entry: dict[str, Any]) -> LanguageRows:
+        return cls(
+            column=entry["column"],
+            match=entry.get("match", "equals"),
+            values=dict(entry.get("values") or {}),
+        )
+
+    def value(self, language: str) -> str:
+        """The column value (or prefix) that marks a language; the code itself by default."""
+        return self.values.get(language, language)
+
+    def keeps(self, cell: str, language: str) -> bool:
+        value = self.value(language)
+        return cell.startswith(value) if self.match == "prefix" else cell == value
+
+    def describe(self, language: str) -> str:
+        how = "starts with" if self.match == "prefix" else "equals"
+        return f"column {self.column!r} {how} {self.value(language)!r}"
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One registry entry: dataset location, per-language configs, splits and column mapping."""
 
@@ -48,6 +79,7 @@ class TaskSpec:
     revision: str | None = None
     labels: tuple[str, ...] = ()
     taxonomy: dict[str, str] = field(default_factory=dict)
+    language_rows: LanguageRows | None = None
 
     @classmethod
     def from_config(cls, name: str, entry: dict[str, Any]) -> TaskSpec:
@@ -65,6 +97,9 @@ class TaskSpec:
             revision=entry.get("revision"),
             labels=tuple(entry.get("labels") or ()),
             taxonomy=dict(entry.get("taxonomy") or {}),
+            language_rows=LanguageRows.from_config(entry["language_rows"])
+            if entry.get("language_rows")
+            else None,
         )
 
     @property

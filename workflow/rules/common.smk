@@ -3,7 +3,13 @@ import re
 
 from snakemake.utils import validate
 
-from xltransfer.config import BASELINE_SOURCE, Grid, check_config, check_published
+from xltransfer.config import (
+    BASELINE_SOURCE,
+    Grid,
+    check_config,
+    check_published,
+    stage_hyperparameters,
+)
 from xltransfer.published import design, load_results
 from xltransfer.spec import finetune_spec
 from xltransfer.tasks import load_registry
@@ -168,7 +174,7 @@ def _finetune_spec(wildcards, input, task, stage):
         train_file=input.train,
         dev_file=input.dev,
         seed=int(wildcards.seed),
-        hyperparameters=config["training"][stage],
+        hyperparameters=stage_hyperparameters(config, stage, task, wildcards.model),
         threads=config["resources"]["train"]["threads"],
     ).to_json()
 
