@@ -13,6 +13,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from xltransfer.bi_encoder import SentencePairCollator, encode_sentence_pairs
 from xltransfer.data import ANSWER_START
 from xltransfer.qa_features import make_windows
 from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
@@ -83,6 +84,8 @@ def encode_frame(
         return _encode_tagged(frame, tokenizer, max_length)
     if head == "qa":
         return _encode_qa(frame, tokenizer, max_length, doc_stride)
+    if head == "bi_encoder":
+        return encode_sentence_pairs(frame, tokenizer, max_length)
     pair = frame["text_b"].notna().all()
     text_b = frame["text_b"].tolist() if pair else None
     encoded = tokenizer(frame["text_a"].tolist(), text_b, truncation=True, max_length=max_length)
@@ -116,6 +119,8 @@ def make_loader(
         collator = DataCollatorForTokenClassification(
             tokenizer, pad_to_multiple_of=multiple, label_pad_token_id=IGNORED_LABEL
         )
+    elif head == "bi_encoder":
+        collator = SentencePairCollator(tokenizer, pad_to_multiple_of=multiple)
     else:
         collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=multiple)
     generator = torch.Generator().manual_seed(seed)

@@ -105,6 +105,13 @@ def check_config(config: dict[str, Any]) -> None:
                 )
     _check_windows(config, registry)
     methods = config["similarity"]["methods"]
+    if "taskemb" in methods and config["similarity"]["taskemb_model"] == "fine_tuned":
+        for name in experiment["sources"] + experiment["targets"]:
+            if registry[name].architecture == "bi_encoder":
+                raise ConfigError(
+                    f"tasks.{name}.architecture: a bi_encoder checkpoint has no task head for "
+                    "similarity.taskemb_model fine_tuned to take the Fisher at; use probe"
+                )
     if "taxonomy" in methods:
         for name in experiment["sources"] + experiment["targets"]:
             if not registry[name].taxonomy:
@@ -178,6 +185,11 @@ def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
         raise ConfigError(f"{key}.columns: task type {task.type!r} needs {sorted(missing)}")
     if task.head in LABELLED_HEADS and len(task.labels) < 2:
         raise ConfigError(f"{key}.labels: a {task.type} task needs at least two label names")
+    if task.architecture == "bi_encoder" and task.type != "pair_regression":
+        raise ConfigError(
+            f"{key}.architecture: bi_encoder scores sentence pairs by cosine; it needs type "
+            f"pair_regression, not {task.type!r}"
+        )
     if task.language_rows is not None:
         unknown = sorted(set(task.language_rows.values) - set(task.languages))
         if unknown:

@@ -12,6 +12,8 @@ from sklearn.metrics import accuracy_score, f1_score
 METRICS_BY_TASK_TYPE: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy", "f1_macro"),
     "regression": ("pearson", "spearman"),
+    # A Siamese bi-encoder's cosine is a regression prediction like any other.
+    "bi_encoder": ("pearson", "spearman"),
 }
 
 

@@ -15,6 +15,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from xltransfer.bi_encoder import BiEncoder, is_bi_encoder
 from xltransfer.spec import TaskHead
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ HEAD_CLASSES = {
     "regression": (AutoModelForSequenceClassification, "regression"),
     "token": (AutoModelForTokenClassification, None),
     "qa": (AutoModelForQuestionAnswering, None),
+    "bi_encoder": (BiEncoder, "regression"),
 }
 
 
@@ -57,6 +59,8 @@ def _head_config(name_or_path: str, revision: str | None, head: TaskHead):
 
 def checkpoint_head_class(checkpoint: str):
     """The Auto class a fine-tuned checkpoint was saved with, from its architecture name."""
+    if is_bi_encoder(checkpoint):
+        return BiEncoder
     architectures = AutoConfig.from_pretrained(checkpoint).architectures or []
     if any(name.endswith("ForTokenClassification") for name in architectures):
         return AutoModelForTokenClassification
@@ -68,8 +72,8 @@ def checkpoint_head_class(checkpoint: str):
 def same_label_space(a: PreTrainedModel, head: TaskHead) -> bool:
     """True when a checkpoint's head predicts exactly the labels (in order) this task needs."""
     config = a.config
-    if head.head == "qa":
-        return True  # start/end logits mean the same for every extractive QA task
+    if head.head in ("qa", "bi_encoder"):
+        return True  # start/end logits and a cosine mean the same for every such task
     if head.head == "regression":
         return config.problem_type == "regression"
     names = [config.id2label[i] for i in range(config.num_labels)]
@@ -88,9 +92,12 @@ def build_classifier(
     Returns the model and whether the head was carried over.
     """
     target_class = head_class(head.head)
-    model = target_class.from_pretrained(
-        init_model, revision=revision, config=_head_config(init_model, revision, head)
-    )
+    if target_class is BiEncoder:  # no head: the pretrained encoder is the whole model
+        model = BiEncoder.from_pretrained(init_model, revision=revision)
+    else:
+        model = target_class.from_pretrained(
+            init_model, revision=revision, config=_head_config(init_model, revision, head)
+        )
     if init_checkpoint is None:
         return model, False
     source_class = checkpoint_head_class(init_checkpoint)

@@ -116,7 +116,9 @@ def finetune_spec(
         init_model=init_model,
         revision=revision,
         init_checkpoint=init_checkpoint,
-        task=TaskHead(task=task.name, head=task.head, labels=task.labels, metric=task.metric),
+        task=TaskHead(
+            task=task.name, head=task.fine_tuning_head, labels=task.labels, metric=task.metric
+        ),
         train_file=str(train_file),
         dev_file=str(dev_file),
         seed=seed,

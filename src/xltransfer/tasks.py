@@ -17,6 +17,8 @@ TASK_TYPES: dict[str, dict[str, Any]] = {
     # SQuAD-style: text_a the question, text_b the context, label the answers field.
     "extractive_qa": {"pair": True, "head": "qa"},
 }
+# Architectures a pair regression (STS) can be fine-tuned with.
+ARCHITECTURES = ("cross_encoder", "bi_encoder")
 # Heads that predict names from a label set (per sentence or per word).
 LABELLED_HEADS = ("classification", "token")
 
@@ -80,6 +82,7 @@ class TaskSpec:
     labels: tuple[str, ...] = ()
     taxonomy: dict[str, str] = field(default_factory=dict)
     language_rows: LanguageRows | None = None
+    architecture: str = "cross_encoder"
 
     @classmethod
     def from_config(cls, name: str, entry: dict[str, Any]) -> TaskSpec:
@@ -97,6 +100,7 @@ class TaskSpec:
             revision=entry.get("revision"),
             labels=tuple(entry.get("labels") or ()),
             taxonomy=dict(entry.get("taxonomy") or {}),
+            architecture=entry.get("architecture", "cross_encoder"),
             language_rows=LanguageRows.from_config(entry["language_rows"])
             if entry.get("language_rows")
             else None,
@@ -106,6 +110,12 @@ class TaskSpec:
     def head(self) -> str:
         """`classification`, `regression`, `token` or `qa`."""
         return TASK_TYPES[self.type]["head"]
+
+    @property
+    def fine_tuning_head(self) -> str:
+        """The head a fine-tuned model of this task has: `head`, or `bi_encoder` for a sentence
+        pair regression fine-tuned as a Siamese bi-encoder."""
+        return "bi_encoder" if self.architecture == "bi_encoder" else self.head
 
     @property
     def is_pair(self) -> bool:

@@ -1,0 +1,178 @@
+"""The Siamese bi-encoder for STS: cosine of mean-pooled states, trained through the production
+loop, evaluated zero-shot, and passing its encoder on to other heads."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from conftest import REPO
+from snakemake.utils import validate
+from test_train import HP
+from transformers import AutoModel
+
+from xltransfer.bi_encoder import MARKER_FILE, BiEncoder, SentencePairCollator, mean_pool
+from xltransfer.config import ConfigError, check_config
+from xltransfer.models import build_classifier, load_tokenizer
+from xltransfer.spec import FinetuneSpec, TaskHead
+
+STS = TaskHead(task="sts", head="bi_encoder", labels=(), metric="pearson")
+NOUNS = ["dog", "cat", "bird"]
+FILLER = "the a sees likes follows red big small old".split()
+
+
+def toy_sts(n: int, seed: int) -> pd.DataFrame:
+    """Pairs scored 0-5 by the overlap of their nouns, among filler words."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        a, b = (
+            set(rng.sample(NOUNS, rng.choice([1, 2]))),
+            set(rng.sample(NOUNS, rng.choice([1, 2]))),
+        )
+
+        def sentence(nouns):
+            words = [*nouns, *rng.sample(FILLER, 3)]
+            rng.shuffle(words)
+            return " ".join(words)
+
+        rows.append(
+            {"text_a": sentence(a), "text_b": sentence(b), "label": 5 * len(a & b) / len(a | b)}
+        )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def sts_splits(tmp_path):
+    paths = {}
+    for role, (n, seed) in {"train": (256, 0), "dev": (64, 1)}.items():
+        paths[role] = tmp_path / f"sts-{role}.parquet"
+        toy_sts(n, seed).to_parquet(paths[role])
+    return paths
+
+
+def sts_spec(model_dir, splits, **changes) -> FinetuneSpec:
+    values = dict(
+        model="tiny",
+        init_model=str(model_dir),
+        revision=None,
+        init_checkpoint=None,
+        task=STS,
+        train_file=str(splits["train"]),
+        dev_file=str(splits["dev"]),
+        seed=0,
+        hyperparameters=dataclasses.replace(HP, epochs=4, learning_rate=1e-2, warmup_ratio=0.0),
+    )
+    return FinetuneSpec(**{**values, **changes})
+
+
+def test_prediction_is_the_cosine_of_mean_pooled_states(tiny_model_dir):
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    model = BiEncoder.from_pretrained(tiny_model_dir).eval()
+    collate = SentencePairCollator(tokenizer)
+    a, b = tokenizer(["the dog sees a cat", "red bird"]), tokenizer(["a cat", "the old red bird"])
+    batch = collate(
+        [
+            {"input_ids": a["input_ids"][i], "attention_mask": a["attention_mask"][i],
+             "input_ids_b": b["input_ids"][i], "attention_mask_b": b["attention_mask"][i],
+             "labels": 0.5}
+            for i in range(2)
+        ]
+    )  # fmt: skip
+    # Each side is padded to its own longest sentence.
+    assert batch["input_ids"].shape[1] == max(len(ids) for ids in a["input_ids"])
+    assert batch["input_ids_b"].shape[1] == max(len(ids) for ids in b["input_ids"])
+    with torch.no_grad():
+        predicted = model(**{k: v for k, v in batch.items() if k != "labels"}).logits.squeeze(-1)
+        swapped = model(
+            input_ids=batch["input_ids_b"],
+            attention_mask=batch["attention_mask_b"],
+            input_ids_b=batch["input_ids"],
+            attention_mask_b=batch["attention_mask"],
+        ).logits.squeeze(-1)
+        encoder = AutoModel.from_pretrained(tiny_model_dir).eval()
+        for i, (left, right) in enumerate(
+            zip(["the dog sees a cat", "red bird"], ["a cat", "the old red bird"], strict=True)
+        ):
+            u, v = (
+                encoder(**tokenizer(t, return_tensors="pt")).last_hidden_state.mean(1)[0]
+                for t in (left, right)
+            )
+            assert predicted[i].item() == pytest.approx(
+                torch.cosine_similarity(u, v, 0).item(), abs=1e-5
+            )
+    assert torch.allclose(predicted, swapped)  # Siamese: the order of the pair does not matter
+
+
+def test_mean_pool_ignores_padding():
+    states = torch.tensor([[[1.0, 1.0], [3.0, 5.0], [100.0, 100.0]]])
+    assert mean_pool(states, torch.tensor([[1, 1, 0]])).tolist() == [[2.0, 3.0]]
+
+
+def test_bi_encoder_learns_sts_and_scores_zero_shot(tiny_model_dir, sts_splits, tmp_path):
+    from xltransfer.train import run_finetune
+    from xltransfer.zero_shot import evaluate_shard
+
+    out = tmp_path / "sts"
+    state = run_finetune(sts_spec(tiny_model_dir, sts_splits), out)
+    first, best = state.history[0]["pearson"], state.best_score
+    assert best > 0.7 and best > first + 0.1  # the cosine learnt to follow noun overlap
+    assert (out / MARKER_FILE).exists() and (out / "model.safetensors").exists()
+    scores = evaluate_shard(
+        out,
+        {"en": sts_splits["dev"]},
+        context={"model": "tiny", "seed": 0, "source": "none", "target": "sts"},
+    ).set_index("metric")["value"]
+    # Zero-shot evaluation reloads the kept epoch and reproduces its dev score.
+    assert scores["pearson"] == pytest.approx(best, abs=1e-4)
+    assert {"pearson", "spearman"} <= set(scores.index)
+
+
+def test_encoder_passes_between_bi_encoder_and_cross_encoder(tiny_model_dir, sts_splits, tmp_path):
+    from xltransfer.train import run_finetune
+
+    source = tmp_path / "sts"
+    run_finetune(sts_spec(tiny_model_dir, sts_splits, hyperparameters=dataclasses.replace(
+        HP, epochs=1)), source)  # fmt: skip
+    trained = BiEncoder.from_pretrained(source).encoder.state_dict()
+    pair = TaskHead(task="nli", head="classification", labels=("a", "b"), metric="accuracy")
+    model, carried = build_classifier(str(tiny_model_dir), None, pair, str(source))
+    assert not carried
+    for name, value in model.base_model.state_dict().items():
+        assert torch.equal(value, trained[name]), name
+    # And back: a cross-encoder source's encoder feeds a bi-encoder target.
+    cross = tmp_path / "cross"
+    model.save_pretrained(cross)
+    load_tokenizer(str(tiny_model_dir)).save_pretrained(cross)
+    bi, _ = build_classifier(str(tiny_model_dir), None, STS, str(cross))
+    for name, value in bi.encoder.state_dict().items():
+        assert torch.equal(value, trained[name]), name
+
+
+def _config() -> dict:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def test_bi_encoder_is_for_pair_regression_only():
+    config = _config()
+    config["tasks"]["stsb"]["architecture"] = "bi_encoder"
+    check_config(config)
+    config["tasks"]["mnli"]["architecture"] = "bi_encoder"
+    with pytest.raises(
+        ConfigError, match=r"tasks.mnli.architecture: bi_encoder .* pair_regression"
+    ):
+        check_config(config)
+
+
+def test_fine_tuned_taskemb_refuses_a_bi_encoder_task():
+    config = _config()
+    config["tasks"]["stsb"]["architecture"] = "bi_encoder"
+    config["similarity"]["taskemb_model"] = "fine_tuned"
+    with pytest.raises(ConfigError, match=r"tasks.stsb.architecture: .* use probe"):
+        check_config(config)
