@@ -12,7 +12,7 @@ import torch
 import yaml
 from conftest import REPO
 from snakemake.utils import validate
-from test_train import HP
+from test_train import HP, make_spec
 from transformers import AutoModel
 
 from xltransfer.bi_encoder import MARKER_FILE, BiEncoder, SentencePairCollator, mean_pool
@@ -56,18 +56,10 @@ def sts_splits(tmp_path):
 
 
 def sts_spec(model_dir, splits, **changes) -> FinetuneSpec:
-    values = dict(
-        model="tiny",
-        init_model=str(model_dir),
-        revision=None,
-        init_checkpoint=None,
-        task=STS,
-        train_file=str(splits["train"]),
-        dev_file=str(splits["dev"]),
-        seed=0,
-        hyperparameters=dataclasses.replace(HP, epochs=4, learning_rate=1e-2, warmup_ratio=0.0),
+    hp = dataclasses.replace(HP, epochs=4, learning_rate=1e-2, warmup_ratio=0.0)
+    return make_spec(
+        model_dir, splits, **{"task": STS, "seed": 0, "hyperparameters": hp, **changes}
     )
-    return FinetuneSpec(**{**values, **changes})
 
 
 def test_prediction_is_the_cosine_of_mean_pooled_states(tiny_model_dir):
