@@ -48,6 +48,7 @@ KNOWN = [
     ("pawsx", "ja", "test", "The cat chased the dog.", 0, 2),
     # stsb_multi_mt's validation split is `dev`.
     ("stsb_multi_mt", "de", "dev", "Ein Flugzeug hebt ab.", 5.0, 2),
+    ("stsb_multi_mt_bi", "de", "test", "Ein Flugzeug hebt ab.", 5.0, 2),
     (
         "panx",
         "de",
