@@ -14,6 +14,7 @@ from transformers import (
 )
 
 from xltransfer.data import ANSWER_START
+from xltransfer.multiple_choice import ChoiceCollator, encode_choices
 from xltransfer.qa_features import make_windows
 from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
 
@@ -78,11 +79,13 @@ def encode_frame(
     doc_stride: int = 16,
 ) -> list[dict]:
     """Token ids per row (no padding: batches are padded to their own longest row); for QA one
-    training window per slice of a long context."""
+    training window per slice of a long context; for multiple choice one list per choice."""
     if head == "token":
         return _encode_tagged(frame, tokenizer, max_length)
     if head == "qa":
         return _encode_qa(frame, tokenizer, max_length, doc_stride)
+    if head == "multiple_choice":
+        return encode_choices(frame, tokenizer, max_length)
     pair = frame["text_b"].notna().all()
     text_b = frame["text_b"].tolist() if pair else None
     encoded = tokenizer(frame["text_a"].tolist(), text_b, truncation=True, max_length=max_length)
@@ -116,6 +119,8 @@ def make_loader(
         collator = DataCollatorForTokenClassification(
             tokenizer, pad_to_multiple_of=multiple, label_pad_token_id=IGNORED_LABEL
         )
+    elif head == "multiple_choice":
+        collator = ChoiceCollator(tokenizer, pad_to_multiple_of=multiple)
     else:
         collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=multiple)
     generator = torch.Generator().manual_seed(seed)
