@@ -31,8 +31,8 @@ hellaswag:
   labels: ["0", "1", "2", "3"]
   metric: accuracy
   languages: [en]
-  taxonomy: {family: commonsense, format: multiple_choice, input: single, granularity: sentence,
-             domain: video_captions}
+  taxonomy: {family: commonsense, format: multiple_choice, input: pair, granularity: sentence,
+             domain: captions}
 cosmos_qa:
   dataset: allenai/cosmos_qa
   revision: refs/convert/parquet
@@ -54,7 +54,7 @@ commonsense_qa:
   labels: ["A", "B", "C", "D", "E"]
   metric: accuracy
   languages: [en]
-  taxonomy: {family: commonsense, format: multiple_choice, input: single, granularity: sentence,
+  taxonomy: {family: commonsense, format: multiple_choice, input: pair, granularity: sentence,
              domain: concepts}
 """
 )
@@ -423,3 +423,20 @@ def test_vocabulary_overlap_reads_the_choices(tmp_path):
     plain.to_parquet(paths["plain"])
     frame = vocabulary_similarity(paths, 10, ["m"], ["mc"], ["plain"], tmp_path / "v.parquet")
     assert frame["value"].iloc[0] == pytest.approx(2 / 4)  # {quokka, yak} of 4 word types
+
+
+def test_xtreme_dry_run_with_the_choice_sources(tmp_path):
+    from snakemake.utils import validate
+    from test_workflow import dry_run_counts, workflow_copy, write_config
+
+    from xltransfer.config import expected_job_counts
+
+    folder = workflow_copy(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "xtreme.yaml").read_text())
+    config["tasks"].update(REGISTRY)
+    config["experiment"]["sources"] += list(REGISTRY)
+    counts = dry_run_counts(folder, write_config(folder, config))
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))  # the defaults
+    assert counts == expected_job_counts(config)
+    # 3 models x 3 seeds x (4 + 3) sources; a source prepares only its English train and dev.
+    assert counts["train_source"] == 63
