@@ -4,6 +4,7 @@ carry its encoder to a classifier, and embed the task."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 
@@ -97,6 +98,22 @@ def write_repo(repo, columns, splits: dict[str, list[dict]], mirrors: str):
     return repo
 
 
+def write_converted_repo(repo, columns, splits: dict[str, list[dict]]):
+    """The Hub's refs/convert/parquet branch: `default/<split>/0000.parquet`, no dataset card;
+    datasets reads the split names from the folder names."""
+    from datasets import Dataset
+
+    from xltransfer.demo.hub_layout import features_of, quiet_progress
+
+    for split, rows in splits.items():
+        data = {name: [row[name] for row in rows] for name, _ in columns}
+        path = repo / "default" / split / "0000.parquet"
+        path.parent.mkdir(parents=True)
+        with quiet_progress():
+            Dataset.from_dict(data, features=features_of(columns)).to_parquet(str(path))
+    return repo
+
+
 def hellaswag_row(i: int, label: str) -> dict:
     ctx_a, ctx_b = f"a man {i} stands on a roof.", "he"
     return {
@@ -132,7 +149,9 @@ def csqa_row(i: int, key: str, names=("A", "B", "C", "D", "E")) -> dict:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory) -> dict[str, str]:
-    """Hub-shaped folders with the real test-split quirks: "" and -1 for a missing gold label."""
+    """Hub-shaped folders with the real test-split quirks: "" and -1 for a missing gold label.
+    HellaSwag and CommonsenseQA as their main branches hold them (a card declaring the data/
+    shards), CosmosQA as the auto-converted Parquet branch the registry pins."""
     root = tmp_path_factory.mktemp("mc-hub")
     hellaswag = {
         "train": [hellaswag_row(i, str(i % 4)) for i in range(4)],
@@ -151,7 +170,7 @@ def hub(tmp_path_factory) -> dict[str, str]:
     }
     return {
         "hellaswag": str(write_repo(root / "hellaswag", HELLASWAG, hellaswag, "Rowan/hellaswag")),
-        "cosmos_qa": str(write_repo(root / "cosmos_qa", COSMOS, cosmos, "allenai/cosmos_qa")),
+        "cosmos_qa": str(write_converted_repo(root / "cosmos_qa", COSMOS, cosmos)),
         "commonsense_qa": str(write_repo(root / "csqa", CSQA, csqa, "tau/commonsense_qa")),
     }
 
@@ -235,6 +254,13 @@ def test_a_missing_column_is_named(hub):
         load(task, "train")
 
 
+def test_a_missing_struct_field_is_named(hub):
+    columns = {**REGISTRY["commonsense_qa"]["columns"], "choices": "choices.txt"}
+    task = registry_task("commonsense_qa", hub["commonsense_qa"], columns=columns)
+    with pytest.raises(DatasetError, match=r"column 'choices' has no field 'txt'.*columns.choices"):
+        load(task, "train")
+
+
 def test_an_empty_split_is_refused(tmp_path):
     from datasets import Dataset
 
@@ -256,7 +282,7 @@ def test_registry_entries_pass_the_schema_and_config_checks():
     from xltransfer.config import ConfigError, check_config
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["tasks"].update(REGISTRY)
+    config["tasks"].update(copy.deepcopy(REGISTRY))  # tests edit entries
     config["experiment"]["sources"] += list(REGISTRY)
     schema = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
     validate(config, schema)
@@ -433,7 +459,7 @@ def test_xtreme_dry_run_with_the_choice_sources(tmp_path):
 
     folder = workflow_copy(tmp_path)
     config = yaml.safe_load((REPO / "config" / "xtreme.yaml").read_text())
-    config["tasks"].update(REGISTRY)
+    config["tasks"].update(copy.deepcopy(REGISTRY))  # tests edit entries
     config["experiment"]["sources"] += list(REGISTRY)
     counts = dry_run_counts(folder, write_config(folder, config))
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))  # the defaults

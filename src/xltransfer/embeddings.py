@@ -16,6 +16,12 @@
     (what the XLM-R/BERT head reads). Separately fine-tuned encoders and randomly initialised heads
     put each task in its own coordinates: on the demo it found the near-copy source for 1 target
     of 3, the probe for all 3.
+
+Multiple-choice tasks are read as (context, question + choice) pairs, the unit a choice head
+scores: TextEmb averages each example's pairs; the probe is a linear scorer with a softmax over an
+example's choices (a convex conditional logit, the form of `AutoModelForMultipleChoice`'s head,
+rather than an independent "is this the gold choice" classifier, which would ignore that the
+choices compete); the fine-tuned TaskEmb takes the Fisher at the pooled state of every pair.
 """
 
 from __future__ import annotations

@@ -40,8 +40,23 @@ def column_values(dataset: datasets.Dataset, reference: str | list[str]) -> list
     return [None if value is None else value.get(field) for value in dataset[column]]
 
 
+def _check_fields(task: TaskSpec, dataset: datasets.Dataset, where: str) -> None:
+    """A struct field the registry names (`choices.text`) must exist in the column's features."""
+    for key, reference in task.columns.items():
+        if not isinstance(reference, str) or reference in dataset.column_names:
+            continue
+        column, field = reference.split(".", 1)
+        feature = dataset.features[column]
+        fields = list(feature) if isinstance(feature, dict) else []
+        if field not in fields:
+            raise DatasetError(
+                f"{where}: column {column!r} has no field {field!r} (it has {fields}). "
+                f"Fix tasks.{task.name}.columns.{key}"
+            )
+
+
 def _gold_choice(task: TaskSpec, lookup: dict[str, int], value, where: str) -> int:
-    if value in UNLABELLED and not isinstance(value, bool):
+    if value in UNLABELLED:
         raise DatasetError(
             f"{where}: unlabelled (label {value!r}, as in the dataset's test split); a source "
             "task's train and dev splits need a gold choice on every row"
@@ -54,6 +69,7 @@ def choice_frame(task: TaskSpec, dataset: datasets.Dataset, where: str) -> pd.Da
     and the gold choice's index; rows without a gold label, with another number of choices than
     `labels` names, or with choice labels out of the registry's order are refused by row."""
     _checked_label_names(task, dataset, where)
+    _check_fields(task, dataset, where)
     lookup = {name: i for i, name in enumerate(task.labels)}
     n = len(dataset)
     contexts = column_values(dataset, task.columns["text_a"])
