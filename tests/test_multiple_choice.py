@@ -466,3 +466,24 @@ def test_xtreme_dry_run_with_the_choice_sources(tmp_path):
     assert counts == expected_job_counts(config)
     # 3 models x 3 seeds x (4 + 3) sources; a source prepares only its English train and dev.
     assert counts["train_source"] == 63
+
+
+def test_a_classifier_source_passes_its_encoder_to_a_choice_target(
+    tiny_model_dir, toy_splits, tmp_path
+):
+    from test_train import make_spec
+    from transformers import AutoModelForSequenceClassification
+
+    from xltransfer.models import build_classifier
+    from xltransfer.train import run_finetune
+
+    source = tmp_path / "source"
+    run_finetune(make_spec(tiny_model_dir, toy_splits), source)
+    trained = AutoModelForSequenceClassification.from_pretrained(source).base_model.state_dict()
+    model, carried = build_classifier(str(tiny_model_dir), None, MC, str(source))
+    assert not carried
+    encoder = model.base_model.state_dict()
+    # The choice head's pooler has no counterpart in the source: it keeps its own weights.
+    assert set(encoder) - set(trained) == {"pooler.dense.weight", "pooler.dense.bias"}
+    for name, value in trained.items():
+        assert torch.equal(value, encoder[name]), name
