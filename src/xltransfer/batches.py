@@ -15,6 +15,7 @@ from transformers import (
 
 from xltransfer.bi_encoder import SentencePairCollator, encode_sentence_pairs
 from xltransfer.data import ANSWER_START
+from xltransfer.multiple_choice import ChoiceCollator, encode_choices
 from xltransfer.qa_features import make_windows
 from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
 
@@ -79,13 +80,15 @@ def encode_frame(
     doc_stride: int = 16,
 ) -> list[dict]:
     """Token ids per row (no padding: batches are padded to their own longest row); for QA one
-    training window per slice of a long context."""
+    training window per slice of a long context; for multiple choice one list per choice."""
     if head == "token":
         return _encode_tagged(frame, tokenizer, max_length)
     if head == "qa":
         return _encode_qa(frame, tokenizer, max_length, doc_stride)
     if head == "bi_encoder":
         return encode_sentence_pairs(frame, tokenizer, max_length)
+    if head == "multiple_choice":
+        return encode_choices(frame, tokenizer, max_length)
     pair = frame["text_b"].notna().all()
     text_b = frame["text_b"].tolist() if pair else None
     encoded = tokenizer(frame["text_a"].tolist(), text_b, truncation=True, max_length=max_length)
@@ -121,6 +124,8 @@ def make_loader(
         )
     elif head == "bi_encoder":
         collator = SentencePairCollator(tokenizer, pad_to_multiple_of=multiple)
+    elif head == "multiple_choice":
+        collator = ChoiceCollator(tokenizer, pad_to_multiple_of=multiple)
     else:
         collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=multiple)
     generator = torch.Generator().manual_seed(seed)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from xltransfer.tasks import LABELLED_HEADS, METRICS_BY_HEAD, TaskSpec, load_registry
+from xltransfer.tasks import LABELLED_HEADS, METRICS_BY_HEAD, TASK_TYPES, TaskSpec, load_registry
 
 BASELINE_SOURCE = "none"
 # Names become path segments, wildcard values and shell words: a safe alphabet only.
@@ -180,6 +180,7 @@ def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
     for language in task.languages:
         _check_name(f"{key}.languages", language)
     needed = {"text_a", "label"} | ({"text_b"} if task.is_pair else set())
+    needed |= set(TASK_TYPES[task.type].get("requires", ()))
     missing = needed - set(task.columns)
     if missing:
         raise ConfigError(f"{key}.columns: task type {task.type!r} needs {sorted(missing)}")

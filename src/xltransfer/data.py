@@ -2,7 +2,9 @@
 
 The standard frame has columns text_a, text_b (None for single-sentence tasks) and label
 (class id or float), so training and evaluation never see dataset-specific column names. For token
-classification text_a is the list of a sentence's words and label the list of their tag ids.
+classification text_a is the list of a sentence's words and label the list of their tag ids; for
+multiple choice text_a is the context, text_b the question (or None), `choices` the candidate
+answers and label the gold one's index.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from xltransfer.tasks import TaskSpec
 STANDARD_COLUMNS = ["text_a", "text_b", "label"]
 # Extractive QA adds the character offset of each gold answer (label holds their texts).
 ANSWER_START = "answer_start"
+# Multiple choice adds the list of candidate answers (label is the gold one's index).
+CHOICES = "choices"
 
 
 class DatasetError(ValueError):
@@ -148,7 +152,7 @@ def standardize(
 ) -> pd.DataFrame:
     """Rename a loaded split to text_a/text_b/label, checking columns and labels."""
     where = f"dataset {task.dataset!r} ({task.name}, {language}, split {task.split_name(role)!r})"
-    missing = [c for c in task.columns.values() if c not in dataset.column_names]
+    missing = [c for c in task.dataset_columns if c not in dataset.column_names]
     if missing:
         raise DatasetError(
             f"{where}: missing column(s) {missing}; it has {dataset.column_names}. "
@@ -158,6 +162,10 @@ def standardize(
         raise DatasetError(f"{where}: the split is empty")
     if task.head == "qa":
         return _qa_frame(task, dataset, where)
+    if task.head == "multiple_choice":
+        from xltransfer.multiple_choice import choice_frame
+
+        return choice_frame(task, dataset, where)
     if task.head == "token":
         labels = _tag_ids(task, dataset, where)
     elif task.head == "classification":

@@ -16,6 +16,12 @@
     (what the XLM-R/BERT head reads). Separately fine-tuned encoders and randomly initialised heads
     put each task in its own coordinates: on the demo it found the near-copy source for 1 target
     of 3, the probe for all 3.
+
+Multiple-choice tasks are read as (context, question + choice) pairs, the unit a choice head
+scores: TextEmb averages each example's pairs; the probe is a linear scorer with a softmax over an
+example's choices (a convex conditional logit, the form of `AutoModelForMultipleChoice`'s head,
+rather than an independent "is this the gold choice" classifier, which would ignore that the
+choices compete); the fine-tuned TaskEmb takes the Fisher at the pooled state of every pair.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ import torch
 from torch.nn import functional
 
 from xltransfer.batches import answer_windows, encode_frame, make_loader, sentence_texts
+from xltransfer.data import CHOICES
 from xltransfer.models import checkpoint_head_class, load_tokenizer
+from xltransfer.multiple_choice import choice_head_gradients, choice_pairs
 from xltransfer.similarity import pairwise_similarity
 from xltransfer.token_labels import IGNORED_LABEL
 
@@ -56,7 +64,13 @@ def pooled_states(
     batch_size: int = 64,
     seed: int = 0,
 ) -> np.ndarray:
-    """Each example's final-layer token states of the frozen encoder, mean-pooled over tokens."""
+    """Each example's final-layer token states of the frozen encoder, mean-pooled over tokens (a
+    multiple-choice example: each (context, question + choice) pair pooled, then averaged over
+    its choices, so no label is read)."""
+    if CHOICES in frame:
+        options = {"revision": revision, "max_length": max_length, "batch_size": batch_size}
+        states = choice_states(model_path, frame, **options, seed=seed)
+        return states.mean(1)
     tokenizer, encoder = _frozen_encoder(model_path, revision)
     # Text only: a token task's words become one string, and the labels are not read.
     examples = encode_frame(
@@ -68,6 +82,29 @@ def pooled_states(
         states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         pooled.append((states.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1))
     return torch.cat(pooled).double().numpy()
+
+
+def choice_states(
+    model_path: str,
+    frame: pd.DataFrame,
+    *,
+    revision: str | None = None,
+    max_length: int = 128,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> np.ndarray:
+    """A multiple-choice task's (context, question + choice) pairs as frozen mean-pooled states,
+    shape (examples, choices, width): what a choice head scores, one pair at a time."""
+    pairs = choice_pairs(frame)
+    states = pooled_states(
+        model_path,
+        pairs,
+        revision=revision,
+        max_length=max_length,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    return states.reshape(len(frame), -1, states.shape[-1])
 
 
 @torch.no_grad()
@@ -185,9 +222,15 @@ def probe_task_embedding(
 ) -> np.ndarray:
     """TaskEmb on the probe network: Fisher at the input of a linear head on frozen features
     (mean-pooled sentences; for token tasks every word's first sub-token, averaged over words;
-    for extractive QA every context token of the windows that hold the answer)."""
+    for extractive QA every context token of the windows that hold the answer; for multiple
+    choice every (context, choice) pair, under a linear scorer with a softmax over each
+    example's choices, the form of the fine-tuned choice head, averaged over pairs)."""
     sample = _sample(frame, n_examples, seed)
     options = {"revision": revision, "max_length": max_length, "batch_size": batch_size}
+    if head == "multiple_choice":
+        features = choice_states(model_path, sample, **options)
+        gradients = choice_head_gradients(features, sample["label"].to_numpy())
+        return (gradients**2).mean(0)
     if head == "token":
         features, labels = word_states(model_path, sample, **options)
         head = "classification"
@@ -220,15 +263,24 @@ def task_embedding(
 ) -> np.ndarray:
     """TaskEmb of a task: diagonal Fisher at the task head's input, from gold-label losses
     (the first token's state for sentence heads, every scored word's for token heads, every
-    real token's for span heads)."""
+    real token's for span heads, every choice's pooled state for choice heads)."""
     tokenizer = load_tokenizer(checkpoint)
     model_class = checkpoint_head_class(checkpoint)
     model = model_class.from_pretrained(checkpoint).eval()
     regression = model.config.problem_type == "regression" or model.config.num_labels == 1
     tagger = model_class.__name__.endswith("ForTokenClassification")
     reader = model_class.__name__.endswith("ForQuestionAnswering")
+    chooser = model_class.__name__.endswith("ForMultipleChoice")
     head = (
-        "qa" if reader else "token" if tagger else "regression" if regression else "classification"
+        "multiple_choice"
+        if chooser
+        else "qa"
+        if reader
+        else "token"
+        if tagger
+        else "regression"
+        if regression
+        else "classification"
     )
     sample = _sample(frame, n_examples, seed)
     examples = encode_frame(sample, tokenizer, max_length, head, max(1, max_length // 4))
@@ -268,7 +320,7 @@ def task_embedding(
                     ignore_index=IGNORED_LABEL,
                     reduction="sum",
                 )
-            elif regression:
+            elif regression and not chooser:
                 loss = functional.mse_loss(logits.squeeze(-1), labels.float(), reduction="sum")
             else:
                 loss = functional.cross_entropy(logits, labels, reduction="sum")
@@ -278,6 +330,7 @@ def task_embedding(
             if tagger:
                 read = grad[labels != IGNORED_LABEL]  # each word's first sub-token
             else:
+                # A choice head reads (examples x choices, width) pooled states: every row.
                 read = grad[:, 0] if grad.dim() == 3 else grad
             squared = read.detach().double().pow(2).sum(0)
             fisher = squared if fisher is None else fisher + squared

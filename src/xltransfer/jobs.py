@@ -134,12 +134,14 @@ def vocabulary_similarity(
 ) -> pd.DataFrame:
     """Vocabulary overlap of every (source, task) from the tasks' English training text."""
     from xltransfer.batches import sentence_texts
-    from xltransfer.data import read_standard
+    from xltransfer.data import CHOICES, read_standard
 
     vocabularies = {}
     for task, path in train_files.items():
         frame = sentence_texts(read_standard(Path(path)))
         texts = [*frame["text_a"]] + ([*frame["text_b"]] if "text_b" in frame else [])
+        if CHOICES in frame:  # a multiple-choice task's words are in its answers too
+            texts += [option for options in frame[CHOICES] for option in options]
         vocabularies[task] = similarity.top_vocabulary(texts, size)
         log.info("vocab_overlap %s: %d word types", task, len(vocabularies[task]))
     base = similarity.vocabulary_overlap(vocabularies, list(sources), list(targets))

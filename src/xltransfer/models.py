@@ -7,6 +7,7 @@ import logging
 import torch
 from transformers import (
     AutoConfig,
+    AutoModelForMultipleChoice,
     AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
@@ -33,7 +34,12 @@ HEAD_CLASSES = {
     "token": (AutoModelForTokenClassification, None),
     "qa": (AutoModelForQuestionAnswering, None),
     "bi_encoder": (BiEncoder, "regression"),
+    "multiple_choice": (AutoModelForMultipleChoice, None),
 }
+# Heads whose outputs mean the same for every task of their kind, whatever the label names: a
+# span's start/end, a choice's score (the choices' count and names do not enter the weights),
+# a bi-encoder's cosine.
+LABEL_FREE_HEADS = ("qa", "multiple_choice", "bi_encoder")
 
 
 def head_class(head: str):
@@ -44,7 +50,7 @@ def head_class(head: str):
 
 
 def _head_config(name_or_path: str, revision: str | None, head: TaskHead):
-    if head.head == "qa":  # a start and an end logit per token; no label names
+    if head.head in LABEL_FREE_HEADS:  # start/end logits per token, one score per choice
         return AutoConfig.from_pretrained(name_or_path, revision=revision)
     labels = list(head.labels) if head.head != "regression" else ["score"]
     return AutoConfig.from_pretrained(
@@ -66,18 +72,37 @@ def checkpoint_head_class(checkpoint: str):
         return AutoModelForTokenClassification
     if any(name.endswith("ForQuestionAnswering") for name in architectures):
         return AutoModelForQuestionAnswering
+    if any(name.endswith("ForMultipleChoice") for name in architectures):
+        return AutoModelForMultipleChoice
     return AutoModelForSequenceClassification
 
 
 def same_label_space(a: PreTrainedModel, head: TaskHead) -> bool:
     """True when a checkpoint's head predicts exactly the labels (in order) this task needs."""
     config = a.config
-    if head.head in ("qa", "bi_encoder"):
-        return True  # start/end logits and a cosine mean the same for every such task
+    if head.head in LABEL_FREE_HEADS:
+        return True  # e.g. HellaSwag's 4-way and CommonsenseQA's 5-way heads score choices alike
     if head.head == "regression":
         return config.problem_type == "regression"
     names = [config.id2label[i] for i in range(config.num_labels)]
     return config.problem_type != "regression" and names == list(head.labels)
+
+
+def carry_encoder(model: PreTrainedModel, source: PreTrainedModel) -> None:
+    """Copy a source checkpoint's encoder into a model of another head kind.
+
+    Multiple-choice models read the pooler (XLM-R and BERT add it for that head only), sequence
+    and token heads do not: a pooler that only one side has is the one difference allowed, and
+    it keeps the target's own (pretrained or fresh) weights.
+    """
+    result = model.base_model.load_state_dict(source.base_model.state_dict(), strict=False)
+    unmatched = [
+        key
+        for key in (*result.missing_keys, *result.unexpected_keys)
+        if not key.startswith("pooler.")
+    ]
+    if unmatched:
+        raise ValueError(f"encoder weights do not match between source and target: {unmatched}")
 
 
 def build_classifier(
@@ -106,7 +131,7 @@ def build_classifier(
     if carry_head:
         model.load_state_dict(source.state_dict())
     else:
-        model.base_model.load_state_dict(source.base_model.state_dict())
+        carry_encoder(model, source)
     log.info(
         "encoder carried over from %s; head %s",
         init_checkpoint,

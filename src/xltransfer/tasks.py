@@ -16,11 +16,14 @@ TASK_TYPES: dict[str, dict[str, Any]] = {
     "token_classification": {"pair": False, "head": "token"},
     # SQuAD-style: text_a the question, text_b the context, label the answers field.
     "extractive_qa": {"pair": True, "head": "qa"},
+    # HellaSwag/CosmosQA/CommonsenseQA: text_a the context, optional text_b the question,
+    # choices the candidate answers, label the gold choice named in `labels` order.
+    "multiple_choice": {"pair": False, "head": "multiple_choice", "requires": ("choices",)},
 }
 # Architectures a pair regression (STS) can be fine-tuned with.
 ARCHITECTURES = ("cross_encoder", "bi_encoder")
-# Heads that predict names from a label set (per sentence or per word).
-LABELLED_HEADS = ("classification", "token")
+# Heads that predict names from a label set (per sentence, per word, or the gold choice).
+LABELLED_HEADS = ("classification", "token", "multiple_choice")
 
 METRICS_BY_HEAD: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy", "f1_macro"),
@@ -29,6 +32,8 @@ METRICS_BY_HEAD: dict[str, tuple[str, ...]] = {
     "token": ("f1", "precision", "recall", "accuracy", "f1_macro"),
     # SQuAD's exact match and token F1 over the best gold answer.
     "qa": ("f1", "exact_match"),
+    # The share of questions whose gold choice scores highest.
+    "multiple_choice": ("accuracy",),
 }
 
 SPLIT_ROLES = ("train", "dev", "test")
@@ -72,7 +77,9 @@ class TaskSpec:
     name: str
     dataset: str
     type: str
-    columns: dict[str, str]
+    # A value is a column name, a struct field (`choices.text`) or a list of columns
+    # (CosmosQA's answer0..answer3).
+    columns: dict[str, str | list[str]]
     splits: dict[str, str]
     languages: tuple[str, ...]
     metric: str
@@ -108,7 +115,7 @@ class TaskSpec:
 
     @property
     def head(self) -> str:
-        """`classification`, `regression`, `token` or `qa`."""
+        """`classification`, `regression`, `token`, `qa` or `multiple_choice`."""
         return TASK_TYPES[self.type]["head"]
 
     @property
@@ -124,6 +131,15 @@ class TaskSpec:
     @property
     def num_labels(self) -> int:
         return len(self.labels) if self.head in LABELLED_HEADS else 1
+
+    @property
+    def dataset_columns(self) -> list[str]:
+        """The dataset's own top-level columns the registry maps (a struct field's column)."""
+        names = []
+        for value in self.columns.values():
+            for name in [value] if isinstance(value, str) else value:
+                names.append(name.split(".", 1)[0])
+        return list(dict.fromkeys(names))
 
     @property
     def is_local(self) -> bool:
