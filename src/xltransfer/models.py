@@ -15,6 +15,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from xltransfer.carry_over import carry_encoder
 from xltransfer.spec import TaskHead
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ def build_classifier(
     The head is always first built fresh from the pretrained model, so for a given seed the
     baseline and every source->target run start from the same head; the source checkpoint's head
     replaces it only when both predict the same label space (e.g. MNLI -> XNLI). A source of
-    another head kind (NER before XNLI) passes on its encoder only.
+    another head kind (NER before XNLI) passes on its encoder only, by name (`carry_over`):
+    embeddings and encoder stack, never a pooler or mT5's decoder.
     Returns the model and whether the head was carried over.
     """
     target_class = head_class(head.head)
@@ -98,13 +100,16 @@ def build_classifier(
     carry_head = source_class is target_class and same_label_space(source, head)
     if carry_head:
         model.load_state_dict(source.state_dict())
+        log.info("encoder and head carried over from %s", init_checkpoint)
     else:
-        model.base_model.load_state_dict(source.base_model.state_dict())
-    log.info(
-        "encoder carried over from %s; head %s",
-        init_checkpoint,
-        "carried over" if carry_head else "new",
-    )
+        carried = carry_encoder(model, source)
+        parts = sorted({name.split(".")[0] for name in carried})
+        log.info(
+            "encoder carried over from %s (%d tensors of %s); head new",
+            init_checkpoint,
+            len(carried),
+            "/".join(parts),
+        )
     del source
     return model, carry_head
 
