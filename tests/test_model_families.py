@@ -5,6 +5,7 @@ tasks."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import random
 from pathlib import Path
 
@@ -232,13 +233,14 @@ def test_every_head_trains_and_scores(family, checkpoints, toy_files):
             assert read_summary(path)["head_carried_over"] is False
 
 
-def test_encoder_carried_across_head_kinds_equals_the_source_encoder(family, checkpoints):
+def test_encoder_carried_across_head_kinds_equals_the_source_encoder(family, checkpoints, caplog):
     from transformers import set_seed
 
     from xltransfer.carry_over import encoder_state
     from xltransfer.models import build_classifier, checkpoint_head_class
 
     _, model_dir = family
+    caplog.set_level(logging.INFO, logger="xltransfer.models")
     for source_head in ("classification", "token", "qa"):
         path = checkpoints[source_head][0]
         source = encoder_state(checkpoint_head_class(str(path)).from_pretrained(path))
@@ -261,6 +263,8 @@ def test_encoder_carried_across_head_kinds_equals_the_source_encoder(family, che
             rest = {k: v for k, v in model.state_dict().items() if v.data_ptr() not in pointers}
             assert rest and all(torch.equal(v, fresh[k]) for k, v in rest.items()), target_head
             assert not all(torch.equal(v, fresh[k]) for k, v in model.state_dict().items())
+    parts = {"mt5": "encoder/shared"}.get(family[0], "embeddings/encoder")
+    assert f"tensors of {parts}); head new" in caplog.text  # the log says what was carried
 
 
 def test_checkpoints_are_safetensors_and_tied_embeddings_survive(family, checkpoints, tmp_path):
@@ -338,3 +342,44 @@ def test_span_corruption_hides_spans_behind_sentinels_the_target_restores():
     assert restored == ids
     assert sum(len(s) for s in spans.values()) == 6  # 15 % of 40 tokens
     assert all(spans[s] for s in sentinels[: len(spans) - 1])  # every used sentinel hides a span
+
+
+def test_an_encoder_of_another_family_is_refused_by_name():
+    from xltransfer.architectures import build_pretraining_model, train_family_tokenizer
+    from xltransfer.carry_over import carry_encoder
+
+    built = {
+        a: build_pretraining_model(train_family_tokenizer(corpus(), 200, a), tiny_spec(a))
+        for a in ("xlmr", "mt5")
+    }
+    with pytest.raises(ValueError, match="encoders differ: XLMRobertaForMaskedLM has"):
+        carry_encoder(built["xlmr"], built["mt5"])
+    wider = build_pretraining_model(
+        train_family_tokenizer(corpus(), 200, "xlmr"), tiny_spec("xlmr", hidden_size=48)
+    )
+    with pytest.raises(ValueError, match=r"embeddings.word_embeddings.weight: \(\d+, 48\)"):
+        carry_encoder(built["xlmr"], wider)
+
+
+def test_the_schema_takes_the_three_architectures_and_defaults_to_xlmr():
+    import copy
+
+    import yaml
+    from conftest import REPO
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    schema = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    default = copy.deepcopy(config)
+    validate(default, schema)
+    assert default["models"]["tiny-xlmr"]["build"]["architecture"] == "xlmr"
+    for architecture in ARCHITECTURES:
+        chosen = copy.deepcopy(config)
+        chosen["models"]["tiny-xlmr"]["build"]["architecture"] = architecture
+        validate(chosen, schema)
+        build = chosen["models"]["tiny-xlmr"]["build"]
+        assert PretrainSpec.from_dict(build).architecture == architecture
+    config["models"]["tiny-xlmr"]["build"]["architecture"] = "gpt2"
+    with pytest.raises(WorkflowError, match="gpt2"):
+        validate(config, schema)
