@@ -161,6 +161,22 @@ def test_tokenizer_has_the_family_layout(family):
         assert (tokenizer.pad_token_id, tokenizer.eos_token_id) == (0, 1)
 
 
+def test_word_tags_go_on_each_words_first_sub_token(family):
+    from xltransfer.models import load_tokenizer
+    from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
+
+    _, model_dir = family
+    tokenizer = load_tokenizer(str(model_dir))
+    words = [["the", "dogs", "followed", "cats"]]
+    batch = encode_tagged_words(tokenizer, words, [[0, 1, 0, 1]], max_length=32)
+    word_ids = tokenizer(words, is_split_into_words=True).word_ids(0)
+    firsts = [i for i, w in enumerate(word_ids) if w is not None and w != word_ids[i - 1]]
+    assert [batch.labels[0][i] for i in firsts] == [0, 1, 0, 1]
+    others = [label for i, label in enumerate(batch.labels[0]) if i not in firsts]
+    assert others and set(others) == {IGNORED_LABEL}  # later pieces and special tokens
+    assert batch.labels[0][-1] == IGNORED_LABEL  # </s> or [SEP]
+
+
 def test_qa_windows_map_answers_and_keep_the_null_slot_out_of_the_context(family):
     from xltransfer.batches import answer_windows
     from xltransfer.models import load_tokenizer
@@ -309,14 +325,18 @@ def test_task_embeddings_are_finite_vectors_of_the_encoder_width(family, checkpo
 
 @pytest.mark.parametrize("architecture", ["bert", "mt5"])
 def test_pretraining_lowers_the_loss_and_saves_safetensors(architecture, tmp_path):
+    import json
+
     from transformers import AutoConfig
 
-    from xltransfer.pretrain import pretrain_mlm, train_tokenizer
+    from xltransfer.jobs import pretrain, train_tokenizer
 
-    tokenizer_dir = tmp_path / "tokenizer"
-    train_tokenizer(corpus(), 200, architecture).save_pretrained(tokenizer_dir)
-    spec = tiny_spec(architecture, steps=60, learning_rate=3e-3)
-    losses = pretrain_mlm(corpus(), tokenizer_dir, spec, tmp_path / "model")
+    # The rules' path: the build entry of the config, a corpus file, the tokenizer folder.
+    build = dataclasses.asdict(tiny_spec(architecture, steps=60, learning_rate=3e-3))
+    pd.DataFrame({"text": corpus()}).to_parquet(tmp_path / "corpus.parquet")
+    train_tokenizer(tmp_path / "corpus.parquet", build, tmp_path / "tokenizer")
+    pretrain(tmp_path / "corpus.parquet", tmp_path / "tokenizer", build, tmp_path / "model", 1)
+    losses = json.loads((tmp_path / "model" / "pretraining_losses.json").read_text())
     assert len(losses) == 2 and losses[-1] < losses[0]
     assert (tmp_path / "model" / "model.safetensors").exists()
     expected = {"bert": "BertForMaskedLM", "mt5": "MT5ForConditionalGeneration"}[architecture]
