@@ -55,22 +55,28 @@ def corpus(n: int = 300) -> list[str]:
 @pytest.fixture(scope="module", params=ARCHITECTURES)
 def family(request, tmp_path_factory) -> tuple[str, Path]:
     """A randomly initialised 1-layer, 32-wide model of one family with its own tokenizer."""
+    from transformers import set_seed
+
     from xltransfer.pretrain import build_model, train_tokenizer
 
     architecture = request.param
     folder = tmp_path_factory.mktemp(f"tiny-{architecture}")
     tokenizer = train_tokenizer(corpus(), 200, architecture)
+    set_seed(0)  # the random initialisation, so every run tests the same model
     build_model(tokenizer, tiny_spec(architecture)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return architecture, folder
 
 
 def toy_frame(head: str, n: int, seed: int) -> pd.DataFrame:
-    """Learnable toys: the first noun (3 classes), the share of nouns, the nouns, what follows."""
+    """Learnable toys: the sentence's one noun (3 classes), the share of nouns, the nouns, what
+    the cat follows."""
     rng = random.Random(seed)
+    # One noun per sentence for the classifier; the other heads see nouns anywhere.
+    vocabulary = WORDS[3:-3] if head == "classification" else WORDS[:-3]
     rows = []
     for _ in range(n):
-        words = [rng.choice(WORDS[:-3]) for _ in range(6)]
+        words = [rng.choice(vocabulary) for _ in range(6)]
         noun = rng.randrange(3)
         sentence = ["the", NOUNS[noun], "sees", *words]
         if head == "classification":
@@ -109,9 +115,10 @@ def toy_files(tmp_path_factory) -> dict[str, dict[str, Path]]:
 def finetune(model_dir: Path, head: str, files, output: Path, init_checkpoint=None):
     from xltransfer.train import run_finetune
 
-    hp = dataclasses.replace(
-        HP, epochs=4, learning_rate=3e-3, warmup_ratio=0.0, per_device_batch_size=16, doc_stride=8
-    )
+    # A 1-layer classifier reading one token can stall on 2 of 3 classes at 4 epochs of 3e-3.
+    epochs, rate = (6, 5e-3) if head == "classification" else (4, 3e-3)
+    changes = dict(epochs=epochs, learning_rate=rate, warmup_ratio=0.0, per_device_batch_size=16)
+    hp = dataclasses.replace(HP, doc_stride=8, **changes)
     spec = FinetuneSpec(
         model="tiny",
         init_model=str(model_dir),
@@ -235,9 +242,10 @@ def test_every_head_trains_and_scores(family, checkpoints, toy_files):
     from xltransfer.train import read_summary
     from xltransfer.zero_shot import evaluate_shard
 
-    _, state = checkpoints["classification"]
-    assert state.best_score > 0.6  # 3 balanced classes: chance is 1/3
+    # Above chance: 3 balanced classes (1/3); ~80 % of words are not nouns; any signal; a span.
+    bars = {"classification": 0.6, "token": 0.9, "regression": 0.2, "qa": 0.5}
     for head, (path, state) in checkpoints.items():
+        assert state.best_score > bars[head], head
         assert np.isfinite(state.best_score), head
         scores = evaluate_shard(
             path,
