@@ -411,3 +411,22 @@ def test_the_schema_takes_the_three_architectures_and_defaults_to_xlmr():
     config["models"]["tiny-xlmr"]["build"]["architecture"] = "gpt2"
     with pytest.raises(WorkflowError, match="gpt2"):
         validate(config, schema)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_biases_and_layer_norms_of_every_family_get_no_weight_decay(architecture):
+    from transformers import AutoModelForSequenceClassification
+
+    from xltransfer.architectures import build_pretraining_model, train_family_tokenizer
+    from xltransfer.train import build_optimizer
+
+    tokenizer = train_family_tokenizer(corpus(), 200, architecture)
+    config = build_pretraining_model(tokenizer, tiny_spec(architecture)).config
+    model = AutoModelForSequenceClassification.from_config(config)
+    decay, no_decay = build_optimizer(model, HP).param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    free = {names[id(p)] for p in no_decay["params"]}
+    norms = {n for n in names.values() if "norm" in n.lower()}  # LayerNorm, layer_norm
+    assert norms and norms <= free
+    assert all("norm" not in names[id(p)].lower() for p in decay["params"])
+    assert no_decay["weight_decay"] == 0.0 < decay["weight_decay"]

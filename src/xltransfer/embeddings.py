@@ -16,10 +16,9 @@
     for sentence tasks the first token's final state (XLM-R), the pooler's output on [CLS]
     (BERT), or the decoder's final state at the last </s> (mT5, whose installed
     MT5ForSequenceClassification is encoder-decoder); for token tasks each word's first
-    sub-token (mT5: encoder states); for QA every real token (mT5: decoder states).
-    Separately fine-tuned encoders and randomly initialised heads
-    put each task in its own coordinates: on the demo it found the near-copy source for 1 target
-    of 3, the probe for all 3.
+    sub-token (mT5: encoder states); for QA every real token (mT5: decoder states). Separately
+    fine-tuned encoders and randomly initialised heads put each task in its own coordinates: on
+    the demo it found the near-copy source for 1 target of 3, the probe for all 3.
 """
 
 from __future__ import annotations

@@ -7,9 +7,8 @@ hold the whole answer points both positions at the first token, as for an unansw
 question: <s> (XLM-R) or [CLS] (BERT); T5 has no such token, so for mT5 it is the question's
 first token, never a context token and so never a span. mT5's span head reads the decoder, whose
 first position reads only the decoder start token (and the encoder): a null slot like [CLS].
-At evaluation, every window's offset mapping (context tokens only) turns
-the top-n start and end logits into character spans; the best valid span over all windows of an
-example is its answer.
+At evaluation, every window's offset mapping (context tokens only) turns the top-n start and end
+logits into character spans; the best valid span over all windows of an example is its answer.
 """
 
 from __future__ import annotations
