@@ -61,14 +61,8 @@ def answer_windows(frame: pd.DataFrame, tokenizer, max_length: int, doc_stride: 
 def _encode_qa(frame: pd.DataFrame, tokenizer, max_length: int, doc_stride: int) -> list[dict]:
     windows = answer_windows(frame, tokenizer, max_length, doc_stride)
     return [
-        {"input_ids": ids, "attention_mask": mask, "start_positions": s, "end_positions": e}
-        for ids, mask, s, e in zip(
-            windows.input_ids,
-            windows.attention_mask,
-            windows.start_positions,
-            windows.end_positions,
-            strict=True,
-        )
+        {**windows.features(w), "start_positions": s, "end_positions": e}
+        for w, (s, e) in enumerate(zip(windows.start_positions, windows.end_positions, strict=True))
     ]
 
 

@@ -41,6 +41,10 @@ def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 class BiEncoder(torch.nn.Module):
     """A shared encoder scoring a sentence pair by the cosine of their mean-pooled states."""
 
+    # Parameter names start with the encoder's, as transformers models' do with their base model
+    # (carry_over.py matches encoders by the names below it).
+    base_model_prefix = "encoder"
+
     def __init__(self, encoder: torch.nn.Module) -> None:
         super().__init__()
         # The pooler (first-token dense layer) is unused here; left in, its parameters would get

@@ -12,10 +12,13 @@
     to convergence on the task (logistic or ridge regression), Task2Vec's probe network (Achille
     et al. 2019). Every task is embedded in the same coordinates, and a convex fit makes the head
     a function of the data alone; the gradient at the features is exact and closed-form.
-  - `fine_tuned`: Vu et al.'s checkpoint fine-tuned on the task, at the first token's final state
-    (what the XLM-R/BERT head reads). Separately fine-tuned encoders and randomly initialised heads
-    put each task in its own coordinates: on the demo it found the near-copy source for 1 target
-    of 3, the probe for all 3.
+  - `fine_tuned`: Vu et al.'s checkpoint fine-tuned on the task, at the input of its head:
+    for sentence tasks the first token's final state (XLM-R), the pooler's output on [CLS]
+    (BERT), or the decoder's final state at the last </s> (mT5, whose installed
+    MT5ForSequenceClassification is encoder-decoder); for token tasks each word's first
+    sub-token (mT5: encoder states); for QA every real token (mT5: decoder states). Separately
+    fine-tuned encoders and randomly initialised heads put each task in its own coordinates: on
+    the demo it found the near-copy source for 1 target of 3, the probe for all 3.
 
 Multiple-choice tasks are read as (context, question + choice) pairs, the unit a choice head
 scores: TextEmb averages each example's pairs; the probe is a linear scorer with a softmax over an
@@ -51,7 +54,16 @@ def _frozen_encoder(model_path: str, revision: str | None):
     from transformers import AutoModel
 
     tokenizer = load_tokenizer(model_path, revision)
-    return tokenizer, AutoModel.from_pretrained(model_path, revision=revision).eval()
+    model = AutoModel.from_pretrained(model_path, revision=revision).eval()
+    # mT5's AutoModel is an encoder-decoder; TextEmb and the probe read its encoder alone.
+    return tokenizer, model.get_encoder() if model.config.is_encoder_decoder else model
+
+
+def _encoder_inputs(batch: dict) -> dict:
+    """What an encoder takes from a batch (BERT's token type ids too), without the labels."""
+    return {
+        k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")
+    }
 
 
 @torch.no_grad()
@@ -79,7 +91,7 @@ def pooled_states(
     pooled = []
     for batch in make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed):
         mask = batch["attention_mask"].unsqueeze(-1).float()
-        states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        states = encoder(**_encoder_inputs(batch))
         pooled.append((states.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1))
     return torch.cat(pooled).double().numpy()
 
@@ -125,7 +137,7 @@ def word_states(
     for batch in make_loader(
         examples, tokenizer, batch_size, shuffle=False, seed=seed, head="token"
     ):
-        states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        states = encoder(**_encoder_inputs(batch))
         scored = batch["labels"] != IGNORED_LABEL
         features.append(states.last_hidden_state[scored])
         tags.append(batch["labels"][scored])
@@ -147,18 +159,15 @@ def answer_span_states(
     (windows overlap by a quarter of `max_length`)."""
     tokenizer, encoder = _frozen_encoder(model_path, revision)
     windows = answer_windows(frame, tokenizer, max_length, max(1, max_length // 4))
-    # Only windows that wholly hold the answer (start 0 points at <s>: the answer is elsewhere).
+    # Only windows that wholly hold the answer (start 0 is the null slot: the answer is elsewhere).
     held = [w for w, start in enumerate(windows.start_positions) if start > 0]
     if not held:
         raise ValueError("TaskEmb probe: no window holds a gold answer")
-    examples = [
-        {"input_ids": windows.input_ids[w], "attention_mask": windows.attention_mask[w]}
-        for w in held
-    ]
+    examples = [windows.features(w) for w in held]
     features, inside = [], []
     loader = make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed)
     for first, batch in zip(range(0, len(held), batch_size), loader, strict=True):
-        states = encoder(**batch).last_hidden_state
+        states = encoder(**_encoder_inputs(batch)).last_hidden_state
         for row, w in enumerate(held[first : first + batch_size]):
             start, end = windows.start_positions[w], windows.end_positions[w]
             context = [t for t, span in enumerate(windows.offsets[w]) if span is not None]

@@ -131,10 +131,7 @@ def build_eval_set(
         return EvalSet(accelerator.prepare(loader), head, tuple(labels))
     contexts = frame["text_b"].tolist()
     windows = make_windows(tokenizer, frame["text_a"].tolist(), contexts, max_length, doc_stride)
-    examples = [
-        {"input_ids": ids, "attention_mask": mask}
-        for ids, mask in zip(windows.input_ids, windows.attention_mask, strict=True)
-    ]
+    examples = [windows.features(w) for w in range(len(windows.example))]
     loader = make_loader(
         examples, tokenizer, batch_size, shuffle=False, seed=0, mixed_precision=precision
     )

@@ -58,14 +58,15 @@ def train_tokenizer(corpus: Path, build: dict[str, Any], output: Path) -> None:
     from xltransfer.pretrain import train_tokenizer as train
 
     texts = pd.read_parquet(corpus)["text"].tolist()
-    tokenizer = train(texts, PretrainSpec.from_dict(build).vocab_size)
+    spec = PretrainSpec.from_dict(build)
+    tokenizer = train(texts, spec.vocab_size, spec.architecture)
     with atomic_path(output) as staging:
         tokenizer.save_pretrained(staging)
     log.info("tokenizer with %d entries from %d sentences", len(tokenizer), len(texts))
 
 
 def pretrain(corpus: Path, tokenizer: Path, build: dict[str, Any], output: Path, threads: int):
-    """Masked-LM pretraining of the demo model on the whole multilingual corpus."""
+    """Pretraining of the demo model on the whole multilingual corpus."""
     from xltransfer.pretrain import pretrain_mlm
 
     texts = pd.read_parquet(corpus)["text"].tolist()

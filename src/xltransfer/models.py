@@ -17,6 +17,7 @@ from transformers import (
 )
 
 from xltransfer.bi_encoder import BiEncoder, is_bi_encoder
+from xltransfer.carry_over import carry_encoder
 from xltransfer.spec import TaskHead
 
 log = logging.getLogger(__name__)
@@ -88,23 +89,6 @@ def same_label_space(a: PreTrainedModel, head: TaskHead) -> bool:
     return config.problem_type != "regression" and names == list(head.labels)
 
 
-def carry_encoder(model: PreTrainedModel, source: PreTrainedModel) -> None:
-    """Copy a source checkpoint's encoder into a model of another head kind.
-
-    Multiple-choice models read the pooler (XLM-R and BERT add it for that head only), sequence
-    and token heads do not: a pooler that only one side has is the one difference allowed, and
-    it keeps the target's own (pretrained or fresh) weights.
-    """
-    result = model.base_model.load_state_dict(source.base_model.state_dict(), strict=False)
-    unmatched = [
-        key
-        for key in (*result.missing_keys, *result.unexpected_keys)
-        if not key.startswith("pooler.")
-    ]
-    if unmatched:
-        raise ValueError(f"encoder weights do not match between source and target: {unmatched}")
-
-
 def build_classifier(
     init_model: str, revision: str | None, head: TaskHead, init_checkpoint: str | None
 ) -> tuple[PreTrainedModel, bool]:
@@ -113,7 +97,8 @@ def build_classifier(
     The head is always first built fresh from the pretrained model, so for a given seed the
     baseline and every source->target run start from the same head; the source checkpoint's head
     replaces it only when both predict the same label space (e.g. MNLI -> XNLI). A source of
-    another head kind (NER before XNLI) passes on its encoder only.
+    another head kind (NER before XNLI) passes on its encoder only, by name (`carry_over`):
+    embeddings and encoder stack, never a pooler or mT5's decoder.
     Returns the model and whether the head was carried over.
     """
     target_class = head_class(head.head)
@@ -130,13 +115,16 @@ def build_classifier(
     carry_head = source_class is target_class and same_label_space(source, head)
     if carry_head:
         model.load_state_dict(source.state_dict())
+        log.info("encoder and head carried over from %s", init_checkpoint)
     else:
-        carry_encoder(model, source)
-    log.info(
-        "encoder carried over from %s; head %s",
-        init_checkpoint,
-        "carried over" if carry_head else "new",
-    )
+        carried = carry_encoder(model, source)
+        parts = sorted({name.split(".")[0] for name in carried})
+        log.info(
+            "encoder carried over from %s (%d tensors of %s); head new",
+            init_checkpoint,
+            len(carried),
+            "/".join(parts),
+        )
     del source
     return model, carry_head
 

@@ -3,10 +3,12 @@ the best answer span read back from start/end logits.
 
 A context longer than `max_length` becomes several windows that overlap by `doc_stride` tokens
 (the tokenizer's overflow), each with the question in front. In training, a window that does not
-hold the whole answer points both positions at the first token (<s>/[CLS]), as for an
-unanswerable question. At evaluation, every window's offset mapping (context tokens only) turns
-the top-n start and end logits into character spans; the best valid span over all windows of an
-example is its answer.
+hold the whole answer points both positions at the first token, as for an unanswerable
+question: <s> (XLM-R) or [CLS] (BERT); T5 has no such token, so for mT5 it is the question's
+first token, never a context token and so never a span. mT5's span head reads the decoder, whose
+first position reads only the decoder start token (and the encoder): a null slot like [CLS].
+At evaluation, every window's offset mapping (context tokens only) turns the top-n start and end
+logits into character spans; the best valid span over all windows of an example is its answer.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ class QAWindows:
     offsets: list[list[tuple[int, int] | None]]  # character span per context token, else None
     start_positions: list[int] | None = None  # training only
     end_positions: list[int] | None = None
+    token_type_ids: list[list[int]] | None = None  # BERT: question 0, context 1
+
+    def features(self, window: int) -> dict[str, list[int]]:
+        """The model inputs of one window (token type ids where the tokenizer makes them)."""
+        inputs = {
+            "input_ids": self.input_ids[window],
+            "attention_mask": self.attention_mask[window],
+        }
+        if self.token_type_ids is not None:
+            inputs["token_type_ids"] = self.token_type_ids[window]
+        return inputs
 
 
 def check_answers(
@@ -98,6 +111,7 @@ def make_windows(
         offsets=offsets,
         start_positions=starts_out,
         end_positions=ends_out,
+        token_type_ids=encoded.get("token_type_ids"),
     )
 
 

@@ -76,7 +76,7 @@ class FinetuneSpec:
 
 @dataclass(frozen=True)
 class PretrainSpec:
-    """Architecture and masked-LM schedule of the tiny demo encoder."""
+    """Architecture and pretraining schedule of the tiny demo encoder."""
 
     vocab_size: int
     hidden_size: int
@@ -90,6 +90,7 @@ class PretrainSpec:
     mlm_probability: float
     max_length: int
     seed: int
+    architecture: str = "xlmr"  # xlmr | bert | mt5 (xltransfer.architectures)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PretrainSpec:

@@ -127,7 +127,9 @@ def build_optimizer(model: PreTrainedModel, hp: Hyperparameters) -> torch.optim.
     """AdamW without weight decay on biases and LayerNorm weights (as BERT was trained)."""
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
-        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(parameter)
+        # LayerNorm (BERT, XLM-R) and layer_norm / final_layer_norm (T5) alike.
+        norm = "layernorm" in name.lower().replace("_", "")
+        (no_decay if name.endswith("bias") or norm else decay).append(parameter)
     groups = [
         {"params": decay, "weight_decay": hp.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
