@@ -16,6 +16,9 @@ TASK_TYPES: dict[str, dict[str, Any]] = {
     "token_classification": {"pair": False, "head": "token"},
     # SQuAD-style: text_a the question, text_b the context, label the answers field.
     "extractive_qa": {"pair": True, "head": "qa"},
+    # Bitext retrieval (Tatoeba, BUCC): text_a a foreign sentence, text_b its English translation;
+    # scored from a frozen encoder's sentence embeddings, never trained (see retrieval.py).
+    "retrieval": {"pair": True, "head": "retrieval"},
 }
 # Heads that predict names from a label set (per sentence or per word).
 LABELLED_HEADS = ("classification", "token")
@@ -27,6 +30,8 @@ METRICS_BY_HEAD: dict[str, tuple[str, ...]] = {
     "token": ("f1", "precision", "recall", "accuracy", "f1_macro"),
     # SQuAD's exact match and token F1 over the best gold answer.
     "qa": ("f1", "exact_match"),
+    # Top-1 foreign->English accuracy (Tatoeba); F1 of margin-mined pairs (BUCC).
+    "retrieval": ("accuracy", "f1"),
 }
 
 SPLIT_ROLES = ("train", "dev", "test")
@@ -64,6 +69,21 @@ class LanguageRows:
 
 
 @dataclass(frozen=True)
+class RetrievalSettings:
+    """How a retrieval task embeds and scores sentences (registry key `retrieval`)."""
+
+    # Hidden state mean-pooled into a sentence embedding: 0 the embedding output, i layer i,
+    # negative counts from the top (-1, the default, is the final layer).
+    layer: int = -1
+    # Nearest neighbours averaged in the ratio margin of BUCC mining (Artetxe & Schwenk 2019).
+    margin_k: int = 4
+
+    @classmethod
+    def from_config(cls, entry: dict[str, Any] | None) -> RetrievalSettings:
+        return cls(**(entry or {}))
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One registry entry: dataset location, per-language configs, splits and column mapping."""
 
@@ -80,6 +100,7 @@ class TaskSpec:
     labels: tuple[str, ...] = ()
     taxonomy: dict[str, str] = field(default_factory=dict)
     language_rows: LanguageRows | None = None
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
 
     @classmethod
     def from_config(cls, name: str, entry: dict[str, Any]) -> TaskSpec:
@@ -100,11 +121,12 @@ class TaskSpec:
             language_rows=LanguageRows.from_config(entry["language_rows"])
             if entry.get("language_rows")
             else None,
+            retrieval=RetrievalSettings.from_config(entry.get("retrieval")),
         )
 
     @property
     def head(self) -> str:
-        """`classification`, `regression`, `token` or `qa`."""
+        """`classification`, `regression`, `token`, `qa` or `retrieval`."""
         return TASK_TYPES[self.type]["head"]
 
     @property
@@ -114,6 +136,16 @@ class TaskSpec:
     @property
     def num_labels(self) -> int:
         return len(self.labels) if self.head in LABELLED_HEADS else 1
+
+    @property
+    def is_retrieval(self) -> bool:
+        """Scored from an encoder's sentence embeddings: it has no training data of its own."""
+        return self.head == "retrieval"
+
+    @property
+    def mines_pairs(self) -> bool:
+        """A retrieval task scored by mining F1, whose threshold is chosen on its dev split."""
+        return self.is_retrieval and self.metric == "f1"
 
     @property
     def is_local(self) -> bool:
