@@ -363,7 +363,8 @@ def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
         **dict.fromkeys(ANALYSIS_JOBS, 1),
         "aggregate": 1,
         "gains": 1,
-        "transfer_gap": 1,
+        # Choi et al.'s gap needs a target-only baseline in English: not for retrieval targets.
+        "transfer_gap": int(bool(grid.trained_targets)),
         "all": 1,
     }
     counts = {rule: count for rule, count in counts.items() if count}

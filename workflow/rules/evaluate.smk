@@ -3,10 +3,10 @@ rule evaluate:
         unpack(get_evaluate_input),
     output:
         "results/{run}/scores/{model}/seed{seed}/{source}/{target}/shard{shard}.parquet",
-    wildcard_constraints:
-        target=TRAINED_TARGETS,
     log:
         "logs/{run}/evaluate/{model}/seed{seed}/{source}/{target}/shard{shard}.log",
+    wildcard_constraints:
+        target=TRAINED_TARGETS,
     conda:
         "../../envs/training.yaml"
     threads: get_resource("evaluate", "threads")
@@ -27,10 +27,10 @@ rule evaluate_retrieval:
         unpack(get_evaluate_retrieval_input),
     output:
         "results/{run}/scores/{model}/seed{seed}/{source}/{target}/shard{shard}.parquet",
-    wildcard_constraints:
-        target=RETRIEVAL_TARGETS,
     log:
         "logs/{run}/evaluate/{model}/seed{seed}/{source}/{target}/shard{shard}.log",
+    wildcard_constraints:
+        target=RETRIEVAL_TARGETS,
     conda:
         "../../envs/training.yaml"
     threads: get_resource("evaluate", "threads")
