@@ -96,16 +96,16 @@ def pool_states(
                 f"layer {layer} does not exist in an encoder of {depth} layers "
                 f"(0 = embeddings, 1..{depth}, or -1..-{depth + 1} from the top)"
             )
+    device = next(encoder.parameters()).device  # wherever the caller put the encoder
     pooled = []
     for batch in make_loader(examples, tokenizer, batch_size, shuffle=False, seed=0):
-        mask = batch["attention_mask"].unsqueeze(-1).float()
+        ids, attention = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+        mask = attention.unsqueeze(-1).float()
         out = encoder(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            output_hidden_states=layer is not None,
+            input_ids=ids, attention_mask=attention, output_hidden_states=layer is not None
         )
         states = out.last_hidden_state if layer is None else out.hidden_states[layer]
-        pooled.append((states * mask).sum(1) / mask.sum(1).clamp(min=1))
+        pooled.append(((states * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu())
     return torch.cat(pooled).double().numpy()
 
 

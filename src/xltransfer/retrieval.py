@@ -225,6 +225,8 @@ def evaluate_retrieval_shard(
 
     torch.set_num_threads(threads)
     tokenizer, encoder = frozen_encoder(str(encoder_path), revision)
+    if torch.cuda.is_available():  # an evaluation job given a GPU embeds on it
+        encoder.to("cuda")
 
     def embed(texts: list[str]) -> np.ndarray:
         frame = pd.DataFrame({"text_a": texts, "text_b": None})
