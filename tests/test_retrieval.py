@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
+import hub_fixtures
 import numpy as np
 import pandas as pd
 import pytest
@@ -209,65 +210,21 @@ def test_similarity_reads_the_english_side_and_taskemb_probes_the_pairing():
 
 # ---- the google/xtreme layout --------------------------------------------------------------
 
-XTREME_COLUMNS = [
-    ("source_sentence", "string"),
-    ("target_sentence", "string"),
-    ("source_lang", "string"),
-    ("target_lang", "string"),
-]
-
 
 def test_xtreme_tatoeba_and_bucc_load_through_the_production_path(tmp_path):
-    # Tatoeba: one validation split, file lines with their newline; BUCC: the gold pairs of
-    # validation and test, sentence ids in the *_lang columns.
-    tatoeba = {
-        "tatoeba.deu": {
-            "validation": [
-                {
-                    "source_sentence": "Ich habe Hunger.\n",
-                    "target_sentence": "I am hungry.\n",
-                    "source_lang": "deu",
-                    "target_lang": "eng",
-                },
-                {
-                    "source_sentence": "Wo ist der Bahnhof?\n",
-                    "target_sentence": "Where is the station?\n",
-                    "source_lang": "deu",
-                    "target_lang": "eng",
-                },
-            ]
-        }
-    }
-    bucc = {
-        "bucc18.de": {
-            split: [
-                {
-                    "source_sentence": f"Satz {i} der Nachrichten.",
-                    "target_sentence": f"Sentence {i} of the news.",
-                    "source_lang": f"de-{i:06d}",
-                    "target_lang": f"en-{i:06d}",
-                }
-                for i in range(3)
-            ]
-            for split in ("validation", "test")
-        }
-    }
-    repo = write_hub_repo(tmp_path / "xtreme", XTREME_COLUMNS, {**tatoeba, **bucc}, "x", "g/x")
+    repo = hub_fixtures.xtreme(tmp_path / "google__xtreme")
     tasks = {name: {**entry, "dataset": str(repo)} for name, entry in XTREME_TASKS.items()}
-    german = standardize(
-        TaskSpec.from_config("tatoeba", tasks["tatoeba"]),
-        load_split(TaskSpec.from_config("tatoeba", tasks["tatoeba"]), "de", "test"),
-        "de",
-        "test",
-    )
+    tatoeba = TaskSpec.from_config("tatoeba", tasks["tatoeba"])
+    german = standardize(tatoeba, load_split(tatoeba, "de", "test"), "de", "test")
+    # The file lines' newlines go; the foreign side is text_a.
     assert german["text_a"].tolist() == ["Ich habe Hunger.", "Wo ist der Bahnhof?"]
     assert german["text_b"].tolist() == ["I am hungry.", "Where is the station?"]
     assert (german["label"] == 1.0).all()
-    task = TaskSpec.from_config("bucc", tasks["bucc"])
-    assert task.retrieval.layer == 8 and task.mines_pairs
-    for role in ("dev", "test"):
-        frame = standardize(task, load_split(task, "de", role), "de", role)
-        assert frame["text_b"].tolist()[2] == "Sentence 2 of the news."
+    bucc = TaskSpec.from_config("bucc", tasks["bucc"])
+    assert bucc.retrieval.layer == 8 and bucc.mines_pairs
+    dev, test = (standardize(bucc, load_split(bucc, "de", r), "de", r) for r in ("dev", "test"))
+    assert dev["text_b"].tolist()[2] == "Sentence 2 of the news."
+    assert test["text_a"].tolist()[0] == "Satz 100 der Nachrichten."  # test is its own split
 
 
 def test_an_empty_sentence_is_refused_naming_the_row(tmp_path):
@@ -279,7 +236,7 @@ def test_an_empty_sentence_is_refused_naming_the_row(tmp_path):
             ]
         }
     }
-    columns = XTREME_COLUMNS[:2]
+    columns = hub_fixtures.BITEXT[:2]
     repo = write_hub_repo(tmp_path / "xtreme", columns, rows, "x", "g/x")
     task = TaskSpec.from_config("tatoeba", {**XTREME_TASKS["tatoeba"], "dataset": str(repo)})
     with pytest.raises(ValueError, match="row 1: an empty sentence in text_a"):
