@@ -312,7 +312,8 @@ RETRIEVAL_TARGETS = (
 )
 
 
-def _retrieval_files(wildcards):
+def get_retrieval_files(wildcards):
+    """Per language of the shard, the standardised split of each role a retrieval target reads."""
     roles = GRID.retrieval_roles[wildcards.target]
     return {
         lang: {role: _split_file(wildcards.target, role, lang) for role in roles}
@@ -325,7 +326,7 @@ def get_evaluate_retrieval_input(wildcards):
     inputs = {
         "splits": [
             path
-            for roles in _retrieval_files(wildcards).values()
+            for roles in get_retrieval_files(wildcards).values()
             for path in roles.values()
         ]
     }
@@ -334,10 +335,6 @@ def get_evaluate_retrieval_input(wildcards):
     else:
         inputs["source"] = rules.train_source.output.model.format(**wildcards)
     return inputs
-
-
-def get_retrieval_files(wildcards):
-    return _retrieval_files(wildcards)
 
 
 def get_retrieval_settings(wildcards):
