@@ -352,3 +352,41 @@ def test_the_embedding_layer_is_selectable(tiny_model_dir):
     assert not np.allclose(pool_states(tokenizer, encoder, frame, layer=0), final)
     with pytest.raises(ValueError, match="layer 8 does not exist in an encoder of 1 layers"):
         pool_states(tokenizer, encoder, frame, layer=8)
+
+
+def test_similarity_jobs_read_a_retrieval_target_by_its_english_side(tmp_path, tiny_model_dir):
+    from xltransfer.jobs import embedding_similarity, vocabulary_similarity
+
+    source = pd.DataFrame({"text_a": ["the dog sees a cat", "the cat likes a bird"] * 2})
+    source = source.assign(text_b=None, label=[0, 1, 0, 1])
+    pairs = pd.DataFrame(
+        {
+            "text_a": ["zor bak lim", "vek tal mun", "zor vek", "bak lim tal"],
+            "text_b": ["the dog sees", "a cat likes", "the bird", "a dog follows"],
+            "label": 1.0,
+        }
+    )
+    files = {"src": tmp_path / "src.parquet", "tatoeba": tmp_path / "tatoeba.parquet"}
+    source.to_parquet(files["src"])
+    pairs.to_parquet(files["tatoeba"])
+    heads = {"src": "classification", "tatoeba": "retrieval"}
+    grid = (["m"], ["src"], ["tatoeba"])
+    overlap = vocabulary_similarity(files, 50, *grid, tmp_path / "v.parquet", heads)
+    # English sides only (one-letter words are not tokens): the source's 6 word types are all
+    # among the target's 7; with the foreign words the union would hold 7 more.
+    english = {"the", "dog", "sees", "cat", "likes", "bird", "follows"}
+    assert overlap["value"].item() == pytest.approx(6 / len(english))
+    settings = {"examples": 10, "max_length": 16, "seed": 0, "taskemb_model": "probe"}
+    for method in ("textemb", "taskemb"):
+        outputs = {"similarity": tmp_path / f"{method}.parquet", "vectors": tmp_path / "v.pq"}
+        table = embedding_similarity(
+            method,
+            {"m": {"src": str(tiny_model_dir), "tatoeba": str(tiny_model_dir)}},
+            files,
+            {"src": "classification", "tatoeba": "retrieval"},
+            ["src"],
+            ["tatoeba"],
+            settings,
+            outputs,
+        )
+        assert np.isfinite(table["value"]).all() and len(table) == 1
