@@ -11,7 +11,8 @@ Quirks reproduced (each is a way a loader can go wrong on the real data):
 * google/xtreme: `PAN-X.<lang>`, `udpos.<English language name>` (Thai with a test split only),
   `MLQA.<context lang>.<question lang>` (validation and test only, `answers` with answer_start
   before text), XNLI with string `gold_label`s and all languages in one config, PAWS-X with
-  string labels;
+  string labels, `tatoeba.<ISO 639-3>` (validation only, sentences ending in a newline, the
+  foreign side in `source_sentence`) and `bucc18.<lang>` (gold pairs only, ids in `*_lang`);
 * rajpurkar/squad_v2: unanswerable questions with empty answer lists;
 * google/xquad: `xquad.<lang>` configs with a validation split only;
 * google-research-datasets/tydiqa: `secondary_task` holds every language; only the id prefix
@@ -262,6 +263,35 @@ def _udpos(name: str) -> list[dict]:
     return [{"tokens": tokens, "pos_tags": [UPOS_TAGS.index(tag) for tag in tags]}]
 
 
+BITEXT = [
+    ("source_sentence", "string"),
+    ("target_sentence", "string"),
+    ("source_lang", "string"),
+    ("target_lang", "string"),
+]
+
+
+def _tatoeba() -> list[dict]:
+    """Tatoeba pairs as google/xtreme stores them: each sentence a file line with its newline."""
+    pairs = [("Ich habe Hunger.", "I am hungry."), ("Wo ist der Bahnhof?", "Where is the station?")]
+    return [
+        {"source_sentence": f"{de}\n", "target_sentence": f"{en}\n", "source_lang": "deu",
+         "target_lang": "eng"}
+        for de, en in pairs
+    ]  # fmt: skip
+
+
+def _bucc(split: str) -> list[dict]:
+    """BUCC 2018 gold pairs only, the sentence ids in the *_lang columns."""
+    first = 0 if split == "validation" else 100
+    return [
+        {"source_sentence": f"Satz {i} der Nachrichten.",
+         "target_sentence": f"Sentence {i} of the news.",
+         "source_lang": f"de-{i:06d}", "target_lang": f"en-{i:06d}"}
+        for i in range(first, first + 3)
+    ]  # fmt: skip
+
+
 def xtreme(repo: Path) -> Path:
     panx = [("tokens", ["string"]), ("ner_tags", [PANX_TAGS]), ("langs", ["string"])]
     udpos = [("tokens", ["string"]), ("pos_tags", [UPOS_TAGS])]
@@ -295,6 +325,9 @@ def xtreme(repo: Path) -> Path:
         "XNLI": (xnli_columns, {s: xnli_rows for s in ("validation", "test")}),
         **{f"PAWS-X.{lang}": (pawsx, {s: [{"sentence1": "a b", "sentence2": "b a", "label": "1"}]
                                       for s in three}) for lang in ("en", "de")},
+        # Retrieval: Tatoeba has a validation split only, BUCC validation and test.
+        "tatoeba.deu": (BITEXT, {"validation": _tatoeba()}),
+        "bucc18.de": (BITEXT, {s: _bucc(s) for s in ("validation", "test")}),
     }  # fmt: skip
     return _write(repo, configs, "google/xtreme")
 

@@ -110,6 +110,7 @@ def test_layout_of_repositories(bench: Path) -> None:
         "stsb_multi_mt",
         "tweet_sentiment_multilingual",
         "xnli",
+        "xtreme_tatoeba",
     ]
     codes = ["en", *LANGUAGES]
     assert sorted(p.name for p in (bench / "xnli").iterdir() if p.is_dir()) == sorted(codes)
@@ -126,6 +127,25 @@ def test_multilingual_sentiment_mirrors_tweet_sentiment_multilingual(bench: Path
     )
     assert data.column_names == ["text", "label"]
     assert data.features["label"].names == ["negative", "neutral", "positive"]
+
+
+def test_tatoeba_mirrors_google_xtreme_with_exact_translations(bench: Path) -> None:
+    configs = sorted(p.name for p in (bench / "xtreme_tatoeba").iterdir() if p.is_dir())
+    assert configs == sorted(f"tatoeba.{code}" for code in LANGUAGES)  # no English config
+    data = datasets.load_dataset(
+        str(bench / "xtreme_tatoeba"), name="tatoeba.cy0", split="validation"
+    )
+    assert data.column_names == ["source_sentence", "target_sentence", "source_lang", "target_lang"]
+    assert len(data) == SIZES["test_size"] and set(data["target_lang"]) == {"eng"}
+    cy0 = derive_language("cy0", overlap=0.0, script="cyrillic", seed=7)
+    for foreign, sentence in zip(data["source_sentence"], data["target_sentence"], strict=True):
+        assert sentence.endswith("\n") and foreign.endswith("\n")  # file lines, as on the Hub
+        assert translate(sentence.strip(), cy0) == foreign.strip()
+    # Each language draws its own English sentences, as Tatoeba's do.
+    ov60 = datasets.load_dataset(
+        str(bench / "xtreme_tatoeba"), name="tatoeba.ov60", split="validation"
+    )
+    assert ov60["target_sentence"] != data["target_sentence"]
 
 
 # --- languages -------------------------------------------------------------------------------

@@ -72,6 +72,9 @@ KNOWN = [
     # TyDiQA-GoldP: one config for all languages; the id prefix selects them.
     ("tydiqa", "en", "train", "Who gave Normandy its name?", ["The Normans"], 2),
     ("tydiqa", "sw", "test", "Mji mkuu wa Kenya ni upi?", ["Nairobi"], 1),
+    # Retrieval pairs: the foreign sentence and its English side; no label (1.0 as a placeholder).
+    ("tatoeba", "de", "test", "Ich habe Hunger.", 1.0, 2),
+    ("bucc", "de", "test", "Satz 100 der Nachrichten.", 1.0, 3),
 ]
 
 

@@ -13,6 +13,9 @@ Given row-aligned embeddings `foreign` (n × d) and `english` (n × d) of the sa
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from xltransfer.config import BASELINE_SOURCE
 
 ALIGNMENT_METHODS = ("least_squares", "procrustes")
 
@@ -49,3 +52,73 @@ def apply_alignment(embeddings: np.ndarray, weights: np.ndarray) -> np.ndarray:
             f"embeddings of width {embeddings.shape[-1]} do not fit a {weights.shape} alignment"
         )
     return embeddings @ weights
+
+
+def fold_ids(n: int, folds: int, seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
+    """A fold number per row, balanced and seeded; rows of one group share a fold."""
+    if folds < 2:
+        raise ValueError(f"a cross-fit needs at least 2 folds, got {folds}")
+    keys = np.arange(n) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    if keys.max(initial=-1) + 1 < folds:
+        raise ValueError(f"{keys.max(initial=-1) + 1} rows (or groups) cannot fill {folds} folds")
+    order = np.random.default_rng(seed).permutation(keys.max() + 1)
+    fold_of_key = np.empty_like(order)
+    fold_of_key[order] = np.arange(len(order)) % folds
+    return fold_of_key[keys]
+
+
+def cross_fit_alignment(
+    foreign: np.ndarray,
+    english: np.ndarray,
+    method: str,
+    *,
+    folds: int = 2,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """Foreign embeddings mapped into the English space, each row by a matrix fit on the other
+    folds' parallel rows only, so no sentence is aligned with its own translation's help.
+
+    `foreign[i]` and `english[i]` embed the two sides of parallel row i; `groups` keeps related
+    rows (the two sentences of one STS pair) in one fold. The result has `foreign`'s shape.
+    """
+    foreign = np.asarray(foreign, dtype=float)
+    english = np.asarray(english, dtype=float)
+    if foreign.shape != english.shape:
+        raise ValueError(
+            f"parallel embeddings must be two n × d arrays of one shape, got {foreign.shape} "
+            f"and {english.shape}"
+        )
+    fold = fold_ids(len(foreign), folds, seed, groups)
+    aligned = np.empty_like(foreign)
+    for k in range(folds):
+        held_out = fold == k
+        weights = fit_alignment(foreign[~held_out], english[~held_out], method)
+        aligned[held_out] = apply_alignment(foreign[held_out], weights)
+    return aligned
+
+
+# Score rows of an aligned evaluation carry the plain metric's name with this suffix.
+ALIGNED_SUFFIX = "_aligned"
+
+
+def add_alignment_gains(gains: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """`gains` (as `compute_gains` makes it from `scores`) with two columns on every
+    `<metric>_aligned` row, NaN on the others: `alignment_gain`, the row's aligned score minus the
+    same run's plain `<metric>` score, and `baseline_alignment_gain`, the same for the baseline
+    run (source `none`, the pretrained encoder), whose rows gains does not otherwise keep."""
+    run = ["model", "source", "target", "language", "seed", "metric"]
+    # Each plain score, keyed by the name of the aligned metric it is compared with.
+    plain = scores[run[:-1]].assign(metric=scores["metric"] + ALIGNED_SUFFIX, plain=scores["value"])
+    out = gains.merge(plain, on=run, how="left", validate="many_to_one")
+    baseline = plain.loc[plain["source"] == BASELINE_SOURCE].drop(columns="source")
+    out = out.merge(
+        baseline.rename(columns={"plain": "baseline_plain"}),
+        on=[c for c in run if c != "source"],
+        how="left",
+        validate="many_to_one",
+    )
+    aligned = out["metric"].str.endswith(ALIGNED_SUFFIX)
+    out["alignment_gain"] = (out["score"] - out["plain"]).where(aligned)
+    out["baseline_alignment_gain"] = (out["baseline_score"] - out["baseline_plain"]).where(aligned)
+    return out.drop(columns=["plain", "baseline_plain"])

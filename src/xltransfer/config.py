@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from xltransfer.tasks import LABELLED_HEADS, METRICS_BY_HEAD, TASK_TYPES, TaskSpec, load_registry
@@ -92,6 +92,22 @@ def check_config(config: dict[str, Any]) -> None:
         if len(set(values)) != len(values):
             raise ConfigError(f"experiment.{key}: duplicate entries in {values}")
     source_language = experiment["source_language"]
+    for name in experiment["sources"]:
+        if registry[name].is_retrieval:
+            raise ConfigError(
+                f"experiment.sources: {name!r} is a retrieval task, which trains nothing; it can "
+                "only be a target"
+            )
+    retrieval_targets = [t for t in experiment["targets"] if registry[t].is_retrieval]
+    if (
+        retrieval_targets
+        and "taskemb" in config["similarity"]["methods"]
+        and config["similarity"]["taskemb_model"] == "fine_tuned"
+    ):
+        raise ConfigError(
+            f"similarity.taskemb_model: 'fine_tuned' needs a checkpoint fine-tuned on every task, "
+            f"and the retrieval targets {retrieval_targets} have none; use 'probe'"
+        )
     for role in ("sources", "targets"):
         for name in experiment[role]:
             _check_task(f"tasks.{name}", registry[name], source_language)
@@ -172,6 +188,9 @@ def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
             f"{key}.metric: {task.metric!r} does not fit task type {task.type!r}; "
             f"choose one of {list(allowed)}"
         )
+    if task.is_retrieval:
+        _check_retrieval_task(key, task)
+        return
     if source_language not in task.languages:
         raise ConfigError(
             f"{key}.languages: the source language {source_language!r} is missing; "
@@ -203,6 +222,27 @@ def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
         )
 
 
+def _check_retrieval_task(key: str, task: TaskSpec) -> None:
+    """A retrieval task pairs foreign sentences with English ones and is never trained, so it
+    needs no English split; mining needs a dev split of its own to choose its threshold on."""
+    for language in task.languages:
+        _check_name(f"{key}.languages", language)
+    missing = {"text_a", "text_b"} - set(task.columns)
+    if missing:
+        raise ConfigError(
+            f"{key}.columns: a retrieval task needs text_a (the foreign sentence) and text_b "
+            f"(its English translation); {sorted(missing)} missing"
+        )
+    if task.mines_pairs and task.split_name("dev") == task.split_name("test"):
+        raise ConfigError(
+            f"{key}.splits: mining F1 chooses its threshold on the dev split, which must differ "
+            f"from the test split (both are {task.split_name('test')!r}); use metric accuracy or "
+            "give a separate dev split (BUCC's validation)"
+        )
+    if task.retrieval.margin_k < 1:
+        raise ConfigError(f"{key}.retrieval.margin_k: must be at least 1")
+
+
 @dataclass(frozen=True)
 class Grid:
     """The experiment grid: which models, tasks, seeds and language shards to run."""
@@ -214,6 +254,9 @@ class Grid:
     source_language: str
     target_languages: dict[str, tuple[str, ...]]
     languages_per_job: int
+    # Targets scored straight from an encoder (no train_target), with the split roles each of
+    # their languages is read in: ("test",), or ("dev", "test") when mining needs a threshold.
+    retrieval_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Grid:
@@ -231,7 +274,21 @@ class Grid:
                 t: tuple(overrides.get(t, registry[t].languages)) for t in experiment["targets"]
             },
             languages_per_job=int(experiment["languages_per_job"]),
+            retrieval_roles={
+                t: ("dev", "test") if registry[t].mines_pairs else ("test",)
+                for t in experiment["targets"]
+                if registry[t].is_retrieval
+            },
         )
+
+    @property
+    def trained_targets(self) -> tuple[str, ...]:
+        """Targets fine-tuned on their English data before evaluation."""
+        return tuple(t for t in self.targets if t not in self.retrieval_roles)
+
+    @property
+    def retrieval_targets(self) -> tuple[str, ...]:
+        return tuple(t for t in self.targets if t in self.retrieval_roles)
 
     @property
     def sources_with_baseline(self) -> tuple[str, ...]:
@@ -254,23 +311,28 @@ class Grid:
     def data_needs(self) -> list[tuple[str, str, str]]:
         """Every (task, language, split role) that some job reads."""
         needs = set()
-        for task in self.sources + self.targets:
+        for task in self.sources + self.trained_targets:
             needs.add((task, self.source_language, "train"))
             needs.add((task, self.source_language, "dev"))
         for target in self.targets:
-            needs.update((target, language, "test") for language in self.target_languages[target])
+            roles = self.retrieval_roles.get(target, ("test",))
+            needs.update(
+                (target, language, role)
+                for language in self.target_languages[target]
+                for role in roles
+            )
         return sorted(needs)
 
     def job_counts(self) -> dict[str, int]:
         """Jobs per rule implied by the grid (the dry run must agree)."""
-        runs = len(self.models) * len(self.seeds)
+        runs = len(self.models) * len(self.seeds) * len(self.sources_with_baseline)
         return {
             "prepare_data": len(self.data_needs()),
-            "train_source": runs * len(self.sources),
-            "train_target": runs * len(self.sources_with_baseline) * len(self.targets),
-            "evaluate": runs
-            * len(self.sources_with_baseline)
-            * sum(len(self.shards(t)) for t in self.targets),
+            "train_source": len(self.models) * len(self.seeds) * len(self.sources),
+            "train_target": runs * len(self.trained_targets),
+            "evaluate": runs * sum(len(self.shards(t)) for t in self.trained_targets),
+            # Every source checkpoint and the pretrained encoder (`none`), scored directly.
+            "evaluate_retrieval": runs * sum(len(self.shards(t)) for t in self.retrieval_targets),
         }
 
 
@@ -314,7 +376,8 @@ def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
         **dict.fromkeys(ANALYSIS_JOBS, 1),
         "aggregate": 1,
         "gains": 1,
-        "transfer_gap": 1,
+        # Choi et al.'s gap needs a target-only baseline in English: not for retrieval targets.
+        "transfer_gap": int(bool(grid.trained_targets)),
         "all": 1,
     }
     counts = {rule: count for rule, count in counts.items() if count}

@@ -147,6 +147,19 @@ def _qa_frame(task: TaskSpec, dataset: datasets.Dataset, where: str) -> pd.DataF
     )
 
 
+def _bitext_frame(task: TaskSpec, dataset: datasets.Dataset, where: str) -> pd.DataFrame:
+    """Foreign sentence (text_a) and its English translation (text_b), one gold pair per row
+    (label 1.0). Line ends are stripped: google/xtreme's Tatoeba keeps each file line's newline."""
+    pairs = {}
+    for standard in ("text_a", "text_b"):
+        texts = [str(text).strip() for text in dataset[task.columns[standard]]]
+        empty = [row for row, text in enumerate(texts) if not text]
+        if empty:
+            raise DatasetError(f"{where} row {empty[0]}: an empty sentence in {standard}")
+        pairs[standard] = texts
+    return pd.DataFrame({**pairs, "label": np.ones(len(dataset))})
+
+
 def standardize(
     task: TaskSpec, dataset: datasets.Dataset, language: str, role: str
 ) -> pd.DataFrame:
@@ -166,6 +179,8 @@ def standardize(
         from xltransfer.multiple_choice import choice_frame
 
         return choice_frame(task, dataset, where)
+    if task.head == "retrieval":
+        return _bitext_frame(task, dataset, where)
     if task.head == "token":
         labels = _tag_ids(task, dataset, where)
     elif task.head == "classification":

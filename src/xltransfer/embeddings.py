@@ -50,6 +50,12 @@ def _sample(frame: pd.DataFrame, n_examples: int, seed: int) -> pd.DataFrame:
     return frame.sample(n=min(n_examples, len(frame)), random_state=seed).reset_index(drop=True)
 
 
+def frozen_encoder(model_path: str, revision: str | None = None):
+    """Tokenizer and encoder (no head) of a pretrained model or fine-tuned checkpoint, in eval
+    mode; a checkpoint's task head is not loaded."""
+    return _frozen_encoder(model_path, revision)
+
+
 def _frozen_encoder(model_path: str, revision: str | None):
     from transformers import AutoModel
 
@@ -75,24 +81,54 @@ def pooled_states(
     max_length: int = 128,
     batch_size: int = 64,
     seed: int = 0,
+    layer: int | None = None,
 ) -> np.ndarray:
-    """Each example's final-layer token states of the frozen encoder, mean-pooled over tokens (a
-    multiple-choice example: each (context, question + choice) pair pooled, then averaged over
-    its choices, so no label is read)."""
+    """Each example's final-layer (or `layer`'s) token states of the frozen encoder, mean-pooled
+    over tokens (a multiple-choice example: each (context, question + choice) pair pooled, then
+    averaged over its choices, so no label is read)."""
     if CHOICES in frame:
         options = {"revision": revision, "max_length": max_length, "batch_size": batch_size}
         states = choice_states(model_path, frame, **options, seed=seed)
         return states.mean(1)
     tokenizer, encoder = _frozen_encoder(model_path, revision)
+    return pool_states(
+        tokenizer, encoder, frame, max_length=max_length, batch_size=batch_size, layer=layer
+    )
+
+
+@torch.no_grad()
+def pool_states(
+    tokenizer,
+    encoder: torch.nn.Module,
+    frame: pd.DataFrame,
+    *,
+    max_length: int = 128,
+    batch_size: int = 64,
+    layer: int | None = None,
+) -> np.ndarray:
+    """`pooled_states` with an encoder already loaded, so one load serves many frames.
+
+    `layer` indexes the hidden states as transformers returns them (0 the embedding output,
+    i layer i, -1 the last); None reads the final layer without keeping the others."""
     # Text only: a token task's words become one string, and the labels are not read.
     examples = encode_frame(
         sentence_texts(frame).assign(label=0.0), tokenizer, max_length, "regression"
     )
+    if layer is not None:
+        depth = encoder.config.num_hidden_layers
+        if not -(depth + 1) <= layer <= depth:
+            raise ValueError(
+                f"layer {layer} does not exist in an encoder of {depth} layers "
+                f"(0 = embeddings, 1..{depth}, or -1..-{depth + 1} from the top)"
+            )
+    device = next(encoder.parameters()).device  # wherever the caller put the encoder
     pooled = []
-    for batch in make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed):
-        mask = batch["attention_mask"].unsqueeze(-1).float()
-        states = encoder(**_encoder_inputs(batch))
-        pooled.append((states.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1))
+    for batch in make_loader(examples, tokenizer, batch_size, shuffle=False, seed=0):
+        inputs = {key: value.to(device) for key, value in _encoder_inputs(batch).items()}
+        mask = inputs["attention_mask"].unsqueeze(-1).float()
+        out = encoder(**inputs, output_hidden_states=layer is not None)
+        states = out.last_hidden_state if layer is None else out.hidden_states[layer]
+        pooled.append(((states * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu())
     return torch.cat(pooled).double().numpy()
 
 

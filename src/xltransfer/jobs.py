@@ -86,12 +86,58 @@ def evaluate(
     """Zero-shot scores of one checkpoint on a shard of languages."""
     from xltransfer.zero_shot import evaluate_shard
 
+    _fail_if_asked(context)
+    frame = evaluate_shard(
+        checkpoint, dict(zip(languages, tests, strict=True)), context=context, threads=threads
+    )
+    write_parquet_atomic(frame, output)
+    return frame
+
+
+def _fail_if_asked(context: dict) -> None:
     shard = f"{context['source']}/{context['target']}/{context['shard']}"
     if shard in os.environ.get(FAIL_EVALUATE, "").split(","):
         raise InjectedFailure(f"{FAIL_EVALUATE} names shard {shard}: failing as asked")
 
-    frame = evaluate_shard(
-        checkpoint, dict(zip(languages, tests, strict=True)), context=context, threads=threads
+
+def evaluate_retrieval(
+    encoder: str,
+    revision: str | None,
+    checkpoint: Path | None,
+    files: dict[str, dict[str, Path]],
+    settings: dict,
+    context: dict,
+    output: Path,
+    threads: int,
+) -> pd.DataFrame:
+    """Retrieval scores of one encoder (a source checkpoint's, or with `checkpoint` None the
+    pretrained model's) on a shard of languages; `files[lang][role]` are standardised splits."""
+    from xltransfer.retrieval import RetrievalSetup, encoder_summary, evaluate_retrieval_shard
+    from xltransfer.train import read_summary
+
+    _fail_if_asked(context)
+    summary = encoder_summary(
+        read_summary(checkpoint) if checkpoint is not None else None, encoder, revision
+    )
+    alignment = settings["alignment"]
+    frame = evaluate_retrieval_shard(
+        checkpoint if checkpoint is not None else encoder,
+        files,
+        context=context,
+        summary=summary,
+        setup=RetrievalSetup(
+            mine=settings["mine"],
+            margin_k=settings["margin_k"],
+            alignment=alignment["method"],
+            folds=alignment["folds"],
+            seed=settings["seed"],
+        ),
+        layer=settings["layer"],
+        primary_metric=settings["metric"],
+        max_length=settings["max_length"],
+        batch_size=settings["batch_size"],
+        revision=revision if checkpoint is None else None,
+        threads=threads,
     )
     write_parquet_atomic(frame, output)
     return frame
@@ -132,14 +178,20 @@ def vocabulary_similarity(
     sources: list[str],
     targets: list[str],
     output: Path,
+    heads: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Vocabulary overlap of every (source, task) from the tasks' English training text."""
+    """Vocabulary overlap of every (source, task) from the tasks' English training text (a
+    retrieval task's English sentences)."""
     from xltransfer.batches import sentence_texts
     from xltransfer.data import CHOICES, read_standard
+    from xltransfer.retrieval import similarity_view
 
     vocabularies = {}
     for task, path in train_files.items():
-        frame = sentence_texts(read_standard(Path(path)))
+        frame = read_standard(Path(path))
+        if (heads or {}).get(task) == "retrieval":
+            frame, _ = similarity_view(frame, "vocab_overlap")
+        frame = sentence_texts(frame)
         texts = [*frame["text_a"]] + ([*frame["text_b"]] if "text_b" in frame else [])
         if CHOICES in frame:  # a multiple-choice task's words are in its answers too
             texts += [option for options in frame[CHOICES] for option in options]
@@ -165,7 +217,10 @@ def aggregate(expected: list[Path], allow_partial: bool, output: Path) -> pd.Dat
 
 def gains(scores: Path, output: Path) -> pd.DataFrame:
     """Gain of every source over the target-only baseline, per score row."""
-    frame = analysis.compute_gains(pd.read_parquet(scores))
+    from xltransfer.alignment import add_alignment_gains
+
+    table = pd.read_parquet(scores)
+    frame = add_alignment_gains(analysis.compute_gains(table), table)
     write_parquet_atomic(frame, output)
     return frame
 
@@ -291,7 +346,8 @@ def embedding_similarity(
 
     `task_models[model][task]` is the model that embeds the task: the pretrained encoder for
     TextEmb and the TaskEmb probe, the checkpoint fine-tuned on that task for fine-tuned TaskEmb.
-    `heads[task]` is `classification` or `regression`.
+    `heads[task]` is the task's head kind; a retrieval task is embedded through
+    `retrieval.similarity_view`.
     """
     import numpy as np
     import torch
@@ -304,8 +360,13 @@ def embedding_similarity(
         task_embedding,
         text_embedding,
     )
+    from xltransfer.retrieval import similarity_view
 
     frames = {task: read_standard(Path(path)) for task, path in train_files.items()}
+    heads = dict(heads)
+    for task in frames:
+        if heads[task] == "retrieval":  # no training data: its sentences, or its pairing
+            frames[task], heads[task] = similarity_view(frames[task], method, settings["seed"])
 
     def embed(path: str, task: str) -> np.ndarray:
         frame = frames[task]

@@ -19,6 +19,9 @@ TASK_TYPES: dict[str, dict[str, Any]] = {
     # HellaSwag/CosmosQA/CommonsenseQA: text_a the context, optional text_b the question,
     # choices the candidate answers, label the gold choice named in `labels` order.
     "multiple_choice": {"pair": False, "head": "multiple_choice", "requires": ("choices",)},
+    # Bitext retrieval (Tatoeba, BUCC): text_a a foreign sentence, text_b its English translation;
+    # scored from a frozen encoder's sentence embeddings, never trained (see retrieval.py).
+    "retrieval": {"pair": True, "head": "retrieval"},
 }
 # Architectures a pair regression (STS) can be fine-tuned with.
 ARCHITECTURES = ("cross_encoder", "bi_encoder")
@@ -34,6 +37,8 @@ METRICS_BY_HEAD: dict[str, tuple[str, ...]] = {
     "qa": ("f1", "exact_match"),
     # The share of questions whose gold choice scores highest.
     "multiple_choice": ("accuracy",),
+    # Top-1 foreign->English accuracy (Tatoeba); F1 of margin-mined pairs (BUCC).
+    "retrieval": ("accuracy", "f1"),
 }
 
 SPLIT_ROLES = ("train", "dev", "test")
@@ -71,6 +76,21 @@ class LanguageRows:
 
 
 @dataclass(frozen=True)
+class RetrievalSettings:
+    """How a retrieval task embeds and scores sentences (registry key `retrieval`)."""
+
+    # Hidden state mean-pooled into a sentence embedding: 0 the embedding output, i layer i,
+    # negative counts from the top (-1, the default, is the final layer).
+    layer: int = -1
+    # Nearest neighbours averaged in the ratio margin of BUCC mining (Artetxe & Schwenk 2019).
+    margin_k: int = 4
+
+    @classmethod
+    def from_config(cls, entry: dict[str, Any] | None) -> RetrievalSettings:
+        return cls(**(entry or {}))
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One registry entry: dataset location, per-language configs, splits and column mapping."""
 
@@ -90,6 +110,7 @@ class TaskSpec:
     taxonomy: dict[str, str] = field(default_factory=dict)
     language_rows: LanguageRows | None = None
     architecture: str = "cross_encoder"
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
 
     @classmethod
     def from_config(cls, name: str, entry: dict[str, Any]) -> TaskSpec:
@@ -111,11 +132,12 @@ class TaskSpec:
             language_rows=LanguageRows.from_config(entry["language_rows"])
             if entry.get("language_rows")
             else None,
+            retrieval=RetrievalSettings.from_config(entry.get("retrieval")),
         )
 
     @property
     def head(self) -> str:
-        """`classification`, `regression`, `token`, `qa` or `multiple_choice`."""
+        """`classification`, `regression`, `token`, `qa`, `multiple_choice` or `retrieval`."""
         return TASK_TYPES[self.type]["head"]
 
     @property
@@ -140,6 +162,16 @@ class TaskSpec:
             for name in [value] if isinstance(value, str) else value:
                 names.append(name.split(".", 1)[0])
         return list(dict.fromkeys(names))
+
+    @property
+    def is_retrieval(self) -> bool:
+        """Scored from an encoder's sentence embeddings: it has no training data of its own."""
+        return self.head == "retrieval"
+
+    @property
+    def mines_pairs(self) -> bool:
+        """A retrieval task scored by mining F1, whose threshold is chosen on its dev split."""
+        return self.is_retrieval and self.metric == "f1"
 
     @property
     def is_local(self) -> bool:

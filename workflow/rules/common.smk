@@ -71,10 +71,10 @@ wildcard_constraints:
 
 def get_final_output():
     """The analysis tables and plots of this run (scores and transfer gaps when it trains)."""
-    trained = [
-        "results/{run}/scores.parquet",
-        "results/{run}/plots/transfer_gap.png",
-    ]
+    trained = ["results/{run}/scores.parquet"]
+    # The transfer gap needs a target-only baseline's English score: fine-tuned targets only.
+    if not PUBLISHED and GRID.trained_targets:
+        trained.append("results/{run}/plots/transfer_gap.png")
     return expand(
         [
             *([] if PUBLISHED else trained),
@@ -232,8 +232,15 @@ def embedding_heads():
     return {task: TASKS[task].head for task in embedding_tasks()}
 
 
+def _embedding_file(task):
+    # A retrieval target has no English training split: its first language's pairs stand in.
+    if task in GRID.retrieval_roles:
+        return _split_file(task, "test", GRID.target_languages[task][0])
+    return _split_file(task, "train")
+
+
 def get_embedding_train_files(wildcards):
-    return [_split_file(task, "train") for task in embedding_tasks()]
+    return [_embedding_file(task) for task in embedding_tasks()]
 
 
 def _embeds_with_checkpoint(method):
@@ -295,6 +302,63 @@ def get_evaluate_input(wildcards):
             for lang in get_shard_languages(wildcards)
         ],
     }
+
+
+# The targets of the two evaluation steps (fine-tuned ones; retrieval from an encoder).
+# An empty constraint would leave the wildcard unconstrained: "(?!)" matches nothing.
+TRAINED_TARGETS = "(?!)" if PUBLISHED else _alternatives(GRID.trained_targets) or "(?!)"
+RETRIEVAL_TARGETS = (
+    "(?!)" if PUBLISHED else _alternatives(GRID.retrieval_targets) or "(?!)"
+)
+
+
+def get_retrieval_files(wildcards):
+    """Per language of the shard, the standardised split of each role a retrieval target reads."""
+    roles = GRID.retrieval_roles[wildcards.target]
+    return {
+        lang: {role: _split_file(wildcards.target, role, lang) for role in roles}
+        for lang in get_shard_languages(wildcards)
+    }
+
+
+def get_evaluate_retrieval_input(wildcards):
+    """The encoder (a source checkpoint, or the pretrained model for `none`) and the splits."""
+    inputs = {
+        "splits": [
+            path
+            for roles in get_retrieval_files(wildcards).values()
+            for path in roles.values()
+        ]
+    }
+    if wildcards.source == BASELINE_SOURCE:
+        inputs["pretrained"] = get_pretrained(wildcards)
+    else:
+        inputs["source"] = rules.train_source.output.model.format(**wildcards)
+    return inputs
+
+
+def get_retrieval_settings(wildcards):
+    """Embedding, mining and alignment settings of one retrieval evaluation."""
+    task = TASKS[wildcards.target]
+    hp = stage_hyperparameters(config, "target", wildcards.target, wildcards.model)
+    return {
+        "layer": task.retrieval.layer,
+        "margin_k": task.retrieval.margin_k,
+        "mine": task.mines_pairs,
+        "metric": task.metric,
+        "alignment": config["analysis"]["alignment"],
+        "seed": config["analysis"]["seed"],
+        "max_length": hp["max_length"],
+        "batch_size": hp["eval_batch_size"],
+    }
+
+
+def get_model_revision(wildcards):
+    return config["models"][wildcards.model].get("revision")
+
+
+def get_model_reference(wildcards):
+    return model_reference(wildcards.model)
 
 
 def score_shards(run):

@@ -80,6 +80,7 @@ rule vocab_overlap_similarity:
     params:
         size=config["similarity"]["vocabulary_size"],
         tasks=embedding_tasks(),
+        heads=embedding_heads(),
         models=GRID.models,
         sources=GRID.sources,
         targets=GRID.targets,

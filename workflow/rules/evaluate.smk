@@ -5,6 +5,8 @@ rule evaluate:
         "results/{run}/scores/{model}/seed{seed}/{source}/{target}/shard{shard}.parquet",
     log:
         "logs/{run}/evaluate/{model}/seed{seed}/{source}/{target}/shard{shard}.log",
+    wildcard_constraints:
+        target=TRAINED_TARGETS,
     conda:
         "../../envs/training.yaml"
     threads: get_resource("evaluate", "threads")
@@ -16,3 +18,30 @@ rule evaluate:
         languages=get_shard_languages,
     script:
         "../scripts/evaluate.py"
+
+
+# Retrieval targets (Tatoeba, BUCC) have no target training: each source checkpoint's encoder,
+# and the pretrained one for `none`, is scored directly, so gains compare encoders.
+rule evaluate_retrieval:
+    input:
+        unpack(get_evaluate_retrieval_input),
+    output:
+        "results/{run}/scores/{model}/seed{seed}/{source}/{target}/shard{shard}.parquet",
+    log:
+        "logs/{run}/evaluate/{model}/seed{seed}/{source}/{target}/shard{shard}.log",
+    wildcard_constraints:
+        target=RETRIEVAL_TARGETS,
+    conda:
+        "../../envs/training.yaml"
+    threads: get_resource("evaluate", "threads")
+    resources:
+        mem_mb=get_resource("evaluate", "mem_mb"),
+        runtime=get_resource("evaluate", "runtime"),
+        gpu=get_resource("evaluate", "gpu"),
+    params:
+        files=get_retrieval_files,
+        settings=get_retrieval_settings,
+        encoder=get_model_reference,
+        revision=get_model_revision,
+    script:
+        "../scripts/evaluate_retrieval.py"

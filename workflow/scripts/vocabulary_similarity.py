@@ -12,4 +12,5 @@ vocabulary_similarity(
     params.sources,
     params.targets,
     Path(snakemake.output[0]),
+    params.heads,
 )

@@ -17,6 +17,7 @@ from xltransfer.demo.repos import (
     write_tweet_sentiment_multilingual,
     write_xnli,
 )
+from xltransfer.demo.tatoeba import write_tatoeba
 
 
 def make_languages(languages: dict[str, dict], seed: int) -> list[Language]:
@@ -60,6 +61,7 @@ def build_benchmark(
         write_stsb_multi_mt(tmp / "stsb_multi_mt", seed, langs, sizes)
         write_tweet_sentiment_multilingual(tmp / "tweet_sentiment_multilingual", seed, langs, sizes)
         write_ag_news(tmp / "ag_news", seed, sizes)
+        write_tatoeba(tmp / "xtreme_tatoeba", seed, langs, sizes.test)
         write_corpus(tmp / "corpus", seed, langs, corpus_sentences_per_language)
         tmp.chmod(0o755)  # mkdtemp makes 0700 folders; the result should look like any other
         _check_target(out_dir)
