@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -168,3 +169,86 @@ def test_fine_tuned_taskemb_refuses_a_bi_encoder_task():
     config["similarity"]["taskemb_model"] = "fine_tuned"
     with pytest.raises(ConfigError, match=r"tasks.stsb.architecture: .* use probe"):
         check_config(config)
+
+
+def _planted_sts(n: int = 200, width: int = 6, seed: int = 0):
+    """English pair embeddings whose cosine is the label, and a foreign copy seen through an
+    angle-distorting linear map."""
+    rng = np.random.default_rng(seed)
+    u, v = rng.normal(size=(n, width)), rng.normal(size=(n, width))
+    labels = (u * v).sum(1) / (np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1))
+    distortion = np.diag([8.0, 4.0, 1.0, 1.0, 0.25, 0.1]) @ np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    vectors = {}
+    for i in range(n):
+        vectors[f"en-a{i}"], vectors[f"en-b{i}"] = u[i], v[i]
+        vectors[f"xx-a{i}"], vectors[f"xx-b{i}"] = u[i] @ distortion, v[i] @ distortion
+    frames = {
+        lang: pd.DataFrame(
+            {"text_a": [f"{lang}-a{i}" for i in range(n)],
+             "text_b": [f"{lang}-b{i}" for i in range(n)], "label": labels}
+        )
+        for lang in ("en", "xx")
+    }  # fmt: skip
+    return frames, lambda texts: np.stack([vectors[t] for t in texts])
+
+
+def test_least_squares_alignment_undoes_a_planted_distortion_of_sts_embeddings():
+    from xltransfer.bi_encoder import aligned_sts_scores
+    from xltransfer.metrics import compute_metrics
+
+    frames, embed = _planted_sts()
+    xx = frames["xx"]
+    a, b = embed(xx["text_a"].tolist()), embed(xx["text_b"].tolist())
+    plain_cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    plain = compute_metrics("regression", plain_cos, xx["label"].to_numpy())
+    ls = aligned_sts_scores(embed, xx, frames["en"], method="least_squares", folds=2, seed=0)
+    assert plain["pearson"] < 0.8 and ls["pearson_aligned"] > 0.99
+    # An orthogonal map keeps every angle: the aligned scores are the plain ones.
+    pr = aligned_sts_scores(embed, xx, frames["en"], method="procrustes", folds=2, seed=0)
+    assert pr["pearson_aligned"] == pytest.approx(plain["pearson"], abs=1e-9)
+    assert pr["spearman_aligned"] == pytest.approx(plain["spearman"], abs=1e-9)
+
+
+def test_sts_alignment_needs_a_translation_of_every_pair():
+    from xltransfer.bi_encoder import aligned_sts_scores
+
+    frames, embed = _planted_sts()
+    with pytest.raises(ValueError, match="200 pairs against 199 English ones"):
+        aligned_sts_scores(
+            embed, frames["xx"], frames["en"].iloc[:199], method="procrustes", folds=2, seed=0
+        )
+
+
+def test_zero_shot_bi_encoder_adds_aligned_scores_outside_english(
+    tiny_model_dir, sts_splits, tmp_path
+):
+    from xltransfer.train import run_finetune
+    from xltransfer.zero_shot import evaluate_shard
+
+    out = tmp_path / "sts"
+    run_finetune(sts_spec(tiny_model_dir, sts_splits, hyperparameters=dataclasses.replace(
+        HP, epochs=1)), out)  # fmt: skip
+    english = pd.read_parquet(sts_splits["dev"])
+    # A "translation" row for row: other filler words, the same nouns and scores.
+    foreign = english.assign(
+        text_a=english["text_a"].str.replace("sees", "likes"),
+        text_b=english["text_b"].str.replace("red", "old"),
+    )
+    foreign.to_parquet(tmp_path / "xx.parquet")
+    context = {"model": "tiny", "seed": 0, "source": "none", "target": "sts"}
+    scores = evaluate_shard(
+        out,
+        {"en": sts_splits["dev"], "xx": tmp_path / "xx.parquet"},
+        context=context,
+        alignment={"method": "procrustes", "folds": 2, "seed": 0},
+        english_test=sts_splits["dev"],
+    ).set_index(["language", "metric"])
+    assert ("xx", "pearson_aligned") in scores.index and (
+        "en",
+        "pearson_aligned",
+    ) not in scores.index
+    assert not scores.loc[("xx", "pearson_aligned"), "primary"]
+    # Procrustes: the aligned cosine is the plain one (the map keeps angles).
+    assert scores.loc[("xx", "pearson_aligned"), "value"] == pytest.approx(
+        scores.loc[("xx", "pearson"), "value"], abs=1e-5
+    )

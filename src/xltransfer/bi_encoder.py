@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch.nn import functional
@@ -139,3 +140,62 @@ class SentencePairCollator:
         batch = {**self._pad(features, ""), **self._pad(features, SECOND)}
         batch["labels"] = torch.stack([torch.as_tensor(f["labels"]) for f in features])
         return batch
+
+
+@torch.no_grad()
+def sentence_embeddings(
+    model: BiEncoder, tokenizer, texts: list[str], *, max_length: int, batch_size: int
+) -> np.ndarray:
+    """The bi-encoder's mean-pooled embedding of each sentence, in order."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(texts), batch_size):
+        batch = tokenizer(
+            texts[start : start + batch_size],
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        ).to(device)
+        out.append(model.embed(batch["input_ids"], batch["attention_mask"]).float().cpu())
+    return torch.cat(out).double().numpy()
+
+
+def aligned_sts_scores(
+    embed, foreign: pd.DataFrame, english: pd.DataFrame, *, method: str, folds: int, seed: int
+) -> dict[str, float]:
+    """Pearson and Spearman (as `<metric>_aligned`) of a bi-encoder's cosine after projection
+    alignment: each foreign sentence embedding is mapped onto the English space by a matrix
+    cross-fit on the row-aligned English translations of the same test pairs (stsb_multi_mt's
+    configs are translations row for row), with both sentences of a pair in one fold so no pair
+    is mapped with its own translation's help. `embed(texts)` returns sentence embeddings.
+
+    An orthogonal map (procrustes) keeps every angle, so it cannot change a within-language
+    cosine: its aligned scores equal the plain ones, and only `least_squares` can differ.
+    """
+    from xltransfer.alignment import ALIGNED_SUFFIX, cross_fit_alignment
+    from xltransfer.metrics import compute_metrics
+
+    if len(foreign) != len(english):
+        raise ValueError(
+            f"aligning STS needs the English translation of every test pair: {len(foreign)} "
+            f"pairs against {len(english)} English ones"
+        )
+    n = len(foreign)
+    sentences = pd.concat([foreign["text_a"], foreign["text_b"]]).tolist()
+    translations = pd.concat([english["text_a"], english["text_b"]]).tolist()
+    mapped = cross_fit_alignment(
+        embed(sentences),
+        embed(translations),
+        method,
+        folds=folds,
+        seed=seed,
+        groups=np.concatenate([np.arange(n), np.arange(n)]),
+    )
+    first, second = mapped[:n], mapped[n:]
+    cosine = (first * second).sum(1) / (
+        np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1)
+    ).clip(min=1e-12)
+    scores = compute_metrics("regression", cosine, foreign["label"].to_numpy(dtype=float))
+    return {f"{name}{ALIGNED_SUFFIX}": value for name, value in scores.items()}

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from accelerate import Accelerator
 
+from xltransfer.bi_encoder import aligned_sts_scores, sentence_embeddings
 from xltransfer.data import read_standard
 from xltransfer.evaluation import build_eval_set, score_eval_set
 from xltransfer.models import head_class, load_tokenizer
@@ -25,8 +26,14 @@ def evaluate_shard(
     *,
     context: dict,
     threads: int = 1,
+    alignment: dict | None = None,
+    english_test: Path | None = None,
 ) -> pd.DataFrame:
-    """Scores of one checkpoint on each language's test split, one row per (language, metric)."""
+    """Scores of one checkpoint on each language's test split, one row per (language, metric).
+
+    A bi-encoder also gets `<metric>_aligned` scores in every language but English when
+    `alignment` (method, folds, seed; method `none` for none) and the English test split, the
+    translations the alignment is fit on, are given."""
     torch.set_num_threads(threads)
     summary = read_summary(checkpoint)
     spec = summary["spec"]
@@ -48,6 +55,21 @@ def evaluate_shard(
             hp.doc_stride,
         )
         scores[language] = score_eval_set(model, test_set, accelerator)
+        if head == "bi_encoder" and _aligns(alignment, english_test, path):
+            scores[language] |= aligned_sts_scores(
+                lambda texts: sentence_embeddings(
+                    accelerator.unwrap_model(model),
+                    tokenizer,
+                    texts,
+                    max_length=hp.max_length,
+                    batch_size=hp.eval_batch_size,
+                ),
+                read_standard(Path(path)),
+                read_standard(Path(english_test)),
+                method=alignment["method"],
+                folds=alignment["folds"],
+                seed=alignment["seed"],
+            )
         sizes[language] = len(test_set)
         log.info("%s %s: %s", context.get("target"), language, scores[language])
     rows = score_rows(
@@ -58,3 +80,10 @@ def evaluate_shard(
         n_examples=sizes,
     )
     return pd.DataFrame(rows)
+
+
+def _aligns(alignment: dict | None, english_test: Path | None, test_file: Path) -> bool:
+    """Alignment is asked for, and this split is not the English one it maps onto."""
+    if not alignment or alignment["method"] == "none" or english_test is None:
+        return False
+    return Path(test_file).resolve() != Path(english_test).resolve()
