@@ -48,6 +48,8 @@ class TaskSpec:
     revision: str | None = None
     labels: tuple[str, ...] = ()
     taxonomy: dict[str, str] = field(default_factory=dict)
+    # Registry task whose English train and dev splits fine-tune this one (XQuAD trains on SQuAD).
+    train_task: str | None = None
 
     @classmethod
     def from_config(cls, name: str, entry: dict[str, Any]) -> TaskSpec:
@@ -65,6 +67,7 @@ class TaskSpec:
             revision=entry.get("revision"),
             labels=tuple(entry.get("labels") or ()),
             taxonomy=dict(entry.get("taxonomy") or {}),
+            train_task=entry.get("train_task"),
         )
 
     @property
