@@ -60,9 +60,9 @@ def test_dry_run_matches_grid_arithmetic(tmp_path, languages_per_job):
     counts = dry_run_counts(folder, write_config(folder, config))
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     assert counts == expected_job_counts(config)
-    # 2 seeds x 7 runs x 3 targets x ceil(6 languages / languages_per_job)
+    # 2 seeds x 8 runs x 5 targets x ceil(6 languages / languages_per_job)
     shards = {0: 1, 1: 6, 4: 2}[languages_per_job]
-    assert counts["evaluate"] == 2 * 7 * 3 * shards
+    assert counts["evaluate"] == 2 * 8 * 5 * shards
     assert counts["pretrain"] == counts["train_tokenizer"] == counts["demo_benchmark"] == 1
 
 
@@ -173,5 +173,5 @@ def test_taskemb_needs_trained_checkpoints_only_when_fine_tuned(tmp_path, taskem
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
     assert counts["taskemb_similarity"] == 1 and counts["pretrain"] == 1
     # Fine-tuned: one source checkpoint per source, one target-only baseline per target.
-    assert counts.get("train_source", 0) == (6 if trains else 0)
-    assert counts.get("train_target", 0) == (3 if trains else 0)
+    assert counts.get("train_source", 0) == (7 if trains else 0)
+    assert counts.get("train_target", 0) == (5 if trains else 0)

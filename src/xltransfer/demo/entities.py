@@ -56,8 +56,8 @@ ROLES: tuple[str, ...] = (
 )  # fmt: skip
 ORGANISATION_HEADS: tuple[str, ...] = ("company", "bank", "team", "club")
 LOCATION_HEADS: tuple[str, ...] = ("government", "army", "border", "parliament", "embassy", "city")
-# Punctuation closing sentences and questions; kept verbatim in every language.
-ENTITY_PUNCTUATION: tuple[str, ...] = (".", "?")
+# Punctuation closing questions; kept verbatim in every language.
+ENTITY_PUNCTUATION: tuple[str, ...] = ("?",)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def _fact(rng: random.Random, taken: set) -> tuple[Words, list[tuple[Words, int,
     kind = rng.randrange(4)
     if kind == 0:
         org = _distinct(rng, lambda: mention(rng, "ORG"), taken)
-        fact = Words.of(person, "works", "for", org, ".")
+        fact = Words.of(person, "works", "for", org)
         return fact, [
             (Words.of("who", "works", "for", org, "?"), 0, n),
             (Words.of("what", "does", person, "work", "for", "?"), n + 2, n + 2 + len(org.words)),
@@ -72,7 +72,7 @@ def _fact(rng: random.Random, taken: set) -> tuple[Words, list[tuple[Words, int,
     if kind in (1, 2):
         loc = _distinct(rng, lambda: mention(rng, "LOC"), taken)
         relation = ("lives", "in") if kind == 1 else ("was", "born", "in")
-        fact = Words.of(person, *relation, loc, ".")
+        fact = Words.of(person, *relation, loc)
         start = n + len(relation)
         where = (
             Words.of("where", "does", person, "live", "?")
@@ -85,7 +85,7 @@ def _fact(rng: random.Random, taken: set) -> tuple[Words, list[tuple[Words, int,
         ]
     obj = _distinct(rng, lambda: (rng.choice(ADJECTIVES), rng.choice(NOUNS)), taken)
     verb3 = rng.choice(VERBS)[1]
-    fact = Words.of(person, verb3, "the", obj, ".")
+    fact = Words.of(person, verb3, "the", obj)
     return fact, [
         (Words.of("who", verb3, "the", obj, "?"), 0, n),
         (Words.of("what", "does", person, BASE_FORM[verb3], "?"), n + 2, n + 4),
@@ -93,15 +93,20 @@ def _fact(rng: random.Random, taken: set) -> tuple[Words, list[tuple[Words, int,
 
 
 def qa_example(rng: random.Random) -> QAExample:
-    """Three or four facts about different people and one question about one of them."""
+    """Three or four facts about different people, joined by 'and', and one question about one
+    of them."""
     taken: set = set()
     facts = [_fact(rng, taken) for _ in range(rng.choice((3, 4)))]
     asked = rng.randrange(len(facts))
     question, start, end = rng.choice(facts[asked][1])
-    offset = sum(len(fact.words) for fact, _ in facts[:asked])
+    # Each earlier fact is followed by 'and'; the demo tokenizer has no '.'.
+    offset = sum(len(fact.words) + 1 for fact, _ in facts[:asked])
+    parts: list = []
+    for i, (fact, _) in enumerate(facts):
+        parts += [*(["and"] if i else []), fact]
     context = Words(
-        tuple(w for fact, _ in facts for w in fact.words),
-        tuple(n for fact, _ in facts for n in fact.names),
+        tuple(w for part in parts for w in (part.words if isinstance(part, Words) else (part,))),
+        tuple(n for part in parts for n in (part.names if isinstance(part, Words) else (False,))),
     )
     return QAExample(context, question, (offset + start, offset + end))
 
