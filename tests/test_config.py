@@ -79,37 +79,55 @@ def test_shell_text_cannot_become_a_name(config):
 def test_grid_job_counts(config):
     grid = Grid.from_config(config)
     counts = grid.job_counts()
-    # 6 sources; 7 runs per target incl. the baseline; 3 targets; 1 model; 1 seed.
-    assert counts["train_source"] == 6
-    assert counts["train_target"] == 7 * 3
-    assert counts["evaluate"] == 7 * 3  # all languages in one shard
-    # (6 sources + 3 targets) x (train, dev) in English + 3 targets x 6 test languages.
-    assert counts["prepare_data"] == 9 * 2 + 3 * 6
+    # 7 sources; 8 runs per target incl. the baseline; 5 targets; 1 model; 1 seed.
+    assert counts["train_source"] == 7
+    assert counts["train_target"] == 8 * 5
+    assert counts["evaluate"] == 8 * 5  # all languages in one shard
+    # (7 sources + 4 targets with their own training data) x (train, dev) in English, xquad
+    # reading squad's, + 5 targets x 6 test languages.
+    assert counts["prepare_data"] == 11 * 2 + 5 * 6
+    assert grid.train_data["xquad"] == "squad" and grid.train_data["panx"] == "panx"
+    assert ("xquad", "en", "train") not in grid.data_needs()
+    assert ("xquad", "en", "test") in grid.data_needs()
+
+
+def test_train_task_must_exist_and_match_the_target(config):
+    def broken(change) -> dict:
+        bad = copy.deepcopy(config)
+        change(bad["tasks"])
+        return bad
+
+    cases = [
+        (lambda t: t["xquad"].update(train_task="squadd"), r"tasks.xquad.train_task: unknown task"),
+        (
+            lambda t: t["xquad"].update(train_task="panx"),
+            r"tasks.xquad.train_task: 'panx' is a token_classification task",
+        ),
+        (
+            lambda t: t["panx"].update(train_task="conll2003"),
+            r"tasks.panx.train_task: 'conll2003' .* labels .*B-MISC",
+        ),
+        (lambda t: t["squad"].update(train_task="xquad"), r"tasks.squad.train_task: 'xquad' must"),
+        (lambda t: t["xquad"].pop("train_task"), r"tasks.xquad.splits: no \['train', 'dev'\]"),
+    ]
+    for change, message in cases:
+        bad = broken(change)
+        validate(bad, str(SCHEMA))
+        with pytest.raises(ConfigError, match=message):
+            check_config(bad)
 
 
 def test_language_shards(config):
     config["experiment"]["languages_per_job"] = 4
     grid = Grid.from_config(config)
     assert grid.shards("xnli") == [("en", "ov100", "ov60", "ov30"), ("ov0", "cy0")]
-    assert grid.job_counts()["evaluate"] == 7 * 3 * 2
+    assert grid.job_counts()["evaluate"] == 8 * 5 * 2
     with pytest.raises(ConfigError, match="2 language shards"):
         grid.shard_languages("xnli", 2)
 
 
 def test_qa_windows_must_overlap_by_less_than_half(config):
     bad = copy.deepcopy(config)
-    bad["tasks"]["squad"] = {
-        "dataset": "rajpurkar/squad",
-        "config": "plain_text",
-        "type": "extractive_qa",
-        "columns": {"text_a": "question", "text_b": "context", "label": "answers"},
-        "splits": {"train": "train", "dev": "validation", "test": "validation"},
-        "languages": ["en"],
-        "metric": "f1",
-        "taxonomy": {"family": "qa", "format": "span", "input": "pair"},
-    }
-    bad["experiment"]["sources"].append("squad")
-    validate(bad, str(SCHEMA))
     check_config(bad)  # the default stride, 16, fits the demo's max_length of 64
     bad["training"]["source"].update(max_length=64, doc_stride=32)
     with pytest.raises(ConfigError, match=r"training.source.doc_stride: 32 must be below half"):

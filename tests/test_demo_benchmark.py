@@ -19,19 +19,38 @@ import pytest
 import yaml
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
+from test_workflow import default_config
 
+from xltransfer.data import load_split, standardize
 from xltransfer.demo import build_benchmark, derive_language, english, realised_overlap, translate
+from xltransfer.demo.entities import (
+    AMBIGUOUS,
+    ENTITY_WORDS,
+    LOCATION_PREFIXES,
+    LOCATIONS,
+    MISCELLANEOUS,
+    ORGANISATION_SUFFIXES,
+    ORGANISATIONS,
+    PERSON_FIRST,
+    PERSON_LAST,
+    entity_language,
+)
+from xltransfer.demo.entity_repos import CONLL_NER_TAGS, WIKIANN_TAGS, ner_rows, spans_of
 from xltransfer.demo.languages import kept_count
 from xltransfer.demo.lexicon import vocabulary
 from xltransfer.demo.noise import LABEL_NOISE_RATE, SCORE_NOISE_SD
 from xltransfer.demo.pair_tasks import generate_nli, generate_paraphrase, generate_sts
+from xltransfer.demo.qa import generate_qa
 from xltransfer.demo.rng import stream
+from xltransfer.demo.script import to_script
 from xltransfer.demo.single_tasks import (
     corrupt,
     generate_acceptability,
     generate_sentiment,
     generate_topic,
 )
+from xltransfer.tagging_metrics import entity_scores
+from xltransfer.tasks import TaskSpec
 
 LANGUAGES = {
     "ov100": {"overlap": 1.0, "script": "latin"},
@@ -105,11 +124,15 @@ def test_refuses_non_empty_out_dir_but_accepts_empty(tmp_path: Path) -> None:
 def test_layout_of_repositories(bench: Path) -> None:
     assert sorted(p.name for p in bench.iterdir()) == [
         "ag_news",
+        "conll2003",
         "corpus",
         "glue",
+        "squad",
         "stsb_multi_mt",
         "tweet_sentiment_multilingual",
+        "wikiann",
         "xnli",
+        "xquad",
         "xtreme_tatoeba",
     ]
     codes = ["en", *LANGUAGES]
@@ -278,7 +301,8 @@ def test_embedded_features_and_hidden_test_labels(bench: Path) -> None:
 def test_corpus_has_every_language(bench: Path) -> None:
     corpus = pd.read_parquet(bench / "corpus" / "corpus.parquet")
     assert list(corpus.columns) == ["language", "text"]
-    assert Counter(corpus.language) == {code: 25 for code in ["en", *LANGUAGES]}
+    # 25 sentences in the tasks' styles and 25 // 4 with named entities per language.
+    assert Counter(corpus.language) == {code: 25 + 6 for code in ["en", *LANGUAGES]}
     assert corpus.text.str.len().min() > 0
 
 
@@ -383,3 +407,170 @@ def test_pair_overlap_baseline_is_clearly_above_chance() -> None:
     )
     accuracy = model.score(_pair_features(test), [r["label"] for r in test])
     assert 0.6 < accuracy < 0.96  # learnable, but noise keeps it below perfect
+
+
+# --- NER and QA repositories (WikiANN, CoNLL-2003, SQuAD, XQuAD) ---------------------------
+
+
+def _registry_task(name: str, bench: Path) -> TaskSpec:
+    """The default config's registry entry, pointed at this test's benchmark folder."""
+    entry = dict(default_config()["tasks"][name])
+    entry["dataset"] = str(bench / Path(entry["dataset"]).name)
+    return TaskSpec.from_config(name, entry)
+
+
+def test_wikiann_mirrors_hub_and_loads_through_the_registry(bench: Path, offline: None) -> None:
+    task = _registry_task("panx", bench)
+    frames = {}
+    for code in ["en", *LANGUAGES]:
+        data = load_split(task, code, "test")
+        assert list(data.features) == ["tokens", "ner_tags", "langs", "spans"]
+        assert data.features["ner_tags"].feature.names == list(WIKIANN_TAGS)
+        assert all(set(langs) == {code} for langs in data["langs"])
+        for tokens, tags, spans in zip(
+            data["tokens"], data["ner_tags"], data["spans"], strict=True
+        ):
+            names = [WIKIANN_TAGS[t] for t in tags]
+            assert spans == spans_of(tokens, names) and spans  # e.g. "PER: anna weber"
+        frames[code] = standardize(task, data, code, "test")
+    assert [
+        s["name"]
+        for s in _front_matter(bench / "wikiann" / "README.md")["dataset_info"][0]["splits"]
+    ] == ["train", "validation", "test"]
+    en = frames["en"]
+    for code in LANGUAGES:  # parallel: the same tags in every language
+        assert [list(t) for t in frames[code]["label"]] == [list(t) for t in en["label"]]
+
+
+def _words_by_tag(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    names, context = [], []
+    for tokens, tags in zip(frame["text_a"], frame["label"], strict=True):
+        for token, tag in zip(tokens, tags, strict=True):
+            (names if tag else context).append(token)
+    return names, context
+
+
+def test_names_are_copied_and_context_follows_the_overlap(bench: Path, offline: None) -> None:
+    task = _registry_task("panx", bench)
+    frame = {
+        c: standardize(task, load_split(task, c, "test"), c, "test") for c in ["en", *LANGUAGES]
+    }
+    en_names, en_context = _words_by_tag(frame["en"])
+    english_words = set(vocabulary()) | set(ENTITY_WORDS)
+    shares = {}
+    for code in ("ov100", "ov60", "ov30", "ov0"):
+        names, context = _words_by_tag(frame[code])
+        assert names == en_names  # Latin-script languages copy every name
+        types = {e: s for e, s in zip(en_context, context, strict=True)}
+        shares[code] = sum(e == s for e, s in types.items()) / len(types)
+    assert shares["ov100"] == 1.0 and shares["ov0"] == 0.0
+    assert shares["ov100"] > shares["ov60"] > shares["ov30"] > shares["ov0"]
+    assert abs(shares["ov60"] - 0.6) < 0.2 and abs(shares["ov30"] - 0.3) < 0.2
+    assert not set(_words_by_tag(frame["ov0"])[1]) & english_words
+    cy_names, cy_context = _words_by_tag(frame["cy0"])
+    assert cy_names == [to_script(n, "cyrillic") for n in en_names]  # transliterated
+    assert not any(re.search(r"[A-Za-z]", w) for w in cy_names + cy_context)
+
+
+def test_added_words_leave_the_base_mapping_alone_and_stay_nested() -> None:
+    langs = [derive_language(f"l{o}", overlap=o, script="latin", seed=3) for o in (0.3, 0.6)]
+    extended = [entity_language(lang, 3) for lang in langs]
+    for lang, more in zip(langs, extended, strict=True):
+        assert {w: more.mapping[w] for w in lang.mapping} == lang.mapping
+        assert set(more.mapping) == set(lang.mapping) | set(ENTITY_WORDS)
+        surfaces = list(more.mapping.values())
+        assert len(set(surfaces)) == len(surfaces)
+    assert extended[0].kept <= extended[1].kept
+    # A kept word that a base pseudo-word already spells is renamed: at most one or two.
+    planned = round(0.6 * len(ENTITY_WORDS))
+    assert planned - 2 <= len(extended[1].kept - langs[1].kept) <= planned
+
+
+def test_names_never_collide_with_words() -> None:
+    names = set(PERSON_FIRST + PERSON_LAST + ORGANISATIONS + LOCATIONS + AMBIGUOUS + MISCELLANEOUS)
+    names |= set(ORGANISATION_SUFFIXES + LOCATION_PREFIXES)
+    assert not names & (set(vocabulary()) | set(ENTITY_WORDS))
+    for code, spec in LANGUAGES.items():
+        lang = entity_language(derive_language(code, seed=13, **spec), 13)
+        assert not names & set(lang.mapping.values()), code
+
+
+def test_conll2003_mirrors_hub_with_misc_and_pos_tags(bench: Path, offline: None) -> None:
+    task = _registry_task("conll2003", bench)
+    data = load_split(task, "en", "train")
+    assert list(data.features) == ["id", "tokens", "pos_tags", "chunk_tags", "ner_tags"]
+    assert data.features["ner_tags"].feature.names == list(CONLL_NER_TAGS)
+    assert data.features["pos_tags"].feature.names[:3] == ['"', "''", "#"]
+    assert len(data.features["pos_tags"].feature.names) == 47
+    assert len(data.features["chunk_tags"].feature.names) == 23
+    assert data["id"][:3] == ["0", "1", "2"]
+    pos = data.features["pos_tags"].feature.names
+    for tags, pos_tags in zip(data["ner_tags"], data["pos_tags"], strict=True):
+        # Every name is a proper noun, and only names are.
+        assert [t != 0 for t in tags] == [pos[p] == "NNP" for p in pos_tags]
+    frame = standardize(task, data, "en", "train")
+    assert len(frame) == 50
+    big = ner_rows(stream(0, "misc"), 400, with_misc=True)
+    assert any("B-MISC" in tags for _, tags in big)
+    assert not any("B-MISC" in tags for _, tags in ner_rows(stream(0, "misc"), 400, False))
+
+
+def test_ambiguous_names_take_their_type_from_context() -> None:
+    rows = ner_rows(stream(1, "ambiguous"), 2000, with_misc=False)
+    types: dict[str, set[str]] = {}
+    for words, tags in rows:
+        for word, tag in zip(words, tags, strict=True):
+            if word in AMBIGUOUS and tag != "O":
+                types.setdefault(word, set()).add(tag[2:])
+    assert types and all(kinds == {"PER", "ORG", "LOC"} for kinds in types.values())
+    # A tagger that knows each word's most frequent tag, and no context, stays well short.
+    counts: dict[str, Counter] = {}
+    for words, tags in rows[:1500]:
+        for word, tag in zip(words, tags, strict=True):
+            counts.setdefault(word, Counter())[tag] += 1
+    gold = [tags for _, tags in rows[1500:]]
+    guess = [[counts[w].most_common(1)[0][0] for w in words] for words, _ in rows[1500:]]
+    assert entity_scores(guess, gold)["f1"] < 0.85
+
+
+def test_squad_and_xquad_mirror_hub_with_answers_in_place(bench: Path, offline: None) -> None:
+    squad = _registry_task("squad", bench)
+    train = load_split(squad, "en", "train")
+    assert list(train.features) == ["id", "title", "context", "question", "answers"]
+    assert train.features["answers"]["answer_start"].feature.dtype == "int32"
+    front = _front_matter(bench / "squad" / "README.md")
+    assert front["configs"][0]["config_name"] == "plain_text"
+    assert [s["name"] for s in front["dataset_info"][0]["splits"]] == ["train", "validation"]
+    standardize(squad, train, "en", "train")  # checks every answer sits at its start
+    xquad = _registry_task("xquad", bench)
+    front = _front_matter(bench / "xquad" / "README.md")
+    assert {info["config_name"] for info in front["dataset_info"]} == {
+        f"xquad.{code}" for code in ["en", *LANGUAGES]
+    }
+    assert all(
+        [s["name"] for s in info["splits"]] == ["validation"] for info in front["dataset_info"]
+    )
+    questions = {}
+    for code in ["en", *LANGUAGES]:
+        data = load_split(xquad, code, "test")
+        assert list(data.features) == ["id", "context", "question", "answers"]  # no title
+        for context, answers in zip(data["context"], data["answers"], strict=True):
+            (text,), (start,) = answers["text"], answers["answer_start"]
+            assert context[start : start + len(text)] == text
+        standardize(xquad, data, code, "test")
+        questions[code] = data["question"]
+    assert questions["ov100"] == questions["en"] and questions["ov0"] != questions["en"]
+    assert not any(re.search(r"[A-Za-z]", q) for q in questions["cy0"])
+
+
+def test_each_question_has_one_answer_in_its_paragraph() -> None:
+    for example in generate_qa(stream(2, "qa"), 300):
+        words = example.context.words
+        start, end = example.answer
+        answer = words[start:end]
+        hits = [i for i in range(len(words)) if words[i : i + len(answer)] == answer]
+        assert hits == [start], (example, answer)
+        # The question names the asked fact's other entity, which the context holds once.
+        question = example.question
+        named = [w for w, name in zip(question.words, question.names, strict=True) if name]
+        assert all(words.count(w) == 1 for w in named), example

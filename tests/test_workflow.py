@@ -60,9 +60,9 @@ def test_dry_run_matches_grid_arithmetic(tmp_path, languages_per_job):
     counts = dry_run_counts(folder, write_config(folder, config))
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     assert counts == expected_job_counts(config)
-    # 2 seeds x 7 runs x 3 targets x ceil(6 languages / languages_per_job)
+    # 2 seeds x 8 runs x 5 targets x ceil(6 languages / languages_per_job)
     shards = {0: 1, 1: 6, 4: 2}[languages_per_job]
-    assert counts["evaluate"] == 2 * 7 * 3 * shards
+    assert counts["evaluate"] == 2 * 8 * 5 * shards
     assert counts["pretrain"] == counts["train_tokenizer"] == counts["demo_benchmark"] == 1
 
 
@@ -118,9 +118,11 @@ def test_xtreme_config_dry_run_builds(tmp_path):
     counts = dry_run_counts(folder, folder / "config" / "xtreme.yaml")
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     assert counts == expected_job_counts(config)
-    # 3 models x 3 seeds x 4 sources; x 5 runs (with none) x 3 targets.
-    assert counts["train_source"] == 36
-    assert counts["train_target"] == counts["evaluate"] == 135
+    # 4 models x 3 seeds x 10 sources; x 11 runs (with none) x 9 trained targets; retrieval
+    # targets (tatoeba, bucc) are scored straight from each of those 11 encoders.
+    assert counts["train_source"] == 4 * 3 * 10
+    assert counts["train_target"] == counts["evaluate"] == 4 * 3 * 11 * 9
+    assert counts["evaluate_retrieval"] == 4 * 3 * 11 * 2
     assert "pretrain" not in counts and "demo_benchmark" not in counts
 
 
@@ -173,5 +175,5 @@ def test_taskemb_needs_trained_checkpoints_only_when_fine_tuned(tmp_path, taskem
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
     assert counts["taskemb_similarity"] == 1 and counts["pretrain"] == 1
     # Fine-tuned: one source checkpoint per source, one target-only baseline per target.
-    assert counts.get("train_source", 0) == (6 if trains else 0)
-    assert counts.get("train_target", 0) == (3 if trains else 0)
+    assert counts.get("train_source", 0) == (7 if trains else 0)
+    assert counts.get("train_target", 0) == (5 if trains else 0)

@@ -111,6 +111,7 @@ def check_config(config: dict[str, Any]) -> None:
     for role in ("sources", "targets"):
         for name in experiment[role]:
             _check_task(f"tasks.{name}", registry[name], source_language)
+            _check_train_task(f"tasks.{name}", registry, name, source_language)
     for target, languages in (experiment.get("target_languages") or {}).items():
         _require_known("experiment.target_languages", [target], registry, "task")
         for language in languages:
@@ -243,6 +244,40 @@ def _check_retrieval_task(key: str, task: TaskSpec) -> None:
         raise ConfigError(f"{key}.retrieval.margin_k: must be at least 1")
 
 
+def _check_train_task(
+    key: str, registry: dict[str, TaskSpec], name: str, source_language: str
+) -> None:
+    """A task fine-tuned on another task's splits must share its type and labels; a task
+    fine-tuned on its own must name its train and dev splits."""
+    task = registry[name]
+    if task.train_task is None:
+        missing = [role for role in ("train", "dev") if role not in task.splits]
+        if missing:
+            raise ConfigError(
+                f"{key}.splits: no {missing} split; name it, or set {key}.train_task to the "
+                "task whose splits fine-tune this one"
+            )
+        return
+    _require_known(f"{key}.train_task", [task.train_task], registry, "task")
+    other = registry[task.train_task]
+    if other.train_task is not None or other.name == name:
+        raise ConfigError(
+            f"{key}.train_task: {other.name!r} must be trained on its own splits "
+            "(no chains of train_task)"
+        )
+    if (other.type, other.labels) != (task.type, task.labels):
+        raise ConfigError(
+            f"{key}.train_task: {other.name!r} is a {other.type} task with labels "
+            f"{list(other.labels)}, but {name!r} is {task.type} with {list(task.labels)}; "
+            "they must agree"
+        )
+    _check_train_task(f"tasks.{other.name}", registry, other.name, source_language)
+    if source_language not in other.languages:
+        raise ConfigError(
+            f"{key}.train_task: {other.name!r} has no {source_language!r} data to fine-tune on"
+        )
+
+
 @dataclass(frozen=True)
 class Grid:
     """The experiment grid: which models, tasks, seeds and language shards to run."""
@@ -257,6 +292,8 @@ class Grid:
     # Targets scored straight from an encoder (no train_target), with the split roles each of
     # their languages is read in: ("test",), or ("dev", "test") when mining needs a threshold.
     retrieval_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Per task, the task whose English train and dev splits fine-tune it (itself by default).
+    train_data: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Grid:
@@ -278,6 +315,10 @@ class Grid:
                 t: ("dev", "test") if registry[t].mines_pairs else ("test",)
                 for t in experiment["targets"]
                 if registry[t].is_retrieval
+            },
+            train_data={
+                name: registry[name].train_task or name
+                for name in (*experiment["sources"], *experiment["targets"])
             },
         )
 
@@ -312,8 +353,8 @@ class Grid:
         """Every (task, language, split role) that some job reads."""
         needs = set()
         for task in self.sources + self.trained_targets:
-            needs.add((task, self.source_language, "train"))
-            needs.add((task, self.source_language, "dev"))
+            needs.add((self.train_data.get(task, task), self.source_language, "train"))
+            needs.add((self.train_data.get(task, task), self.source_language, "dev"))
         for target in self.targets:
             roles = self.retrieval_roles.get(target, ("test",))
             needs.update(

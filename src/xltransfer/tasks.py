@@ -111,6 +111,8 @@ class TaskSpec:
     language_rows: LanguageRows | None = None
     architecture: str = "cross_encoder"
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    # Registry task whose English train and dev splits fine-tune this one (XQuAD trains on SQuAD).
+    train_task: str | None = None
 
     @classmethod
     def from_config(cls, name: str, entry: dict[str, Any]) -> TaskSpec:
@@ -133,6 +135,7 @@ class TaskSpec:
             if entry.get("language_rows")
             else None,
             retrieval=RetrievalSettings.from_config(entry.get("retrieval")),
+            train_task=entry.get("train_task"),
         )
 
     @property

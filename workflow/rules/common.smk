@@ -141,6 +141,9 @@ def get_pretrained(wildcards):
 
 
 def _split_file(task, role, lang=None):
+    # Training reads the train_task's English splits where one is set (XQuAD: SQuAD's).
+    if role != "test":
+        task = GRID.train_data[task]
     lang = lang or GRID.source_language
     return f"results/{config['run']}/data/{task}/{lang}/{role}.parquet"
 

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from xltransfer.demo.corpus import write_corpus
+from xltransfer.demo.entity_repos import write_conll2003, write_squad, write_wikiann, write_xquad
 from xltransfer.demo.languages import Language, derive_language, english
 from xltransfer.demo.repos import (
     SplitSizes,
@@ -61,6 +62,10 @@ def build_benchmark(
         write_stsb_multi_mt(tmp / "stsb_multi_mt", seed, langs, sizes)
         write_tweet_sentiment_multilingual(tmp / "tweet_sentiment_multilingual", seed, langs, sizes)
         write_ag_news(tmp / "ag_news", seed, sizes)
+        write_wikiann(tmp / "wikiann", seed, langs, sizes)
+        write_conll2003(tmp / "conll2003", seed, sizes)
+        write_squad(tmp / "squad", seed, sizes)
+        write_xquad(tmp / "xquad", seed, langs, sizes)
         write_tatoeba(tmp / "xtreme_tatoeba", seed, langs, sizes.test)
         write_corpus(tmp / "corpus", seed, langs, corpus_sentences_per_language)
         tmp.chmod(0o755)  # mkdtemp makes 0700 folders; the result should look like any other

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from xltransfer.demo.entities import entity_language, entity_sentence, iob_tags, translate_words
 from xltransfer.demo.grammar import question, sample_proposition, sample_surface, statement
 from xltransfer.demo.languages import Language, translate
 from xltransfer.demo.rng import stream
@@ -36,6 +37,14 @@ def corpus_rows(seed: int, languages: list[Language], per_language: int) -> dict
         for _ in range(per_language):
             language_col.append(lang.code)
             text_col.append(translate(corpus_sentence(rng), lang))
+        # Then sentences with names, from a stream of their own so the ones above stay as they
+        # were: the tokenizer and encoder learn names and the NER/QA context words too.
+        rng = stream(seed, "corpus", lang.code, "entities")
+        extended = entity_language(lang, seed)
+        for _ in range(per_language // 4):
+            words, tags = iob_tags(entity_sentence(rng, with_misc=True))
+            language_col.append(lang.code)
+            text_col.append(" ".join(translate_words(words, [t != "O" for t in tags], extended)))
     return {"language": language_col, "text": text_col}
 
 

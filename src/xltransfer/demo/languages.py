@@ -95,3 +95,35 @@ def realised_overlap(language: Language) -> float:
         if surface == to_script(word, language.script)
     )
     return identical / len(language.mapping)
+
+
+def extend_language(language: Language, words: tuple[str, ...], seed: int) -> Language:
+    """Add English word types to a language with the same planted overlap, leaving its mapping
+    (and so every task built on it) unchanged."""
+    new = [word for word in dict.fromkeys(words) if word not in language.mapping]
+    # A ranking of its own keeps the added kept sets nested across languages, as keep_ranking does.
+    ranking = sorted(new, key=lambda word: stable_rank(seed, f"extra:{word}"))
+    kept = set(ranking[: round(language.overlap * len(new))])
+    mapping = dict(language.mapping)
+    used = set(mapping.values())
+    english_words = set(vocabulary()) | set(new)
+    rng = stream(seed, "lexicon", language.code, "extra")
+    for word in sorted(new):
+        if to_script(word, language.script) in used:
+            # A renamed base word already sounds like this one (a false friend): rename it too.
+            kept.discard(word)
+        candidate = word
+        while word not in kept and (
+            candidate in english_words or to_script(candidate, language.script) in used
+        ):
+            candidate = _pseudo_word(rng, word)
+        surface = to_script(candidate, language.script)
+        mapping[word] = surface
+        used.add(surface)
+    return Language(
+        code=language.code,
+        overlap=language.overlap,
+        script=language.script,
+        mapping=mapping,
+        kept=language.kept | kept,
+    )
