@@ -252,3 +252,59 @@ def test_zero_shot_bi_encoder_adds_aligned_scores_outside_english(
     assert scores.loc[("xx", "pearson_aligned"), "value"] == pytest.approx(
         scores.loc[("xx", "pearson"), "value"], abs=1e-5
     )
+
+
+@pytest.mark.workflow
+def test_workflow_scores_an_aligned_bi_encoder_target(tmp_path, tiny_model_dir):
+    import subprocess
+
+    from test_retrieval import retrieval_config
+    from test_workflow import SNAKEMAKE, dry_run_counts, workflow_copy, write_config
+
+    from xltransfer.config import expected_job_counts
+
+    folder = workflow_copy(tmp_path)
+    config = retrieval_config()
+    config["models"] = {"tiny-xlmr": {"path": str(tiny_model_dir)}}
+    config["tasks"]["sts_bi"] = {
+        "dataset": "resources/demo_hub/stsb_multi_mt",
+        "config": "{lang}",
+        "architecture": "bi_encoder",
+        "splits": {"train": "train", "dev": "dev", "test": "test"},
+        "columns": {"text_a": "sentence1", "text_b": "sentence2", "label": "similarity_score"},
+        "type": "pair_regression",
+        "metric": "pearson",
+        "languages": ["en", "ov60", "cy0"],
+        "taxonomy": {"family": "similarity", "format": "regression", "input": "pair"},
+    }
+    # English is not evaluated, but its test split is read: the translations alignment fits on.
+    config["experiment"].update(
+        sources=["sst2"], targets=["sts_bi"], target_languages={"sts_bi": ["ov60", "cy0"]}
+    )
+    config["analysis"]["alignment"]["method"] = "least_squares"
+    config["demo_benchmark"].update(train_size=100, dev_size=50, test_size=80)
+    configfile = write_config(folder, config)
+    counts = dry_run_counts(folder, configfile)
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    assert counts == expected_job_counts(config)
+    result = subprocess.run(
+        [
+            *SNAKEMAKE,
+            "results/retrieval/gains.parquet",
+            "--cores",
+            "2",
+            "--configfile",
+            str(configfile),
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (folder / "results/retrieval/data/sts_bi/en/test.parquet").exists()
+    gains = pd.read_parquet(folder / "results/retrieval/gains.parquet")
+    aligned = gains.loc[gains["metric"] == "pearson_aligned"].set_index("language")
+    assert sorted(aligned.index) == ["cy0", "ov60"]
+    # Least squares is not orthogonal: alignment changes the score, by a finite amount.
+    assert np.isfinite(aligned["alignment_gain"]).all()
+    assert np.isfinite(aligned["baseline_alignment_gain"]).all()

@@ -294,6 +294,9 @@ class Grid:
     retrieval_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Per task, the task whose English train and dev splits fine-tune it (itself by default).
     train_data: dict[str, str] = field(default_factory=dict)
+    # Bi-encoder STS targets scored after projection alignment too: their evaluation also reads
+    # the English test split, the translations the alignment is fit on.
+    aligned_targets: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Grid:
@@ -320,6 +323,12 @@ class Grid:
                 name: registry[name].train_task or name
                 for name in (*experiment["sources"], *experiment["targets"])
             },
+            aligned_targets=tuple(
+                t
+                for t in experiment["targets"]
+                if registry[t].architecture == "bi_encoder"
+                and config["analysis"]["alignment"]["method"] != "none"
+            ),
         )
 
     @property
@@ -362,6 +371,7 @@ class Grid:
                 for language in self.target_languages[target]
                 for role in roles
             )
+        needs.update((target, self.source_language, "test") for target in self.aligned_targets)
         return sorted(needs)
 
     def job_counts(self) -> dict[str, int]:

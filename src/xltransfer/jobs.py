@@ -82,13 +82,21 @@ def evaluate(
     context: dict,
     output: Path,
     threads: int,
+    alignment: dict | None = None,
+    english_test: str | None = None,
 ) -> pd.DataFrame:
-    """Zero-shot scores of one checkpoint on a shard of languages."""
+    """Zero-shot scores of one checkpoint on a shard of languages (with projection-aligned ones
+    for a bi-encoder when `alignment` and the English test split are given)."""
     from xltransfer.zero_shot import evaluate_shard
 
     _fail_if_asked(context)
     frame = evaluate_shard(
-        checkpoint, dict(zip(languages, tests, strict=True)), context=context, threads=threads
+        checkpoint,
+        dict(zip(languages, tests, strict=True)),
+        context=context,
+        threads=threads,
+        alignment=alignment,
+        english_test=Path(english_test) if english_test else None,
     )
     write_parquet_atomic(frame, output)
     return frame

@@ -298,13 +298,23 @@ def get_shard_languages(wildcards):
 
 
 def get_evaluate_input(wildcards):
-    return {
+    inputs = {
         "model": rules.train_target.output.model.format(**wildcards),
         "tests": [
             _split_file(wildcards.target, "test", lang)
             for lang in get_shard_languages(wildcards)
         ],
     }
+    if wildcards.target in GRID.aligned_targets:
+        inputs["english_test"] = _split_file(wildcards.target, "test")
+    return inputs
+
+
+def get_sts_alignment(wildcards):
+    """Projection alignment of a bi-encoder STS target's sentence embeddings (None: none)."""
+    if wildcards.target not in GRID.aligned_targets:
+        return None
+    return {**config["analysis"]["alignment"], "seed": config["analysis"]["seed"]}
 
 
 # The targets of the two evaluation steps (fine-tuned ones; retrieval from an encoder).

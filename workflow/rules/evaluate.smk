@@ -16,6 +16,7 @@ rule evaluate:
         gpu=get_resource("evaluate", "gpu"),
     params:
         languages=get_shard_languages,
+        alignment=get_sts_alignment,
     script:
         "../scripts/evaluate.py"
 

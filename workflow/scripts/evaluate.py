@@ -19,4 +19,6 @@ evaluate(
     },
     Path(snakemake.output[0]),
     snakemake.threads,
+    alignment=snakemake.params.alignment,
+    english_test=snakemake.input.get("english_test"),
 )
