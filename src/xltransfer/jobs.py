@@ -75,6 +75,18 @@ def pretrain(corpus: Path, tokenizer: Path, build: dict[str, Any], output: Path,
         (Path(staging) / "pretraining_losses.json").write_text(json.dumps(losses))
 
 
+def shard_context(wildcards) -> dict:
+    """The keys every score row of one evaluation shard carries, from its job's wildcards."""
+    return {
+        "run": wildcards.run,
+        "model": wildcards.model,
+        "source": wildcards.source,
+        "target": wildcards.target,
+        "seed": int(wildcards.seed),
+        "shard": int(wildcards.shard),
+    }
+
+
 def evaluate(
     checkpoint: Path,
     tests: list[Path],

@@ -1,10 +1,9 @@
 from pathlib import Path
 
-from xltransfer.jobs import evaluate_retrieval
+from xltransfer.jobs import evaluate_retrieval, shard_context
 from xltransfer.logs import log_to
 
 log_to(snakemake.log[0])
-wildcards = snakemake.wildcards
 source = snakemake.input.get("source")
 evaluate_retrieval(
     snakemake.params.encoder,
@@ -15,14 +14,7 @@ evaluate_retrieval(
         for lang, roles in snakemake.params.files.items()
     },
     snakemake.params.settings,
-    {
-        "run": wildcards.run,
-        "model": wildcards.model,
-        "source": wildcards.source,
-        "target": wildcards.target,
-        "seed": int(wildcards.seed),
-        "shard": int(wildcards.shard),
-    },
+    shard_context(snakemake.wildcards),
     Path(snakemake.output[0]),
     snakemake.threads,
 )
