@@ -133,3 +133,61 @@ def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, 
     assert text_embedding(str(tiny_model_dir), train, **small).shape == (32,)
     assert probe.shape == fine_tuned.shape == (32,)
     assert (probe >= 0).all() and fine_tuned.sum() > 0
+
+
+def test_mlqa_normalisation_scores_each_test_split_in_its_language(
+    squad, tiny_model_dir, tmp_path, monkeypatch
+):
+    import xltransfer.evaluation
+    from xltransfer.train import run_finetune
+    from xltransfer.zero_shot import evaluate_shard
+
+    files = standardised_files(qa_task(squad), (("en", "train"), ("en", "dev")), tmp_path)
+    spec = FinetuneSpec(
+        model="tiny",
+        init_model=str(tiny_model_dir),
+        revision=None,
+        init_checkpoint=None,
+        task=TaskHead("mlqa", "qa", (), "f1", answer_normalization="mlqa"),
+        train_file=str(files["en", "train"]),
+        dev_file=str(files["en", "dev"]),
+        seed=0,
+        hyperparameters=dataclasses.replace(HP, epochs=1, doc_stride=8),
+    )
+    run_finetune(spec, tmp_path / "model")
+    languages = []
+    real = xltransfer.evaluation.squad_scores
+
+    def recording(predictions, golds, language=None):
+        languages.append(language)
+        return real(predictions, golds, language)
+
+    monkeypatch.setattr(xltransfer.evaluation, "squad_scores", recording)
+    evaluate_shard(
+        tmp_path / "model",
+        {"de": files["en", "dev"], "zh": files["en", "dev"]},
+        context={"model": "tiny", "seed": 0, "source": "none", "target": "mlqa"},
+    )
+    assert languages == ["de", "zh"]  # MLQA's German articles, Chinese characters
+
+
+def test_mlqa_normalisation_needs_qa_in_known_languages():
+    import copy
+
+    import yaml
+    from conftest import REPO
+    from snakemake.utils import validate
+
+    from xltransfer.config import ConfigError, check_config
+
+    config = yaml.safe_load((REPO / "config" / "xtreme.yaml").read_text())
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    check_config(config)  # MLQA's seven languages all have a normalisation
+    for task, message in (
+        ("xquad", r"languages \['el', 'ru', 'th', 'tr'\]"),
+        ("xnli", "pair_class"),
+    ):
+        bad = copy.deepcopy(config)
+        bad["tasks"][task]["answer_normalization"] = "mlqa"
+        with pytest.raises(ConfigError, match=rf"tasks.{task}.answer_normalization: .*{message}"):
+            check_config(bad)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from xltransfer.qa_metrics import ARTICLES
 from xltransfer.tasks import LABELLED_HEADS, METRICS_BY_HEAD, TASK_TYPES, TaskSpec, load_registry
 
 BASELINE_SOURCE = "none"
@@ -211,6 +212,13 @@ def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
             f"{key}.architecture: bi_encoder scores sentence pairs by cosine; it needs type "
             f"pair_regression, not {task.type!r}"
         )
+    if task.answer_normalization == "mlqa":
+        unknown = sorted(set(task.languages) - set(ARTICLES))
+        if task.head != "qa" or unknown:
+            raise ConfigError(
+                f"{key}.answer_normalization: mlqa normalises extractive QA answers in "
+                f"{sorted(ARTICLES)}; {task.type!r} task languages {unknown} do not fit"
+            )
     if task.language_rows is not None:
         unknown = sorted(set(task.language_rows.values) - set(task.languages))
         if unknown:

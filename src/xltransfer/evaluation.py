@@ -100,6 +100,8 @@ class EvalSet:
     windows: QAWindows | None = None
     contexts: list[str] | None = None
     answers: list[list[str]] | None = None
+    # QA: the language whose MLQA normalisation compares answers (None: SQuAD's).
+    answer_language: str | None = None
 
     def __len__(self) -> int:
         return len(self.contexts) if self.contexts is not None else len(self.loader.dataset)
@@ -114,6 +116,7 @@ def build_eval_set(
     max_length: int,
     batch_size: int,
     doc_stride: int = 16,
+    answer_language: str | None = None,
 ) -> EvalSet:
     """Encode a standardised split once; QA keeps every window with its offsets."""
     precision = accelerator.mixed_precision
@@ -136,7 +139,9 @@ def build_eval_set(
         examples, tokenizer, batch_size, shuffle=False, seed=0, mixed_precision=precision
     )
     answers = [[str(text) for text in texts] for texts in frame["label"]]
-    return EvalSet(accelerator.prepare(loader), head, (), windows, contexts, answers)
+    return EvalSet(
+        accelerator.prepare(loader), head, (), windows, contexts, answers, answer_language
+    )
 
 
 @torch.no_grad()
@@ -165,4 +170,4 @@ def score_eval_set(model: PreTrainedModel, eval_set: EvalSet, accelerator: Accel
         return score(model, eval_set.loader, accelerator, eval_set.head, eval_set.labels)
     starts, ends = predict_spans(model, eval_set.loader, accelerator)
     predicted = best_answers(eval_set.windows, starts, ends, eval_set.contexts)
-    return squad_scores(predicted, eval_set.answers)
+    return squad_scores(predicted, eval_set.answers, eval_set.answer_language)

@@ -42,6 +42,11 @@ class TaskHead:
     head: str
     labels: tuple[str, ...]
     metric: str
+    answer_normalization: str = "squad"
+
+    def answer_language(self, language: str) -> str | None:
+        """The language whose answer normalisation scores a test split (None: SQuAD's)."""
+        return language if self.answer_normalization == "mlqa" else None
 
     @property
     def num_labels(self) -> int:
@@ -118,7 +123,11 @@ def finetune_spec(
         revision=revision,
         init_checkpoint=init_checkpoint,
         task=TaskHead(
-            task=task.name, head=task.fine_tuning_head, labels=task.labels, metric=task.metric
+            task=task.name,
+            head=task.fine_tuning_head,
+            labels=task.labels,
+            metric=task.metric,
+            answer_normalization=task.answer_normalization,
         ),
         train_file=str(train_file),
         dev_file=str(dev_file),

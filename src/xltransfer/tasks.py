@@ -110,6 +110,8 @@ class TaskSpec:
     taxonomy: dict[str, str] = field(default_factory=dict)
     language_rows: LanguageRows | None = None
     architecture: str = "cross_encoder"
+    # SQuAD's answer normalisation, or MLQA's per test language (`mlqa`).
+    answer_normalization: str = "squad"
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     # Registry task whose English train and dev splits fine-tune this one (XQuAD trains on SQuAD).
     train_task: str | None = None
@@ -131,6 +133,7 @@ class TaskSpec:
             labels=tuple(entry.get("labels") or ()),
             taxonomy=dict(entry.get("taxonomy") or {}),
             architecture=entry.get("architecture", "cross_encoder"),
+            answer_normalization=entry.get("answer_normalization", "squad"),
             language_rows=LanguageRows.from_config(entry["language_rows"])
             if entry.get("language_rows")
             else None,

@@ -14,7 +14,7 @@ from xltransfer.data import read_standard
 from xltransfer.evaluation import build_eval_set, score_eval_set
 from xltransfer.models import head_class, load_tokenizer
 from xltransfer.results import score_rows
-from xltransfer.spec import Hyperparameters
+from xltransfer.spec import Hyperparameters, TaskHead
 from xltransfer.train import read_summary
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ def evaluate_shard(
     spec = summary["spec"]
     head = spec["task"]["head"]
     hp = Hyperparameters.from_dict(spec["hyperparameters"])  # defaults for keys added later
+    task = TaskHead(**{**spec["task"], "labels": tuple(spec["task"]["labels"])})
     accelerator = Accelerator(mixed_precision=summary["mixed_precision"])
     tokenizer = load_tokenizer(str(checkpoint))
     model = accelerator.prepare(head_class(head).from_pretrained(checkpoint))
@@ -53,6 +54,7 @@ def evaluate_shard(
             hp.max_length,
             hp.eval_batch_size,
             hp.doc_stride,
+            answer_language=task.answer_language(language),
         )
         scores[language] = score_eval_set(model, test_set, accelerator)
         if head == "bi_encoder" and _aligns(alignment, english_test, path):
