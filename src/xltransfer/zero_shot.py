@@ -44,6 +44,21 @@ def evaluate_shard(
     tokenizer = load_tokenizer(str(checkpoint))
     model = accelerator.prepare(head_class(head).from_pretrained(checkpoint))
     scores, sizes = {}, {}
+    embedded: dict[tuple[str, ...], object] = {}
+
+    def embed_sentences(texts: list[str]):
+        # Every language's alignment fits onto the same English sentences: embed them once.
+        key = tuple(texts)
+        if key not in embedded:
+            embedded[key] = sentence_embeddings(
+                accelerator.unwrap_model(model),
+                tokenizer,
+                texts,
+                max_length=hp.max_length,
+                batch_size=hp.eval_batch_size,
+            )
+        return embedded[key]
+
     for language, path in test_files.items():
         test_set = build_eval_set(
             read_standard(Path(path)),
@@ -59,13 +74,7 @@ def evaluate_shard(
         scores[language] = score_eval_set(model, test_set, accelerator)
         if head == "bi_encoder" and _aligns(alignment, english_test, path):
             scores[language] |= aligned_sts_scores(
-                lambda texts: sentence_embeddings(
-                    accelerator.unwrap_model(model),
-                    tokenizer,
-                    texts,
-                    max_length=hp.max_length,
-                    batch_size=hp.eval_batch_size,
-                ),
+                embed_sentences,
                 read_standard(Path(path)),
                 read_standard(Path(english_test)),
                 method=alignment["method"],
