@@ -6,7 +6,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2
 CONFIG ?= config/config.yaml
 
-.PHONY: setup demo test lint dag profile clean-demo
+.PHONY: setup demo test lint dag stage stage-update plan status profile clean-demo
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,27 @@ lint: setup
 # Rule graph and job DAG of any config as SVG (needs graphviz's `dot`), job counts per rule.
 dag: setup
 	scripts/render-dag.sh $(CONFIG) results/dag
+
+# Stage every Hub model and dataset the grid reads, at a commit, on this (login) node: the only
+# step that reaches the Hub (HF_TOKEN from the environment for gated repositories).
+stage: setup
+	snakemake stage --cores 1 --configfile $(CONFIG)
+
+# Move one repository (REPO=owner/name, or REPO=all) to the current commit of its revision: the
+# explicit act a moved branch needs; finished results keep the commit their rows record.
+stage-update: setup
+	rm -f results/$$(sed -n 's/^run: *//p' $(CONFIG))/staged/*/$(if $(filter all,$(REPO)),*/*,$(REPO)).json
+	XLTRANSFER_STAGE_UPDATE=$(REPO) snakemake stage --cores 1 --configfile $(CONFIG)
+
+# Cost plan before submitting (jobs, tokens, device-hours, disk) in results/<run>/plan.md; runs
+# nothing and needs no GPU. The profile's `jobs` sets how much is in flight at once.
+plan: setup
+	$(BIN)/python -m xltransfer.cli.plan --config $(CONFIG)
+
+# The grid's live state (done, running, failed, pending per cell) from results/, logs/ and squeue;
+# JSON=1 prints it as JSON.
+status: setup
+	$(BIN)/python -m xltransfer.cli.status --config $(CONFIG) $(if $(JSON),--json)
 
 # One-time link that makes the short form `snakemake --profile slurm` work from this checkout.
 profile:

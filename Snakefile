@@ -22,6 +22,7 @@ if PUBLISHED:
 
 else:
 
+    include: "workflow/rules/stage.smk"
     include: "workflow/rules/data.smk"
     include: "workflow/rules/pretrain.smk"
     include: "workflow/rules/train.smk"

@@ -10,7 +10,14 @@ from conftest import REPO
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from xltransfer.config import ConfigError, Grid, check_config, stage_hyperparameters
+from xltransfer.config import (
+    ConfigError,
+    Grid,
+    check_config,
+    check_paths,
+    job_hyperparameters,
+    stage_hyperparameters,
+)
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -163,3 +170,112 @@ def test_language_rows_values_name_task_languages(config):
     validate(config, str(SCHEMA))
     with pytest.raises(ConfigError, match=r"tasks.xnli.language_rows.values: \['xx'\]"):
         check_config(config)
+
+
+def xtreme_config() -> dict:
+    loaded = yaml.safe_load((REPO / "config" / "xtreme.yaml").read_text())
+    validate(loaded, str(SCHEMA))
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (  # 32 over 12 per device on the default single process
+            lambda c: c["training"]["source"].update(per_device_batch_size=12),
+            r"training.source.global_batch_size: 32 is not a multiple of "
+            r"training.source.per_device_batch_size 12 x 1 process\(es\) "
+            r"\(resources.train.gpu: 0\) = 12 \(rule train_source: mnli on tiny-xlmr\); "
+            r"use a multiple of 12, e.g. 24 or 36",
+        ),
+        (  # a model's override is named as the key at fault, and targets are checked too
+            lambda c: c["models"]["tiny-xlmr"].update(hyperparameters={"global_batch_size": 20}),
+            r"models.tiny-xlmr.hyperparameters.global_batch_size: 20 is not a multiple of "
+            r"training.source.per_device_batch_size 32 .* e.g. 32,",
+        ),
+        (  # 3 GPUs of 32 each cannot make a global batch of 32
+            lambda c: c["resources"]["train"].update(gpu=3),
+            r"training.source.global_batch_size: 32 is not a multiple of .* x 3 process\(es\) "
+            r"\(resources.train.gpu: 3\) = 96 .* e.g. 96,",
+        ),
+        (
+            lambda c: c["training"]["target"].update(mixed_precision="fp16"),
+            r"training.target.mixed_precision: fp16 needs a GPU, but resources.train.gpu is 0 "
+            r"\(rule train_target: xnli on tiny-xlmr\)",
+        ),
+        (
+            lambda c: (
+                c["resources"]["train"].update(gpu=1),
+                c["training"].update(gpu_bf16=False),
+                c["tasks"]["xnli"].update(hyperparameters={"mixed_precision": "bf16"}),
+            ),
+            r"tasks.xnli.hyperparameters.mixed_precision: bf16, but training.gpu_bf16 is false",
+        ),
+    ],
+    ids=["per-device", "model-override", "gpus", "fp16-on-cpu", "bf16-without-bf16"],
+)
+def test_training_jobs_are_checked_before_any_gpu_is_spent(config, change, message):
+    bad = copy.deepcopy(config)
+    change(bad)
+    validate(bad, str(SCHEMA))
+    with pytest.raises(ConfigError, match=message):
+        check_config(bad)
+
+
+def test_every_xtreme_training_rule_has_even_batches_on_its_gpus():
+    config = xtreme_config()
+    check_config(config)  # 32 = 16 per device x 1 GPU (x 2 accumulation)
+    config["resources"]["train"]["gpu"] = 2
+    check_config(config)  # 16 x 2 GPUs, no accumulation
+    config["resources"]["train"]["gpu"] = 4
+    with pytest.raises(ConfigError, match=r"x 4 process\(es\) \(resources.train.gpu: 4\) = 64"):
+        check_config(config)
+
+
+def test_auto_precision_is_fixed_per_model_from_config(config):
+    # The demo's CPU jobs train in full precision, as they always did.
+    assert {
+        job_hyperparameters(config, stage, task, "tiny-xlmr")["mixed_precision"]
+        for stage, task in (("source", "mnli"), ("target", "xnli"))
+    } == {"no"}
+    xtreme = xtreme_config()
+    assert xtreme["training"]["gpu_bf16"] is True
+    for stage, task in (("source", "mnli"), ("target", "xnli"), ("target", "panx")):
+        assert job_hyperparameters(xtreme, stage, task, "xlmr-base")["mixed_precision"] == "bf16"
+    xtreme["training"]["gpu_bf16"] = False  # V100s: auto becomes full precision everywhere
+    assert job_hyperparameters(xtreme, "target", "xnli", "xlmr-base")["mixed_precision"] == "no"
+    # mT5 asks for bf16 itself, which gpu_bf16 false then refuses at DAG build.
+    with pytest.raises(ConfigError, match=r"models.mt5-base.hyperparameters.mixed_precision: bf16"):
+        check_config(xtreme)
+    # The stage's own value is kept for everything else that reads it (evaluation settings).
+    assert stage_hyperparameters(xtreme, "target", "xnli", "xlmr-base")["mixed_precision"] == "auto"
+
+
+def test_paths_the_jobs_read_are_checked_at_dag_build(config, tmp_path):
+    check_paths(config, REPO)  # config/accelerate.yaml; the demo model is built, not read
+    bad = copy.deepcopy(config)
+    bad["accelerate_config"] = "config/accelerat.yaml"
+    with pytest.raises(
+        ConfigError,
+        match=r"accelerate_config: no file 'config/accelerat.yaml' \(.*config/accelerat.yaml\)",
+    ):
+        check_paths(bad, REPO)
+
+    folder = tmp_path / "my-encoder"
+    local = copy.deepcopy(config)
+    local["models"]["tiny-xlmr"] = {"path": str(folder)}
+    validate(local, str(SCHEMA))
+    with pytest.raises(
+        ConfigError,
+        match=rf"models.tiny-xlmr.path: '{folder}' is a local folder .* {folder} does not exist",
+    ):
+        check_paths(local, REPO)
+    folder.mkdir()
+    with pytest.raises(
+        ConfigError, match=rf"models.tiny-xlmr.path: .* {folder} holds no config.json"
+    ):
+        check_paths(local, REPO)
+    (folder / "config.json").write_text("{}")
+    check_paths(local, REPO)
+    local["models"]["tiny-xlmr"] = {"path": "FacebookAI/xlm-roberta-base"}  # a Hub id: not read
+    check_paths(local, REPO)

@@ -26,7 +26,7 @@ HP = Hyperparameters(
     per_device_batch_size=8,
     max_length=32,
     max_grad_norm=1.0,
-    mixed_precision="auto",
+    mixed_precision="no",  # as the workflow resolves auto for a CPU job
     max_train_examples=None,
     eval_batch_size=32,
 )
@@ -73,7 +73,8 @@ def test_finetune_writes_checkpoint_and_summary(tiny_model_dir, toy_splits, tmp_
     assert summary["num_processes"] == 1
     assert summary["global_batch_size"] == 16
     assert summary["gradient_accumulation_steps"] == 2
-    assert summary["mixed_precision"] == "no"  # auto on CPU
+    assert summary["mixed_precision"] == "no"  # the spec's precision, recorded as run
+    assert summary["spec"]["hyperparameters"]["mixed_precision"] == summary["mixed_precision"]
     assert summary["versions"]["torch"] == torch.__version__
 
 

@@ -10,10 +10,18 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from xltransfer.qa_metrics import ARTICLES
-from xltransfer.tasks import LABELLED_HEADS, METRICS_BY_HEAD, TASK_TYPES, TaskSpec, load_registry
+from xltransfer.tasks import (
+    LABELLED_HEADS,
+    METRICS_BY_HEAD,
+    TASK_TYPES,
+    TaskSpec,
+    is_local_reference,
+    load_registry,
+)
 
 BASELINE_SOURCE = "none"
 # Names become path segments, wildcard values and shell words: a safe alphabet only.
@@ -122,6 +130,7 @@ def check_config(config: dict[str, Any]) -> None:
                     f"the task's languages {list(registry[target].languages)}"
                 )
     _check_windows(config, registry)
+    _check_training_jobs(config, registry)
     methods = config["similarity"]["methods"]
     if "taskemb" in methods and config["similarity"]["taskemb_model"] == "fine_tuned":
         for name in experiment["sources"] + experiment["targets"]:
@@ -181,6 +190,110 @@ def _check_windows(config: dict[str, Any], registry: dict[str, TaskSpec]) -> Non
                     f"{where}: {hp['doc_stride']} must be below half of max_length "
                     f"{hp['max_length']} for extractive QA windows ({stage} {task}, {model})"
                 )
+
+
+def resolve_precision(requested: str, train_gpus: int, gpu_bf16: bool) -> str:
+    """`auto` fixed from config alone, once for the whole grid: bf16 when the training jobs
+    have GPUs that compute it natively, full precision (`no`) on CPU jobs and older GPUs."""
+    if requested != "auto":
+        return requested
+    return "bf16" if train_gpus > 0 and gpu_bf16 else "no"
+
+
+def job_hyperparameters(
+    config: dict[str, Any], stage: str, task: str, model: str
+) -> dict[str, Any]:
+    """A fine-tuning job's hyperparameters as its run spec carries them: `stage_hyperparameters`
+    with mixed_precision resolved here, never from the node a job lands on, so the `none`
+    baseline and every source run of a model share one precision."""
+    hp = stage_hyperparameters(config, stage, task, model)
+    precision = resolve_precision(
+        hp["mixed_precision"],
+        config["resources"]["train"]["gpu"],
+        config["training"]["gpu_bf16"],
+    )
+    return {**hp, "mixed_precision": precision}
+
+
+def training_jobs(
+    config: dict[str, Any], registry: dict[str, TaskSpec]
+) -> list[tuple[str, str, str]]:
+    """(stage, task, model) of every fine-tuning rule's hyperparameters: train_source per
+    source, train_target per target that is trained (retrieval targets are not)."""
+    experiment = config["experiment"]
+    targets = [t for t in experiment["targets"] if not registry[t].is_retrieval]
+    return [
+        (stage, task, model)
+        for stage, tasks in (("source", experiment["sources"]), ("target", targets))
+        for task in tasks
+        for model in experiment["models"]
+    ]
+
+
+def _check_training_jobs(config: dict[str, Any], registry: dict[str, TaskSpec]) -> None:
+    """Batch arithmetic and precision of every fine-tuning job, which the job itself would
+    refuse only once it holds a GPU."""
+    for stage, task, model in training_jobs(config, registry):
+        _check_training_job(config, stage, task, model)
+
+
+def _check_training_job(config: dict[str, Any], stage: str, task: str, model: str) -> None:
+    """The global batch must split evenly into per-device batches over the rule's processes
+    (one per GPU, as get_num_processes launches them), and the precision suit its devices."""
+    hp = job_hyperparameters(config, stage, task, model)
+    gpus = config["resources"]["train"]["gpu"]
+    processes = max(1, gpus)
+    job = f"rule train_{stage}: {task} on {model}"
+    keys = {
+        name: _hyperparameter_key(config, stage, task, model, name)
+        for name in ("global_batch_size", "per_device_batch_size", "mixed_precision")
+    }
+    step = hp["per_device_batch_size"] * processes
+    if hp["global_batch_size"] % step:
+        lower = hp["global_batch_size"] // step * step
+        examples = " or ".join(str(v) for v in (lower, lower + step) if v)
+        raise ConfigError(
+            f"{keys['global_batch_size']}: {hp['global_batch_size']} is not a multiple of "
+            f"{keys['per_device_batch_size']} {hp['per_device_batch_size']} x {processes} "
+            f"process(es) (resources.train.gpu: {gpus}) = {step} ({job}); use a multiple "
+            f"of {step}, e.g. {examples}, or a per-device batch that divides it"
+        )
+    precision = hp["mixed_precision"]
+    if precision == "fp16" and gpus == 0:
+        raise ConfigError(
+            f"{keys['mixed_precision']}: fp16 needs a GPU, but resources.train.gpu is 0 "
+            f"({job}); use no or bf16"
+        )
+    if precision == "bf16" and gpus > 0 and not config["training"]["gpu_bf16"]:
+        raise ConfigError(
+            f"{keys['mixed_precision']}: bf16, but training.gpu_bf16 is false (the training "
+            f"GPUs have no native bf16; {job}); use no or fp16, or set training.gpu_bf16: "
+            "true if they have it"
+        )
+
+
+def check_paths(config: dict[str, Any], workdir: str | Path) -> None:
+    """Files a trained grid reads before any job runs: the accelerate launch config and each
+    local pretrained model folder (built models are made by the workflow, Hub ids fetched).
+    Relative paths are taken from `workdir`, the workflow's working directory."""
+    accelerate = Path(workdir, config["accelerate_config"]).expanduser()
+    if not accelerate.is_file():
+        raise ConfigError(
+            f"accelerate_config: no file {config['accelerate_config']!r} ({accelerate}); every "
+            "training job passes it to accelerate launch"
+        )
+    for model in config["experiment"]["models"]:
+        entry = config["models"][model]
+        if "build" in entry or not is_local_reference(entry["path"]):
+            continue
+        folder = Path(workdir, entry["path"]).expanduser()
+        where = f"models.{model}.path: {entry['path']!r} is a local folder (Hub ids: owner/name)"
+        if not folder.is_dir():
+            raise ConfigError(f"{where}, but {folder} does not exist")
+        if not (folder / "config.json").is_file():
+            raise ConfigError(
+                f"{where}, but {folder} holds no config.json (save the model with save_pretrained)"
+            )
 
 
 def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
@@ -413,6 +526,17 @@ def published_job_counts(config: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
+def _stage_job_counts(config, grid, registry) -> dict[str, int]:
+    from xltransfer.staging import stage_requests
+
+    requests = stage_requests(config, grid, registry)
+    return {
+        "stage_model": len(requests["models"]),
+        "stage_dataset": len(requests["datasets"]),
+        "stage": int(any(requests.values())),
+    }
+
+
 def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
     """Jobs per rule of a whole run from scratch, as the dry run's job stats must show them."""
     if "published" in config:
@@ -437,6 +561,7 @@ def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
         "gains": 1,
         # Choi et al.'s gap needs a target-only baseline in English: not for retrieval targets.
         "transfer_gap": int(bool(grid.trained_targets)),
+        **_stage_job_counts(config, grid, registry),
         "all": 1,
     }
     counts = {rule: count for rule, count in counts.items() if count}

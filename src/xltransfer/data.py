@@ -15,6 +15,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
+from xltransfer.dataset_files import CARD, read_split
 from xltransfer.tasks import TaskSpec
 
 STANDARD_COLUMNS = ["text_a", "text_b", "label"]
@@ -28,17 +29,25 @@ class DatasetError(ValueError):
     """A dataset that does not match its registry entry; the message names dataset, split, row."""
 
 
-def load_split(task: TaskSpec, language: str, role: str) -> datasets.Dataset:
-    """Load one split of a task from a Hub id or a local Hub-shaped folder."""
-    reference = str(Path(task.dataset).resolve()) if task.is_local else task.dataset
-    if task.is_local and not Path(reference).is_dir():
-        raise DatasetError(f"task {task.name!r}: local dataset folder {task.dataset!r} not found")
+def load_split(
+    task: TaskSpec, language: str, role: str, folder: Path | None = None
+) -> datasets.Dataset:
+    """Load one split of a task from a local Hub-shaped folder: the task's own, or for a Hub id
+    the `folder` staging wrote (jobs run offline, so a Hub id is never downloaded here)."""
+    if folder is None:
+        if not task.is_local:
+            raise DatasetError(
+                f"task {task.name!r}: dataset {task.dataset!r} is a Hub id, and jobs read only "
+                "staged files; stage it first (rule stage_dataset, `make stage`)"
+            )
+        folder = Path(task.dataset)
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise DatasetError(f"task {task.name!r}: local dataset folder {str(folder)!r} not found")
     config_name = task.config_name(language)
     split = task.split_name(role)
     try:
-        dataset = datasets.load_dataset(
-            reference, name=config_name, split=split, revision=task.revision
-        )
+        dataset = _read(folder, config_name, split, task.dataset)
     except (ValueError, FileNotFoundError, KeyError) as error:
         raise DatasetError(
             f"task {task.name!r}: cannot load dataset {task.dataset!r} config {config_name!r} "
@@ -47,6 +56,14 @@ def load_split(task: TaskSpec, language: str, role: str) -> datasets.Dataset:
     if task.language_rows is None:
         return dataset
     return _language_subset(task, dataset, language, f"config {config_name!r} split {split!r}")
+
+
+def _read(folder: Path, config_name: str | None, split: str, repo: str) -> datasets.Dataset:
+    """Parquet files named by the dataset card, read in memory; a local folder without a card
+    (CSV, JSON) goes through `datasets` as before."""
+    if (folder / CARD).exists() or any(folder.glob("*/*/*.parquet")):
+        return read_split(folder, config_name, split, repo)
+    return datasets.load_dataset(str(folder), name=config_name, split=split)
 
 
 def _language_subset(

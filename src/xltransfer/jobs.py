@@ -30,9 +30,12 @@ class InjectedFailure(RuntimeError):
     """A failure asked for through a fault-injection variable."""
 
 
-def prepare_data(task: TaskSpec, language: str, role: str, output: Path) -> pd.DataFrame:
-    """Load one split through `datasets` and write it in the standard shape."""
-    frame = standardize(task, load_split(task, language, role), language, role)
+def prepare_data(
+    task: TaskSpec, language: str, role: str, output: Path, folder: Path | None = None
+) -> pd.DataFrame:
+    """Read one split (from `folder` where staging put a Hub dataset) and write it in the
+    standard shape."""
+    frame = standardize(task, load_split(task, language, role, folder), language, role)
     write_parquet_atomic(frame, output)
     log.info("%s/%s/%s: %d rows -> %s", task.name, language, role, len(frame), output)
     return frame
@@ -446,3 +449,30 @@ def write_summary_page(
         pd.read_parquet(gains),
     )
     write_bytes_atomic(output, page.encode())
+
+
+# Repositories to move to the current commit of their revision, comma-separated (or `all`):
+# an explicit act (`make stage-update`), never part of the config a rerun compares.
+STAGE_UPDATE = "XLTRANSFER_STAGE_UPDATE"
+
+
+def stage_repository(request: dict, cache: str, output: Path) -> dict:
+    """Stage one Hub repository into the cache and write the run's receipt (its lock)."""
+    from xltransfer.staging import StageRequest, stage
+
+    parsed = StageRequest.from_json(request)
+    update = os.environ.get(STAGE_UPDATE, "").split(",")
+    lock = stage(parsed, cache, update="all" in update or parsed.repo_id in update)
+    write_bytes_atomic(output, (json.dumps(lock, indent=1, sort_keys=True) + "\n").encode())
+    size = sum(f["size"] for f in lock["files"])
+    log.info("%s at %s: %d files, %d bytes", parsed.what, lock["commit"], len(lock["files"]), size)
+    return lock
+
+
+def stage_manifest(receipts: list[str], output: Path) -> dict:
+    """Every staged repository of the run in one file: revision, commit, files and sizes."""
+    from xltransfer.staging import read_lock
+
+    manifest = {"repositories": [read_lock(path) for path in sorted(receipts)]}
+    write_bytes_atomic(output, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    return manifest

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import torch
 from transformers import (
     AutoConfig,
     AutoModelForMultipleChoice,
@@ -24,7 +23,16 @@ log = logging.getLogger(__name__)
 
 
 def load_tokenizer(name_or_path: str, revision: str | None = None) -> PreTrainedTokenizerBase:
-    """Tokenizer of a Hub id or local folder (trust_remote_code stays off)."""
+    """Tokenizer of a local folder (trust_remote_code stays off). Every model load starts here,
+    so a Hub id that was never staged stops at once instead of reaching for the network."""
+    from xltransfer.staging import STAGE_RULE, StagingError
+    from xltransfer.tasks import is_local_reference
+
+    if not is_local_reference(str(name_or_path)):
+        raise StagingError(
+            f"model repository {name_or_path!r} is a Hub id, and jobs run offline on staged "
+            f"files only; stage it with {STAGE_RULE}"
+        )
     return AutoTokenizer.from_pretrained(name_or_path, revision=revision)
 
 
@@ -127,12 +135,3 @@ def build_classifier(
         )
     del source
     return model, carry_head
-
-
-def resolve_mixed_precision(requested: str) -> str:
-    """`auto` means bf16 where the GPU supports it and full precision elsewhere (e.g. CPU)."""
-    if requested != "auto":
-        return requested
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16"
-    return "no"

@@ -21,7 +21,7 @@ class Hyperparameters:
     per_device_batch_size: int
     max_length: int
     max_grad_norm: float
-    mixed_precision: str
+    mixed_precision: str  # no | bf16 | fp16, `auto` already resolved (config.job_hyperparameters)
     max_train_examples: int | None
     eval_batch_size: int
     checkpoint_steps: int = 0
@@ -67,6 +67,8 @@ class FinetuneSpec:
     seed: int
     hyperparameters: Hyperparameters
     threads: int = 1
+    # A Hub model's staging receipt: the job reads the commit it resolved to from it.
+    staged: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -115,6 +117,7 @@ def finetune_spec(
     seed: int,
     hyperparameters: dict[str, Any],
     threads: int,
+    staged: str | None = None,
 ) -> FinetuneSpec:
     """The run spec of one fine-tuning job."""
     return FinetuneSpec(
@@ -134,4 +137,5 @@ def finetune_spec(
         seed=seed,
         hyperparameters=Hyperparameters.from_dict(hyperparameters),
         threads=threads,
+        staged=staged,
     )

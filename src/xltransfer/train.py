@@ -7,7 +7,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -19,9 +19,10 @@ from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from xltransfer.batches import encode_frame, make_loader
 from xltransfer.data import read_standard
+from xltransfer.devices import DeviceFacts, check_precision
 from xltransfer.evaluation import build_eval_set, score_eval_set
 from xltransfer.logs import progress
-from xltransfer.models import build_classifier, load_tokenizer, resolve_mixed_precision
+from xltransfer.models import build_classifier, load_tokenizer
 from xltransfer.results import package_versions
 from xltransfer.spec import FinetuneSpec, Hyperparameters
 
@@ -68,21 +69,30 @@ def process_state() -> PartialState:
 
 
 def build_accelerator(
-    hp: Hyperparameters, resume_dir: Path | None = None, seed: int = 0
+    hp: Hyperparameters,
+    resume_dir: Path | None = None,
+    seed: int = 0,
+    devices: DeviceFacts | None = None,
 ) -> Accelerator:
     """One Accelerator with the spec's precision and the accumulation the process count needs.
 
-    With a resume folder it also numbers checkpoints itself and seeds the sampler per epoch,
-    so a restarted job sees the same batches in the same order.
+    The precision was fixed when the DAG was built; hardware that cannot run it (`devices`,
+    read from torch by default) stops the job rather than change it. With a resume folder it
+    also numbers checkpoints itself and seeds the sampler per epoch, so a restarted job sees
+    the same batches in the same order.
     """
     processes = process_state().num_processes
+    # Read after the process group has given each rank its device.
+    precision = check_precision(
+        hp.mixed_precision, devices or DeviceFacts.from_torch(read_capabilities=True)
+    )
     project = None
     if resume_dir is not None:
         project = ProjectConfiguration(
             project_dir=str(resume_dir), automatic_checkpoint_naming=True, total_limit=2
         )
     return Accelerator(
-        mixed_precision=resolve_mixed_precision(hp.mixed_precision),
+        mixed_precision=precision,
         gradient_accumulation_steps=accumulation_steps(hp, processes),
         project_config=project,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=seed),
@@ -295,8 +305,20 @@ def _load_examples(spec: FinetuneSpec, tokenizer, accelerator: Accelerator):
         return train, dev
 
 
+def pinned_to_commit(spec: FinetuneSpec) -> FinetuneSpec:
+    """A staged Hub model's spec with the commit it resolved to as its revision, so the
+    checkpoint's summary and every score row record the exact weights."""
+    if spec.staged is None:
+        return spec
+    from xltransfer.staging import commit_of, require_staged
+
+    require_staged(spec.staged)
+    return replace(spec, revision=commit_of(spec.staged))
+
+
 def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
     """Fine-tune per the spec, keep the best English-dev epoch, write it atomically."""
+    spec = pinned_to_commit(spec)
     hp = spec.hyperparameters
     torch.set_num_threads(spec.threads)
     resume_dir = resume_folder(output_dir)

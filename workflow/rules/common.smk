@@ -7,11 +7,14 @@ from xltransfer.config import (
     BASELINE_SOURCE,
     Grid,
     check_config,
+    check_paths,
     check_published,
+    job_hyperparameters,
     stage_hyperparameters,
 )
 from xltransfer.published import design, load_results
 from xltransfer.spec import finetune_spec
+from xltransfer.staging import stage_requests, staged_folder
 from xltransfer.tasks import load_registry
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -28,9 +31,29 @@ if PUBLISHED:
     TASKS = {}
 else:
     check_config(config)
+    # Relative paths in the config are the working directory's, as the jobs will read them.
+    check_paths(config, os.getcwd())
     GRID = DESIGN = Grid.from_config(config)
     TASKS = load_registry(config["tasks"])
 DEMO = config.get("demo_benchmark")
+# Jobs never reach the Hub: they read what the stage rules fetched (the stage script alone
+# switches it back on). Set here, so local jobs and SLURM jobs (which parse this file again)
+# inherit it.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+
+
+# Passed on to remote jobs by executors that do not inherit the environment.
+envvars:
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+
+
+STAGING_CACHE = config["staging"]["cache"]
+# Per kind ("models", "datasets") and Hub id, what the stage rules fetch for this grid.
+STAGE = (
+    {"models": {}, "datasets": {}} if PUBLISHED else stage_requests(config, GRID, TASKS)
+)
 # What the analysis jobs read from config, named once for their rules' params.
 INFERENCE_SETTINGS = {
     key: config["analysis"][key]
@@ -69,9 +92,34 @@ wildcard_constraints:
     shard=r"\d+",
 
 
+HUB_MODEL_REPOS = _alternatives(STAGE["models"]) or "(?!)"
+HUB_DATASET_REPOS = _alternatives(STAGE["datasets"]) or "(?!)"
+
+
+def _receipt(kind, repo):
+    # Staged inputs are ancient: restaging (a grid that reads one more split) rewrites the
+    # receipt without changing what earlier jobs read, so it must not make them rerun.
+    return ancient(f"results/{config['run']}/staged/{kind}/{repo}.json")
+
+
+def get_model_stage_request(wildcards):
+    return STAGE["models"][wildcards.repo].to_json()
+
+
+def get_dataset_stage_request(wildcards):
+    return STAGE["datasets"][wildcards.repo].to_json()
+
+
+def get_stage_receipts(wildcards):
+    """Every Hub repository of the run."""
+    return [_receipt(kind, repo) for kind, repos in STAGE.items() for repo in repos]
+
+
 def get_final_output():
     """The analysis tables and plots of this run (scores and transfer gaps when it trains)."""
     trained = ["results/{run}/scores.parquet"]
+    if any(STAGE.values()):
+        trained.append(rules.stage.output[0])
     # The transfer gap needs a target-only baseline's English score: fine-tuned targets only.
     if not PUBLISHED and GRID.trained_targets:
         trained.append("results/{run}/plots/transfer_gap.png")
@@ -102,9 +150,21 @@ def _demo_output_for(path):
 
 
 def get_dataset_folder(wildcards):
-    """The local dataset folder a prepare_data job reads (nothing for a Hub id)."""
+    """The local dataset folder a prepare_data job reads, or a Hub dataset's staging receipt."""
     task = TASKS[wildcards.task]
-    return [_demo_output_for(task.dataset)] if task.is_local else []
+    if task.is_local:
+        return [_demo_output_for(task.dataset)]
+    return [_receipt("datasets", task.dataset)]
+
+
+def get_staged_dataset(wildcards):
+    """Where a Hub dataset's staged files are (None: the task's own local folder)."""
+    task = TASKS[wildcards.task]
+    return (
+        None
+        if task.is_local
+        else str(staged_folder(STAGING_CACHE, "dataset", task.dataset))
+    )
 
 
 def get_task_entry(wildcards):
@@ -129,9 +189,24 @@ def get_build_spec(wildcards):
 
 
 def model_reference(model):
-    """Where a model's pretrained weights live: built here, or a Hub id / local folder."""
+    """Where a model's pretrained weights live: built here, staged from the Hub, or a local
+    folder."""
     entry = config["models"][model]
-    return f"resources/models/{model}" if "build" in entry else entry["path"]
+    if "build" in entry:
+        return f"resources/models/{model}"
+    if entry["path"] in STAGE["models"]:
+        return str(staged_folder(STAGING_CACHE, "model", entry["path"]))
+    return entry["path"]
+
+
+def _model_receipt(model):
+    repo = config["models"][model].get("path")
+    return _receipt("models", repo) if repo in STAGE["models"] else None
+
+
+def get_model_receipt(wildcards):
+    """A Hub model's staging receipt (its commit and files), nothing for other models."""
+    return _model_receipt(wildcards.model) or []
 
 
 def get_pretrained(wildcards):
@@ -151,6 +226,7 @@ def _split_file(task, role, lang=None):
 def get_train_source_input(wildcards):
     return {
         "pretrained": get_pretrained(wildcards),
+        "staged": get_model_receipt(wildcards),
         "train": _split_file(wildcards.source, "train"),
         "dev": _split_file(wildcards.source, "dev"),
     }
@@ -159,6 +235,7 @@ def get_train_source_input(wildcards):
 def get_train_target_input(wildcards):
     inputs = {
         "pretrained": get_pretrained(wildcards),
+        "staged": get_model_receipt(wildcards),
         "train": _split_file(wildcards.target, "train"),
         "dev": _split_file(wildcards.target, "dev"),
     }
@@ -172,12 +249,14 @@ def _finetune_spec(wildcards, input, task, stage):
         model=wildcards.model,
         init_model=model_reference(wildcards.model),
         revision=config["models"][wildcards.model].get("revision"),
+        staged=str(input.staged) if input.get("staged") else None,
         init_checkpoint=input.get("source"),
         task=TASKS[task],
         train_file=input.train,
         dev_file=input.dev,
         seed=int(wildcards.seed),
-        hyperparameters=stage_hyperparameters(config, stage, task, wildcards.model),
+        # Precision resolved here, from config, so every job of a model runs the same one.
+        hyperparameters=job_hyperparameters(config, stage, task, wildcards.model),
         threads=config["resources"]["train"]["threads"],
     ).to_json()
 
@@ -288,7 +367,12 @@ def get_embedding_inputs(method):
         local = sorted(
             p for p in paths if _embeds_with_checkpoint(method) or p in built
         )
-        return {"models": local, "train": get_embedding_train_files(wildcards)}
+        staged = [_model_receipt(m) for m in GRID.models if _model_receipt(m)]
+        return {
+            "models": local,
+            "staged": staged,
+            "train": get_embedding_train_files(wildcards),
+        }
 
     return inputs
 
@@ -345,6 +429,7 @@ def get_evaluate_retrieval_input(wildcards):
     }
     if wildcards.source == BASELINE_SOURCE:
         inputs["pretrained"] = get_pretrained(wildcards)
+        inputs["staged"] = get_model_receipt(wildcards)
     else:
         inputs["source"] = rules.train_source.output.model.format(**wildcards)
     return inputs

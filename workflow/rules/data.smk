@@ -30,5 +30,6 @@ rule prepare_data:
         runtime=get_resource("light", "runtime"),
     params:
         task=get_task_entry,
+        folder=get_staged_dataset,
     script:
         "../scripts/prepare_data.py"

@@ -1,10 +1,11 @@
 # Fine-tuning runs through `accelerate launch`, one process per GPU of the job; the run spec
-# (JSON, shell-quoted) is the only way hyperparameters reach the training code.
+# (JSON, shell-quoted) is the only way hyperparameters reach the training code. The rule's
+# name and GPUs let the job check, before anything loads, that it got the GPUs it asked for.
 FINETUNE = (
     "OMP_NUM_THREADS={threads} accelerate launch --config_file {params.accelerate_config}"
     " {params.launch_mode} --num_processes {params.processes} --main_process_port 0"
     " -m xltransfer.cli.finetune --spec {params.spec:q} --output {output.model:q}"
-    " > {log} 2>&1"
+    " --rule {params.rule_name} --gpus {resources.gpu} > {log} 2>&1"
 )
 
 
@@ -23,6 +24,7 @@ rule train_source:
         runtime=get_resource("train", "runtime"),
         gpu=get_resource("train", "gpu"),
     params:
+        rule_name="train_source",
         spec=get_source_spec,
         processes=get_num_processes,
         launch_mode=get_launch_mode,
@@ -48,6 +50,7 @@ rule train_target:
         runtime=get_resource("train", "runtime"),
         gpu=get_resource("train", "gpu"),
     params:
+        rule_name="train_target",
         spec=get_target_spec,
         processes=get_num_processes,
         launch_mode=get_launch_mode,

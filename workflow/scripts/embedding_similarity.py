@@ -1,9 +1,11 @@
 from pathlib import Path
 
+from xltransfer.devices import require_gpus
 from xltransfer.jobs import embedding_similarity
 from xltransfer.logs import log_to
 
 log_to(snakemake.log[0])
+require_gpus(snakemake.rule, snakemake.resources.gpu)  # fail before loading anything
 params = snakemake.params
 embedding_similarity(
     params.method,

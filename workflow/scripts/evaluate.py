@@ -1,9 +1,11 @@
 from pathlib import Path
 
+from xltransfer.devices import require_gpus
 from xltransfer.jobs import evaluate, shard_context
 from xltransfer.logs import log_to
 
 log_to(snakemake.log[0])
+require_gpus(snakemake.rule, snakemake.resources.gpu)  # fail before loading anything
 evaluate(
     Path(snakemake.input.model),
     [Path(p) for p in snakemake.input.tests],

@@ -1,13 +1,17 @@
 from pathlib import Path
 
+from xltransfer.devices import require_gpus
 from xltransfer.jobs import evaluate_retrieval, shard_context
 from xltransfer.logs import log_to
+from xltransfer.staging import commit_of
 
 log_to(snakemake.log[0])
+require_gpus(snakemake.rule, snakemake.resources.gpu)  # fail before loading anything
 source = snakemake.input.get("source")
+staged = snakemake.input.get("staged")
 evaluate_retrieval(
     snakemake.params.encoder,
-    snakemake.params.revision,
+    commit_of(staged) if staged else snakemake.params.revision,
     Path(source) if source else None,
     {
         lang: {role: Path(path) for role, path in roles.items()}

@@ -5,9 +5,11 @@ from xltransfer.logs import log_to
 from xltransfer.tasks import TaskSpec
 
 log_to(snakemake.log[0])
+folder = snakemake.params.folder
 prepare_data(
     TaskSpec.from_config(snakemake.wildcards.task, snakemake.params.task),
     snakemake.wildcards.lang,
     snakemake.wildcards.role,
     Path(snakemake.output[0]),
+    Path(folder) if folder else None,
 )

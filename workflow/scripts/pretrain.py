@@ -1,9 +1,11 @@
 from pathlib import Path
 
+from xltransfer.devices import require_gpus
 from xltransfer.jobs import pretrain
 from xltransfer.logs import log_to
 
 log_to(snakemake.log[0])
+require_gpus(snakemake.rule, snakemake.resources.gpu)  # fail before loading anything
 pretrain(
     Path(snakemake.params.corpus),
     Path(snakemake.input.tokenizer),

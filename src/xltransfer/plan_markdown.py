@@ -1,0 +1,184 @@
+"""A cost plan (xltransfer.plan) as Markdown tables, readable in a terminal and on GitHub."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from xltransfer.plan import FAMILIES, STATE_COPIES, STATES_KEPT, Plan
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """A Markdown table; the columns in `right` are right-aligned numbers."""
+    align = ["---:" if i in right else "---" for i in range(len(header))]
+    lines = [header, align, *rows]
+    return ["| " + " | ".join(cells) + " |" for cells in lines]
+
+
+def _gb(value: float) -> str:
+    if value < 1e9:
+        return f"{value / 1e6:,.1f} MB"
+    return f"{value / 1e9:,.1f} GB"
+
+
+def _tokens(value: float) -> str:
+    for scale, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:,.1f}{unit}"
+    return f"{value:,.0f}"
+
+
+def _hours(value: float) -> str:
+    return f"{value:,.1f}" if value >= 10 else f"{value:,.3g}"
+
+
+def jobs_table(plan: Plan) -> list[str]:
+    hours = plan.rule_hours()
+    rows = []
+    for rule, count in plan.job_counts.items():
+        if rule == "total":
+            continue
+        estimated = rule in hours
+        rows.append([rule, f"{count:,}", _hours(hours[rule]) if estimated else "-"])
+    rows.append(
+        ["**total**", f"**{plan.job_counts['total']:,}**", f"**{_hours(plan.total_hours)}**"]
+    )
+    return _table(["rule", "jobs", f"{plan.device} device-h"], rows, {1, 2})
+
+
+def workload_table(plan: Plan, rules: tuple[str, ...]) -> list[str]:
+    rows = []
+    for w in plan.workloads:
+        if w.rule not in rules:
+            continue
+        hours = plan.hours(w)
+        tokens = w.train_tokens + w.eval_tokens
+        rows.append(
+            [
+                w.rule,
+                w.model,
+                w.task,
+                f"{w.jobs:,}",
+                w.detail,
+                _tokens(w.train_tokens),
+                _tokens(w.eval_tokens),
+                _tokens(tokens / w.jobs),
+                _hours(hours / w.jobs),
+                _hours(hours),
+            ]
+        )
+    header = ["rule", "model", "task", "jobs", "per job", "train tokens", "eval tokens"]
+    header += ["tokens/job", "device-h/job", "device-h"]
+    return _table(header, rows, {3, 5, 6, 7, 8, 9})
+
+
+def throughput_table(plan: Plan) -> list[str]:
+    rows = [
+        [
+            model,
+            f"{plan.parameters[model] / 1e6:,.1f}M",
+            f"{speed.train:,.0f}",
+            f"{speed.eval:,.0f}",
+            speed.source,
+        ]
+        for model, speed in plan.speeds.items()
+    ]
+    header = ["model", "parameters", "train tokens/s", "eval tokens/s", "source"]
+    citations = dict.fromkeys(c for speed in plan.speeds.values() for c in speed.citations)
+    return [*_table(header, rows, {1, 2, 3}), "", *(f"- {c}" for c in citations)]
+
+
+def rows_table(plan: Plan) -> list[str]:
+    grouped: dict[tuple[str, str], list] = defaultdict(list)
+    for (task, language, role), rows in plan.rows.items():
+        grouped[(task, role)].append((language, rows))
+    table = []
+    for (task, role), entries in sorted(grouped.items()):
+        total = sum(rows.count for _, rows in entries)
+        origins = sorted({rows.origin for _, rows in entries})
+        languages = ", ".join(language for language, _ in sorted(entries))
+        table.append([task, role, languages, f"{total:,}", "; ".join(origins)])
+    return _table(["task", "role", "languages", "rows", "from"], table, {3})
+
+
+def disk_table(plan: Plan) -> list[str]:
+    rows = [
+        [
+            item.what,
+            f"{item.count:,}",
+            _gb(item.total / item.count) if item.count else "-",
+            _gb(item.total),
+            "yes" if item.kept else "peak only",
+        ]
+        for item in plan.disk
+    ]
+    rows.append(["**final**", "", "", f"**{_gb(plan.final_bytes)}**", ""])
+    rows.append(["**peak**", "", "", f"**{_gb(plan.peak_bytes)}**", ""])
+    return _table(["item", "count", "each", "total", "kept at the end"], rows, {1, 2, 3})
+
+
+def render_markdown(plan: Plan, config_path: str, profile_note: str) -> str:
+    """The whole plan: jobs per rule, workloads, throughput, rows read, disk and assumptions."""
+    gpu_rules = ", ".join(f"{rule} ({family})" for rule, family in FAMILIES.items())
+    keep = "kept" if plan.keep_target_checkpoints else "temporary"
+    lines = [
+        f"# Cost plan of run `{plan.run}`",
+        "",
+        f"Config `{config_path}`; device `{plan.device}`; {plan.jobs_in_flight} jobs in flight "
+        f"({profile_note}). Nothing was run: the figures come from the grid, the `plan:` "
+        "section and any staged lock files.",
+        "",
+        f"**{plan.job_counts['total']:,} jobs, {_hours(plan.total_hours)} {plan.device} "
+        f"device-hours ({_hours(plan.overhead_hours)} of them job start-up), "
+        f"{_gb(plan.final_bytes)} on disk at the end, {_gb(plan.peak_bytes)} at the peak.**",
+        "",
+        "## Jobs per rule",
+        "",
+        *jobs_table(plan),
+        "",
+        "Device-hours are estimated for the rules that take a device: "
+        f"{gpu_rules}; the others run on CPU and are left out (-).",
+        "",
+        "## Fine-tuning",
+        "",
+        "Tokens per job = examples x epochs x max length x sequences per example, processed "
+        "forward and backward; eval tokens are the English dev split scored after every epoch.",
+        "",
+        *workload_table(plan, ("pretrain", "train_source", "train_target")),
+        "",
+        "## Evaluation and embeddings",
+        "",
+        *workload_table(
+            plan, ("evaluate", "evaluate_retrieval", "textemb_similarity", "taskemb_similarity")
+        ),
+        "",
+        f"## Throughput on `{plan.device}`",
+        "",
+        *throughput_table(plan),
+        "",
+        "## Rows read",
+        "",
+        *rows_table(plan),
+        "",
+        "## Disk",
+        "",
+        *disk_table(plan),
+        "",
+        f"Checkpoints take 4 bytes per parameter (fp32 safetensors); target checkpoints are "
+        f"{keep} (`keep.target_checkpoints`). A training job holds up to {STATES_KEPT} resume "
+        f"states of {STATE_COPIES}x its model (weights and AdamW's two moments) until it ends. "
+        "The peak adds everything in flight to the final figure, as if all of it were on disk "
+        "at once.",
+        "",
+        "## Assumptions",
+        "",
+        "- Every sequence is counted at its max length; dynamic padding makes most of them "
+        "shorter, so tokens are an upper bound. Extractive QA contexts longer than one window "
+        "give more than one feature per example, which is not counted.",
+        "- FLOP-based throughput leaves out attention's share (it grows with sequence length) "
+        "and counts only the parameters a token passes through (`compute_parameters`).",
+        f"- Each job and device adds {plan.overhead_minutes:g} minutes of start-up "
+        "(`plan.overhead_minutes`): process start, model load, tokenising.",
+        "- Resume states and in-flight checkpoints are sized for the largest model.",
+        "",
+    ]
+    return "\n".join(lines)
