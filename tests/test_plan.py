@@ -103,6 +103,8 @@ def test_tokens_and_device_hours_by_hand(config):
 
 
 def test_disk_by_hand(config):
+    config = copy.deepcopy(config)
+    config["keep"] = {"target_checkpoints": True}
     plan = build_plan(config, jobs_in_flight=3)
     checkpoint = 100_000_000 * 4
     data = (1000 + 100 + 500 + 50 + 200 + 200) * 100  # every shard's rows x bytes_per_row
@@ -114,7 +116,7 @@ def test_disk_by_hand(config):
 
 def test_temporary_target_checkpoints_leave_the_final_disk(config):
     config = copy.deepcopy(config)
-    config["keep"] = {"target_checkpoints": False}  # the key another change adds to the schema
+    config["keep"] = {"target_checkpoints": False}  # the schema's default
     plan = build_plan(config, jobs_in_flight=3)
     checkpoint = 100_000_000 * 4
     data = 2050 * 100

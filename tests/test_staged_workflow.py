@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import yaml
 from conftest import REPO
 from hub_fixtures import glue, xnli
 from hub_server import LocalHub
+from test_slurm import SLURM, newest_job_id, slurm, slurm_jobs  # noqa: F401 (a fixture)
 from test_workflow import workflow_copy
 
+from xltransfer.jobs import FAIL_EVALUATE
 from xltransfer.staging import read_lock
 
+pytestmark = pytest.mark.workflow
 TOKEN = "hf_secret_workflow_token"
 MODEL = "xlt-test/tiny-xlmr"
 
@@ -43,8 +49,11 @@ def snakemake(folder, *targets, env):
     )
 
 
-def test_staged_grid_runs_offline_and_records_commits(tmp_path, tiny_model_dir):
+def staged_workflow(tmp_path, tiny_model_dir, *extra_files):
+    """A workflow folder whose Hub repositories were staged from a local Hub, now gone."""
     folder = workflow_copy(tmp_path / "wf")
+    for name in extra_files:
+        shutil.copytree(REPO / name, folder / name, dirs_exist_ok=True)
     (folder / "hub.yaml").write_text(yaml.safe_dump(hub_config()))
     # The venv's tools (accelerate) must be found by the jobs, as `make test` arranges.
     path = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"
@@ -65,11 +74,60 @@ def test_staged_grid_runs_offline_and_records_commits(tmp_path, tiny_model_dir):
         "README.md", "de/test", "en/test", "en/train", "en/validation",
     ]  # fmt: skip
     # The server is gone: every remaining job must run from staged files alone.
-    run = snakemake(folder, env={**env, "HF_ENDPOINT": "http://127.0.0.1:9"})
-    assert run.returncode == 0, run.stderr[-3000:]
+    return folder, {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}, commit
+
+
+def check_offline_run(folder, run, commit):
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     scores = pd.read_parquet(folder / "results/staged/scores.parquet")
     assert set(scores["model_revision"]) == {commit}
     assert set(scores["language"]) == {"en", "de"}
     for path in folder.rglob("*"):
         if path.is_file() and "hub-cache" not in path.parts:
             assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_staged_grid_runs_offline_and_records_commits(tmp_path, tiny_model_dir):
+    folder, env, commit = staged_workflow(tmp_path, tiny_model_dir)
+    check_offline_run(folder, snakemake(folder, env=env), commit)
+    # Temporary target checkpoints are gone once scored; source checkpoints stay.
+    models = folder / "results/staged/models/tiny-xlmr/seed1"
+    assert sorted(p.name for p in (models / "source").iterdir()) == ["mnli", "sst2"]
+    assert not list((models / "target").rglob("model.safetensors"))
+
+
+@pytest.mark.usefixtures("slurm")
+def test_staged_grid_runs_offline_on_slurm_one_job_per_target_run(tmp_path, tiny_model_dir):
+    folder, env, commit = staged_workflow(tmp_path, tiny_model_dir, "profiles")
+    before = newest_job_id()
+    run = snakemake(folder, *SLURM, env=env)
+    check_offline_run(folder, run, commit)
+    rules = [job["comment"].split("_wildcards_")[0] for job in slurm_jobs(before)]
+    # 3 target runs (none, mnli, sst2 -> xnli), each one group job holding its training and
+    # its 2 evaluation shards; nothing of them submitted on its own.
+    assert rules.count("rule_target_run") == 3, rules
+    assert not {"rule_train_target", "rule_evaluate"} & set(rules)
+
+    # One shard of a retrained target run fails: its sibling shard and the checkpoint it needs
+    # survive, and the rerun plans that one shard alone.
+    shards = [f"results/staged/scores/tiny-xlmr/seed1/mnli/xnli/shard{i}.parquet" for i in (0, 1)]
+    for shard in shards:
+        (folder / shard).unlink()
+    failing = {**env, FAIL_EVALUATE: "mnli/xnli/1"}
+    assert snakemake(folder, *shards, *SLURM, env=failing).returncode != 0
+    assert (folder / shards[0]).exists()
+    assert (folder / "results/staged/models/tiny-xlmr/seed1/target/mnli/xnli").is_dir()
+    dry = snakemake(folder, *shards, "-n", "--rerun-incomplete", env=env)
+    assert re.search(r"^evaluate\s+1$", dry.stdout, re.MULTILINE), dry.stdout
+    assert not re.search(r"^train_target\s", dry.stdout, re.MULTILINE)
+
+
+def test_an_unwritable_cache_is_refused_at_the_dry_run(tmp_path):
+    folder = workflow_copy(tmp_path / "wf")
+    (folder / "blocker").write_text("a file where the cache folder should be")
+    config = hub_config()
+    config["staging"]["cache"] = "blocker/cache"
+    (folder / "hub.yaml").write_text(yaml.safe_dump(config))
+    dry = snakemake(folder, "-n", env=os.environ)
+    assert dry.returncode != 0
+    assert "staging.cache: 'blocker/cache' is not a writable folder" in dry.stdout + dry.stderr

@@ -136,7 +136,8 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(
     with pytest.raises(TrainingError, match="failing as asked"):
         run_finetune(spec, out)
     assert not out.exists()  # nothing half-written where Snakemake looks
-    assert sorted(p.name for p in (resume_folder(out) / "checkpoints").iterdir())
+    # One resume state on disk: each save drops the one before it.
+    assert len(list((resume_folder(out) / "checkpoints").iterdir())) == 1
     # A kill during save_state leaves a folder without its last file: it must be skipped.
     cut_off = resume_folder(out) / "checkpoints" / "checkpoint_7"
     cut_off.mkdir()
@@ -150,6 +151,24 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(
         assert ours["accuracy"] == pytest.approx(theirs["accuracy"], abs=1e-9)
     assert (out / "model.safetensors").exists()
     assert not resume_folder(out).exists()
+
+
+def test_resume_state_is_also_saved_on_a_wall_clock_interval(
+    tiny_model_dir, toy_splits, tmp_path, monkeypatch
+):
+    import dataclasses
+
+    from xltransfer.train import FAIL_AFTER_STEPS, complete_checkpoints, resume_folder
+
+    # No step interval; every step is "late" on the clock (a microsecond interval).
+    hp = dataclasses.replace(HP, checkpoint_steps=0, checkpoint_minutes=1e-8)
+    monkeypatch.setenv(FAIL_AFTER_STEPS, "3")
+    with pytest.raises(TrainingError, match="failing as asked"):
+        run_finetune(make_spec(tiny_model_dir, toy_splits, hyperparameters=hp), tmp_path / "run")
+    saved = complete_checkpoints(resume_folder(tmp_path / "run") / "checkpoints")
+    # Saved after steps 1, 2 and 3 (checkpoint_0 to _2) before step 3 failed; only the newest
+    # is kept.
+    assert [p.name for p in saved] == ["checkpoint_2"]
 
 
 def test_checkpoints_of_another_spec_are_not_resumed(tiny_model_dir, toy_splits, tmp_path):

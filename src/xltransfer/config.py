@@ -8,6 +8,7 @@ built, so a typo fails before any compute is spent.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -399,6 +400,48 @@ def _check_train_task(
         )
 
 
+def fine_tuning_signature(
+    config: dict[str, Any], registry: dict[str, TaskSpec], task: TaskSpec
+) -> str:
+    """Everything a target's English fine-tuning depends on: where its training data comes
+    from, its head, labels, dev metric and every model's hyperparameters. The task's name and
+    its zero-shot answer normalisation are left out: they only change how test sets are scored."""
+    data = registry[task.train_task or task.name]
+    english = config["experiment"]["source_language"]
+    models = config["experiment"]["models"]
+    return json.dumps(
+        {
+            "data": [
+                data.dataset,
+                data.revision,
+                data.config_name(english),
+                [data.split_name("train"), data.split_name("dev")],
+                data.columns,
+                repr(data.language_rows),
+            ],
+            "head": task.fine_tuning_head,
+            "labels": list(task.labels),
+            "metric": task.metric,
+            "hyperparameters": {
+                m: job_hyperparameters(config, "target", task.name, m) for m in models
+            },
+        },
+        sort_keys=True,
+    )
+
+
+def shared_fine_tunes(config: dict[str, Any], registry: dict[str, TaskSpec]) -> dict[str, str]:
+    """Per trained target, the first target (in config order) with the same fine-tuning."""
+    first: dict[str, str] = {}
+    shared = {}
+    for name in config["experiment"]["targets"]:
+        if registry[name].is_retrieval:
+            continue
+        signature = fine_tuning_signature(config, registry, registry[name])
+        shared[name] = first.setdefault(signature, name)
+    return shared
+
+
 @dataclass(frozen=True)
 class Grid:
     """The experiment grid: which models, tasks, seeds and language shards to run."""
@@ -418,6 +461,9 @@ class Grid:
     # Bi-encoder STS targets scored after projection alignment too: their evaluation also reads
     # the English test split, the translations the alignment is fit on.
     aligned_targets: tuple[str, ...] = ()
+    # Per trained target, the target whose fine-tunes it is evaluated from: itself, or the first
+    # target with an identical English fine-tuning (XQuAD and MLQA both train on SQuAD).
+    fine_tunes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Grid:
@@ -425,6 +471,7 @@ class Grid:
         experiment = config["experiment"]
         registry = load_registry(config["tasks"])
         overrides = experiment.get("target_languages") or {}
+        fine_tunes = shared_fine_tunes(config, registry)
         return cls(
             models=tuple(experiment["models"]),
             sources=tuple(experiment["sources"]),
@@ -443,14 +490,22 @@ class Grid:
             train_data={
                 name: registry[name].train_task or name
                 for name in (*experiment["sources"], *experiment["targets"])
-            },
+            }
+            # A target sharing another's fine-tunes reads that one's (identical) English data.
+            | {t: registry[s].train_task or s for t, s in fine_tunes.items()},
             aligned_targets=tuple(
                 t
                 for t in experiment["targets"]
                 if registry[t].architecture == "bi_encoder"
                 and config["analysis"]["alignment"]["method"] != "none"
             ),
+            fine_tunes=fine_tunes,
         )
+
+    @property
+    def fine_tuned_targets(self) -> tuple[str, ...]:
+        """The trained targets that have fine-tunes of their own (train_target jobs)."""
+        return tuple(t for t in self.trained_targets if self.fine_tunes.get(t, t) == t)
 
     @property
     def trained_targets(self) -> tuple[str, ...]:
@@ -501,7 +556,7 @@ class Grid:
         return {
             "prepare_data": len(self.data_needs()),
             "train_source": len(self.models) * len(self.seeds) * len(self.sources),
-            "train_target": runs * len(self.trained_targets),
+            "train_target": runs * len(self.fine_tuned_targets),
             "evaluate": runs * sum(len(self.shards(t)) for t in self.trained_targets),
             # Every source checkpoint and the pretrained encoder (`none`), scored directly.
             "evaluate_retrieval": runs * sum(len(self.shards(t)) for t in self.retrieval_targets),

@@ -99,9 +99,12 @@ def evaluate(
     threads: int,
     alignment: dict | None = None,
     english_test: str | None = None,
+    task: dict | None = None,
 ) -> pd.DataFrame:
     """Zero-shot scores of one checkpoint on a shard of languages (with projection-aligned ones
-    for a bi-encoder when `alignment` and the English test split are given)."""
+    for a bi-encoder when `alignment` and the English test split are given), scored as `task`
+    (a TaskHead's fields) where the checkpoint is shared by several targets."""
+    from xltransfer.spec import TaskHead
     from xltransfer.zero_shot import evaluate_shard
 
     _fail_if_asked(context)
@@ -112,6 +115,7 @@ def evaluate(
         threads=threads,
         alignment=alignment,
         english_test=Path(english_test) if english_test else None,
+        task=TaskHead(**{**task, "labels": tuple(task["labels"])}) if task else None,
     )
     write_parquet_atomic(frame, output)
     return frame

@@ -19,8 +19,8 @@ from xltransfer.dataset_files import CARD, DatasetLayoutError, read_card, split_
 from xltransfer.tasks import TaskSpec, load_registry
 
 BYTES_PER_PARAMETER = 4  # checkpoints are fp32 safetensors
-# An Accelerate resume state holds the model and AdamW's two moments; train.build_accelerator
-# keeps the newest two states (total_limit=2) until its job ends.
+# An Accelerate resume state holds the model and AdamW's two moments; train.save_resume_state
+# keeps one, two only while the next is written (the peak counted here), deleted on success.
 STATE_COPIES = 3
 STATES_KEPT = 2
 DEFAULT_JOBS_IN_FLIGHT = 100  # the SLURM profile's `jobs` when it sets none
@@ -233,7 +233,7 @@ def training_workloads(config: dict[str, Any], grid: Grid, book: RowBook) -> lis
     runs = len(grid.sources_with_baseline)
     stages = (
         ("source", "train_source", grid.sources, len(grid.seeds)),
-        ("target", "train_target", grid.trained_targets, len(grid.seeds) * runs),
+        ("target", "train_target", grid.fine_tuned_targets, len(grid.seeds) * runs),
     )
     workloads = []
     for stage, rule, tasks, jobs in stages:
@@ -366,22 +366,22 @@ def disk_items(
         count = seeds * len(grid.sources)
         items.append(DiskItem(f"source checkpoints, {model}", count, count * size[model], True))
         if keep_targets:
-            count = seeds * runs * len(grid.trained_targets)
+            count = seeds * runs * len(grid.fine_tuned_targets)
             items.append(DiskItem(f"target checkpoints, {model}", count, count * size[model], True))
     training_jobs = (
-        len(grid.models) * seeds * (len(grid.sources) + runs * len(grid.trained_targets))
+        len(grid.models) * seeds * (len(grid.sources) + runs * len(grid.fine_tuned_targets))
     )
     in_flight = min(jobs_in_flight, training_jobs)
     if not keep_targets:
         # Temporary target checkpoints live from training until their shards are scored.
-        count = min(jobs_in_flight, len(grid.models) * seeds * runs * len(grid.trained_targets))
+        count = min(jobs_in_flight, len(grid.models) * seeds * runs * len(grid.fine_tuned_targets))
         items.append(
             DiskItem("target checkpoints in flight (largest model)", count, count * largest, False)
         )
     states = in_flight * STATES_KEPT
     items.append(
         DiskItem(
-            f"resume states, {STATES_KEPT} per training job in flight (largest model)",
+            f"resume states, at most {STATES_KEPT} per training job in flight (largest model)",
             states,
             states * STATE_COPIES * largest,
             False,
@@ -480,7 +480,7 @@ def build_plan(
     if missing:
         raise PlanError(f"the plan needs figures the config does not give: {', '.join(missing)}")
     # Another change makes target checkpoints temporary behind this key; kept until then.
-    keep_targets = (config.get("keep") or {}).get("target_checkpoints", True)
+    keep_targets = (config.get("keep") or {}).get("target_checkpoints", False)
     return Plan(
         run=config["run"],
         device=plan_config["device"],

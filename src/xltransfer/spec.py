@@ -26,6 +26,8 @@ class Hyperparameters:
     eval_batch_size: int
     checkpoint_steps: int = 0
     doc_stride: int = 16
+    # Also save the resume state when this many minutes of training passed (0: steps only).
+    checkpoint_minutes: float = 0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Hyperparameters:
@@ -105,6 +107,17 @@ class PretrainSpec:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
+def task_head(task: TaskSpec) -> TaskHead:
+    """What a registry task's fine-tuned head predicts and how its test sets are scored."""
+    return TaskHead(
+        task=task.name,
+        head=task.fine_tuning_head,
+        labels=task.labels,
+        metric=task.metric,
+        answer_normalization=task.answer_normalization,
+    )
+
+
 def finetune_spec(
     *,
     model: str,
@@ -125,13 +138,7 @@ def finetune_spec(
         init_model=init_model,
         revision=revision,
         init_checkpoint=init_checkpoint,
-        task=TaskHead(
-            task=task.name,
-            head=task.fine_tuning_head,
-            labels=task.labels,
-            metric=task.metric,
-            answer_normalization=task.answer_normalization,
-        ),
+        task=task_head(task),
         train_file=str(train_file),
         dev_file=str(dev_file),
         seed=seed,

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration, PartialState
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, parse_flag_from_env, set_seed
+from accelerate.utils import ProjectConfiguration, broadcast, parse_flag_from_env, set_seed
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
@@ -159,6 +159,40 @@ def build_scheduler(optimizer, hp: Hyperparameters, steps: int, processes: int):
     return get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total), total)
 
 
+@dataclass
+class SaveClock:
+    """Whether `minutes` of training passed since the last resume state; every rank agrees."""
+
+    minutes: float
+    last: float = field(default_factory=time.monotonic)
+
+    def due(self, accelerator: Accelerator) -> bool:
+        if not self.minutes:
+            return False
+        late = time.monotonic() - self.last >= self.minutes * 60
+        if accelerator.num_processes == 1:
+            return late
+        # Ranks' clocks differ; one that saved alone would wait in save_state's barrier for ever.
+        flag = broadcast(torch.tensor([int(late)], device=accelerator.device), from_process=0)
+        return bool(flag.item())
+
+    def restart(self) -> None:
+        self.last = time.monotonic()
+
+
+def save_resume_state(accelerator: Accelerator) -> None:
+    """Save the Accelerate state, then drop the older ones: one resume state stays on disk
+    (two only while the next is written, so a job killed mid-save still has one)."""
+    accelerator.save_state()
+    if accelerator.is_main_process:
+        checkpoints = Path(accelerator.project_configuration.project_dir) / "checkpoints"
+        newest = complete_checkpoints(checkpoints)[-1]
+        for folder in checkpoints.iterdir():
+            if checkpoint_number(folder) < checkpoint_number(newest):
+                shutil.rmtree(folder, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
 def train_epoch(
     model: PreTrainedModel,
     loader: DataLoader,
@@ -176,6 +210,7 @@ def train_epoch(
     fail_after = int(os.environ.get(FAIL_AFTER_STEPS, 0))
     delay = float(os.environ.get(STEP_DELAY, 0))
     started = time.perf_counter() - state.seconds_in_epoch
+    saves = SaveClock(hp.checkpoint_minutes)
     bar = progress(batches, desc=f"epoch {state.epoch}", enabled=accelerator.is_local_main_process)
     for batch in bar:
         with accelerator.accumulate(model):
@@ -196,12 +231,10 @@ def train_epoch(
             state.seconds_in_epoch = time.perf_counter() - started
             # The epoch's last step is saved by run_finetune after the dev evaluation.
             last = accelerator.gradient_state.end_of_dataloader
-            if (
-                hp.checkpoint_steps
-                and state.optimizer_steps % hp.checkpoint_steps == 0
-                and not last
-            ):
-                accelerator.save_state()
+            by_steps = hp.checkpoint_steps and state.optimizer_steps % hp.checkpoint_steps == 0
+            if not last and (by_steps or saves.due(accelerator)):
+                save_resume_state(accelerator)
+                saves.restart()
             if fail_after and state.optimizer_steps >= fail_after:
                 raise TrainingError(f"{FAIL_AFTER_STEPS}={fail_after}: failing as asked")
             if delay:
@@ -382,7 +415,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
             f"{dev[spec.task.metric]:.4f}, {rate:.0f} examples/s"
         )
         state.end_epoch()
-        accelerator.save_state()  # an epoch boundary: a restart never redoes finished epochs
+        save_resume_state(accelerator)  # an epoch boundary: a restart never redoes finished epochs
     accelerator.wait_for_everyone()
     if state.best_epoch < 0:
         raise TrainingError(f"{spec.task.task}: no epoch gave a finite dev score")

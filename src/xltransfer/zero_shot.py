@@ -28,6 +28,7 @@ def evaluate_shard(
     threads: int = 1,
     alignment: dict | None = None,
     english_test: Path | None = None,
+    task: TaskHead | None = None,
 ) -> pd.DataFrame:
     """Scores of one checkpoint on each language's test split, one row per (language, metric).
 
@@ -39,7 +40,15 @@ def evaluate_shard(
     spec = summary["spec"]
     head = spec["task"]["head"]
     hp = Hyperparameters.from_dict(spec["hyperparameters"])  # defaults for keys added later
-    task = TaskHead(**{**spec["task"], "labels": tuple(spec["task"]["labels"])})
+    trained = TaskHead(**{**spec["task"], "labels": tuple(spec["task"]["labels"])})
+    # A shared fine-tune (MLQA scored from XQuAD's SQuAD runs) is scored as the target it serves.
+    task = task or trained
+    if (task.head, task.labels) != (trained.head, trained.labels):
+        raise ValueError(
+            f"{checkpoint}: fine-tuned for {trained.task} ({trained.head}, "
+            f"{list(trained.labels)}), which cannot score {task.task} ({task.head}, "
+            f"{list(task.labels)})"
+        )
     accelerator = Accelerator(mixed_precision=summary["mixed_precision"])
     tokenizer = load_tokenizer(str(checkpoint))
     model = accelerator.prepare(head_class(head).from_pretrained(checkpoint))
@@ -87,7 +96,7 @@ def evaluate_shard(
         scores,
         context=context,
         summary=summary,
-        primary_metric=spec["task"]["metric"],
+        primary_metric=task.metric,
         n_examples=sizes,
     )
     return pd.DataFrame(rows)

@@ -1,5 +1,7 @@
 import os
 import re
+import sys
+from dataclasses import asdict
 
 from snakemake.utils import validate
 
@@ -13,8 +15,8 @@ from xltransfer.config import (
     stage_hyperparameters,
 )
 from xltransfer.published import design, load_results
-from xltransfer.spec import finetune_spec
-from xltransfer.staging import stage_requests, staged_folder
+from xltransfer.spec import finetune_spec, task_head
+from xltransfer.staging import check_writable, stage_requests, staged_folder
 from xltransfer.tasks import load_registry
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -54,6 +56,8 @@ STAGING_CACHE = config["staging"]["cache"]
 STAGE = (
     {"models": {}, "datasets": {}} if PUBLISHED else stage_requests(config, GRID, TASKS)
 )
+if any(STAGE.values()):
+    check_writable(STAGING_CACHE)  # before the DAG's first job, not in the stage job
 # What the analysis jobs read from config, named once for their rules' params.
 INFERENCE_SETTINGS = {
     key: config["analysis"][key]
@@ -223,6 +227,12 @@ def _split_file(task, role, lang=None):
     return f"results/{config['run']}/data/{task}/{lang}/{role}.parquet"
 
 
+def target_checkpoint(path):
+    """A target checkpoint is read once per evaluation shard: temporary unless kept."""
+    folder = directory(path)
+    return folder if config["keep"]["target_checkpoints"] else temp(folder)
+
+
 def get_train_source_input(wildcards):
     return {
         "pretrained": get_pretrained(wildcards),
@@ -335,7 +345,7 @@ def _fine_tuned(model, task):
     if task in GRID.sources:
         return rules.train_source.output.model.format(**values, source=task)
     return rules.train_target.output.model.format(
-        **values, source=BASELINE_SOURCE, target=task
+        **values, source=BASELINE_SOURCE, target=GRID.fine_tunes[task]
     )
 
 
@@ -383,7 +393,9 @@ def get_shard_languages(wildcards):
 
 def get_evaluate_input(wildcards):
     inputs = {
-        "model": rules.train_target.output.model.format(**wildcards),
+        "model": rules.train_target.output.model.format(
+            **{**wildcards, "target": GRID.fine_tunes[wildcards.target]}
+        ),
         "tests": [
             _split_file(wildcards.target, "test", lang)
             for lang in get_shard_languages(wildcards)
@@ -404,6 +416,26 @@ def get_sts_alignment(wildcards):
 # The targets of the two evaluation steps (fine-tuned ones; retrieval from an encoder).
 # An empty constraint would leave the wildcard unconstrained: "(?!)" matches nothing.
 TRAINED_TARGETS = "(?!)" if PUBLISHED else _alternatives(GRID.trained_targets) or "(?!)"
+FINE_TUNED_TARGETS = (
+    "(?!)" if PUBLISHED else _alternatives(GRID.fine_tuned_targets) or "(?!)"
+)
+if not PUBLISHED:
+    for _target, _shared in GRID.fine_tunes.items():
+        if _target != _shared:
+            # Shown on every dry run: the fine-tunes that are not done twice.
+            print(
+                f"train_target: {_target} is scored from {_shared}'s fine-tunes (identical "
+                f"English fine-tuning), {len(GRID.models) * len(GRID.seeds) * len(GRID.sources_with_baseline)} "
+                "fewer jobs",
+                file=sys.stderr,
+            )
+
+
+def get_task_head(wildcards):
+    """The target a shared checkpoint is scored as (its metric and answer normalisation)."""
+    return asdict(task_head(TASKS[wildcards.target]))
+
+
 RETRIEVAL_TARGETS = (
     "(?!)" if PUBLISHED else _alternatives(GRID.retrieval_targets) or "(?!)"
 )

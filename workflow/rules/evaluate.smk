@@ -7,6 +7,8 @@ rule evaluate:
         "logs/{run}/evaluate/{model}/seed{seed}/{source}/{target}/shard{shard}.log",
     wildcard_constraints:
         target=TRAINED_TARGETS,
+    group:
+        "target_run"
     conda:
         "../../envs/training.yaml"
     threads: get_resource("evaluate", "threads")
@@ -17,6 +19,7 @@ rule evaluate:
     params:
         languages=get_shard_languages,
         alignment=get_sts_alignment,
+        task=get_task_head,
     script:
         "../scripts/evaluate.py"
 

@@ -37,11 +37,16 @@ rule train_target:
     input:
         unpack(get_train_target_input),
     output:
-        model=directory(
+        model=target_checkpoint(
             "results/{run}/models/{model}/seed{seed}/target/{source}/{target}"
         ),
     log:
         "logs/{run}/train_target/{model}/seed{seed}/{source}/{target}.log",
+    wildcard_constraints:
+        target=FINE_TUNED_TARGETS,
+    # One SLURM job per target run: the fine-tuning and the evaluation shards of its checkpoint.
+    group:
+        "target_run"
     conda:
         "../../envs/training.yaml"
     threads: get_resource("train", "threads")

@@ -15,4 +15,5 @@ evaluate(
     snakemake.threads,
     alignment=snakemake.params.alignment,
     english_test=snakemake.input.get("english_test"),
+    task=snakemake.params.task,
 )
