@@ -97,29 +97,36 @@ def test_staged_grid_runs_offline_and_records_commits(tmp_path, tiny_model_dir):
 
 
 @pytest.mark.usefixtures("slurm")
-def test_staged_grid_runs_offline_on_slurm_one_job_per_target_run(tmp_path, tiny_model_dir):
+def test_staged_target_runs_on_slurm_are_one_job_each_and_a_failed_shard_reruns_alone(
+    tmp_path, tiny_model_dir
+):
     folder, env, commit = staged_workflow(tmp_path, tiny_model_dir, "profiles")
+    # The target runs only (the local test above runs the analysis): none, mnli, sst2 -> xnli.
+    runs = "results/staged/scores/tiny-xlmr/seed1/{}/xnli/shard{}.parquet"
+    shards = [runs.format(source, shard) for source in ("none", "mnli", "sst2") for shard in (0, 1)]
     before = newest_job_id()
-    run = snakemake(folder, *SLURM, env=env)
-    check_offline_run(folder, run, commit)
-    rules = [job["comment"].split("_wildcards_")[0] for job in slurm_jobs(before)]
-    # 3 target runs (none, mnli, sst2 -> xnli), each one group job holding its training and
-    # its 2 evaluation shards; nothing of them submitted on its own.
-    assert rules.count("rule_target_run") == 3, rules
-    assert not {"rule_train_target", "rule_evaluate"} & set(rules)
-
-    # One shard of a retrained target run fails: its sibling shard and the checkpoint it needs
-    # survive, and the rerun plans that one shard alone.
-    shards = [f"results/staged/scores/tiny-xlmr/seed1/mnli/xnli/shard{i}.parquet" for i in (0, 1)]
-    for shard in shards:
-        (folder / shard).unlink()
     failing = {**env, FAIL_EVALUATE: "mnli/xnli/1"}
-    assert snakemake(folder, *shards, *SLURM, env=failing).returncode != 0
-    assert (folder / shards[0]).exists()
-    assert (folder / "results/staged/models/tiny-xlmr/seed1/target/mnli/xnli").is_dir()
+    # No retry: the profile's second attempt would resubmit the failed group as a whole.
+    assert snakemake(folder, *shards, *SLURM, "--retries", "0", env=failing).returncode != 0
+    # A group job's comment names the group and its rules: rule_target_run_evaluate_train_target.
+    rules = [job["comment"].split("_wildcards_")[0] for job in slurm_jobs(before)]
+    # Each target run is one group job holding its training and its 2 evaluation shards;
+    # nothing of them is submitted on its own.
+    assert rules.count("rule_target_run_evaluate_train_target") == 3, rules
+    assert not {"rule_train_target", "rule_evaluate"} & set(rules)
+    # The failed shard's sibling and the checkpoint it needs survive (the others, all scored,
+    # are gone), and the rerun plans that one shard alone.
+    assert [path for path in shards if not (folder / path).exists()] == [shards[3]]
+    targets = folder / "results/staged/models/tiny-xlmr/seed1/target"
+    assert sorted(p.name for p in targets.iterdir()) == ["mnli"]
     dry = snakemake(folder, *shards, "-n", "--rerun-incomplete", env=env)
     assert re.search(r"^evaluate\s+1$", dry.stdout, re.MULTILINE), dry.stdout
     assert not re.search(r"^train_target\s", dry.stdout, re.MULTILINE)
+    rerun = snakemake(folder, *shards, *SLURM, env=env)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    scores = pd.concat([pd.read_parquet(folder / path) for path in shards])
+    assert set(scores["model_revision"]) == {commit}
+    assert not (targets / "mnli").exists()
 
 
 def test_an_unwritable_cache_is_refused_at_the_dry_run(tmp_path):
