@@ -101,22 +101,26 @@ def test_staged_target_runs_on_slurm_are_one_job_each_and_a_failed_shard_reruns_
     tmp_path, tiny_model_dir
 ):
     folder, env, commit = staged_workflow(tmp_path, tiny_model_dir, "profiles")
+    # One evaluation shard per run (languages_per_job 0, the default) makes a run one group.
+    config = yaml.safe_load((folder / "hub.yaml").read_text())
+    config["experiment"]["languages_per_job"] = 0
+    (folder / "hub.yaml").write_text(yaml.safe_dump(config))
     # The target runs only (the local test above runs the analysis): none, mnli, sst2 -> xnli.
-    runs = "results/staged/scores/tiny-xlmr/seed1/{}/xnli/shard{}.parquet"
-    shards = [runs.format(source, shard) for source in ("none", "mnli", "sst2") for shard in (0, 1)]
+    runs = "results/staged/scores/tiny-xlmr/seed1/{}/xnli/shard0.parquet"
+    shards = [runs.format(source) for source in ("none", "mnli", "sst2")]
     before = newest_job_id()
-    failing = {**env, FAIL_EVALUATE: "mnli/xnli/1"}
+    failing = {**env, FAIL_EVALUATE: "mnli/xnli/0"}
     # No retry: the profile's second attempt would resubmit the failed group as a whole.
     assert snakemake(folder, *shards, *SLURM, "--retries", "0", env=failing).returncode != 0
     # A group job's comment names the group and its rules: rule_target_run_evaluate_train_target.
     rules = [job["comment"].split("_wildcards_")[0] for job in slurm_jobs(before)]
-    # Each target run is one group job holding its training and its 2 evaluation shards;
-    # nothing of them is submitted on its own.
+    # Each target run is one group job holding its training and its evaluation; neither is
+    # submitted on its own.
     assert rules.count("rule_target_run_evaluate_train_target") == 3, rules
     assert not {"rule_train_target", "rule_evaluate"} & set(rules)
-    # The failed shard's sibling and the checkpoint it needs survive (the others, all scored,
-    # are gone), and the rerun plans that one shard alone.
-    assert [path for path in shards if not (folder / path).exists()] == [shards[3]]
+    # The failed evaluation's checkpoint survives (the others, scored, are gone), and the
+    # rerun plans that evaluation alone.
+    assert [path for path in shards if not (folder / path).exists()] == [shards[1]]
     targets = folder / "results/staged/models/tiny-xlmr/seed1/target"
     assert sorted(p.name for p in targets.iterdir()) == ["mnli"]
     dry = snakemake(folder, *shards, "-n", "--rerun-incomplete", env=env)
@@ -126,6 +130,7 @@ def test_staged_target_runs_on_slurm_are_one_job_each_and_a_failed_shard_reruns_
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
     scores = pd.concat([pd.read_parquet(folder / path) for path in shards])
     assert set(scores["model_revision"]) == {commit}
+    assert set(scores["language"]) == {"en", "de"}
     assert not (targets / "mnli").exists()
 
 

@@ -431,6 +431,16 @@ if not PUBLISHED:
             )
 
 
+# A target run is one SLURM job (train_target and its evaluation shard, `group:`) when every
+# trained target has one shard (languages_per_job 0, the default): Snakemake sums the resources
+# of a group's parallel jobs, so several shards would ask for several times the GPUs.
+TARGET_RUN_GROUP = (
+    "target_run"
+    if not PUBLISHED and all(len(GRID.shards(t)) == 1 for t in GRID.trained_targets)
+    else None
+)
+
+
 def get_task_head(wildcards):
     """The target a shared checkpoint is scored as (its metric and answer normalisation)."""
     return asdict(task_head(TASKS[wildcards.target]))

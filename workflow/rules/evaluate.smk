@@ -8,7 +8,7 @@ rule evaluate:
     wildcard_constraints:
         target=TRAINED_TARGETS,
     group:
-        "target_run"
+        TARGET_RUN_GROUP
     conda:
         "../../envs/training.yaml"
     threads: get_resource("evaluate", "threads")

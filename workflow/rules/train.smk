@@ -44,9 +44,9 @@ rule train_target:
         "logs/{run}/train_target/{model}/seed{seed}/{source}/{target}.log",
     wildcard_constraints:
         target=FINE_TUNED_TARGETS,
-    # One SLURM job per target run: the fine-tuning and the evaluation shards of its checkpoint.
+    # One SLURM job per target run where it has one evaluation shard (common.smk).
     group:
-        "target_run"
+        TARGET_RUN_GROUP
     conda:
         "../../envs/training.yaml"
     threads: get_resource("train", "threads")
