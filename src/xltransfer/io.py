@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -75,6 +76,11 @@ def write_bytes_atomic(path: Path | str, data: bytes) -> None:
     """Write `data` to `path` atomically, creating parent directories."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def write_json_atomic(path: Path | str, value) -> None:
+    """Write `value` as indented, key-sorted JSON to `path` atomically."""
+    write_bytes_atomic(path, (json.dumps(value, indent=1, sort_keys=True) + "\n").encode())
 
 
 def write_parquet_atomic(df: pd.DataFrame, path: Path | str) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from xltransfer import analysis, similarity
 from xltransfer.data import load_split, standardize
-from xltransfer.io import atomic_path, write_bytes_atomic, write_parquet_atomic
+from xltransfer.io import atomic_path, write_bytes_atomic, write_json_atomic, write_parquet_atomic
 from xltransfer.spec import PretrainSpec
 from xltransfer.tasks import TaskSpec
 
@@ -467,7 +467,7 @@ def stage_repository(request: dict, cache: str, output: Path) -> dict:
     parsed = StageRequest.from_json(request)
     update = os.environ.get(STAGE_UPDATE, "").split(",")
     lock = stage(parsed, cache, update="all" in update or parsed.repo_id in update)
-    write_bytes_atomic(output, (json.dumps(lock, indent=1, sort_keys=True) + "\n").encode())
+    write_json_atomic(output, lock)
     size = sum(f["size"] for f in lock["files"])
     log.info("%s at %s: %d files, %d bytes", parsed.what, lock["commit"], len(lock["files"]), size)
     return lock
@@ -478,5 +478,5 @@ def stage_manifest(receipts: list[str], output: Path) -> dict:
     from xltransfer.staging import read_lock
 
     manifest = {"repositories": [read_lock(path) for path in sorted(receipts)]}
-    write_bytes_atomic(output, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    write_json_atomic(output, manifest)
     return manifest

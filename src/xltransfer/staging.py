@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from xltransfer.dataset_files import CARD, read_card, split_files
-from xltransfer.io import write_bytes_atomic
+from xltransfer.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -206,7 +206,7 @@ def stage(
         raise StagingError(
             f"{request.key}: revision {request.revision!r} of {request.repo_id!r}, but its lock "
             f"{lock_file} pins {locked['revision']!r} -> {locked['commit']}. Moving is explicit: "
-            f"stage with --config staging_update='[{request.repo_id}]', or delete the lock"
+            f"make stage-update CONFIG=... REPO={request.repo_id}"
         )
     commit = None if update or not locked else locked["commit"]
     try:
@@ -231,7 +231,7 @@ def stage(
             )
             card = read_card(Path(card_file).read_text(encoding="utf-8"))
         wanted = _wanted_files(request, listing, card)
-        for name in wanted:
+        for name in (n for n in wanted if card is None or n != CARD):
             _download(hf_hub_download, request, name, commit, folder, endpoint, retries, wait)
     except StagingError:
         raise
@@ -253,7 +253,7 @@ def stage(
         "folder": str(folder),
         "files": files,
     }
-    write_bytes_atomic(lock_file, (json.dumps(lock, indent=1, sort_keys=True) + "\n").encode())
+    write_json_atomic(lock_file, lock)
     return lock
 
 

@@ -377,7 +377,7 @@ def get_embedding_inputs(method):
         local = sorted(
             p for p in paths if _embeds_with_checkpoint(method) or p in built
         )
-        staged = [_model_receipt(m) for m in GRID.models if _model_receipt(m)]
+        staged = [r for r in map(_model_receipt, GRID.models) if r]
         return {
             "models": local,
             "staged": staged,
