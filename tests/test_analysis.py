@@ -177,6 +177,16 @@ def test_summarize_excludes_english() -> None:
     assert not single["spread_exceeds_gain"]  # one seed: no spread to compare
 
 
+def test_no_source_language_keeps_every_row() -> None:
+    gains = _gains([("m", "s", "t", "en", 1, 0.4), ("m", "s", "t", "de", 1, 0.2)])
+    assert analysis.summarize_gains(gains).iloc[0]["gain_mean"] == pytest.approx(0.2)
+    row = analysis.summarize_gains(gains, source_language=None).iloc[0]
+    assert row["gain_mean"] == pytest.approx(0.3) and row["n_languages"] == 2
+    sim = pd.DataFrame([{"model": "m", "source": "s", "target": "t", "method": "x", "value": 1}])
+    assert len(analysis.zero_shot_pairs(gains, sim, source_language=None)) == 2
+    assert len(analysis.zero_shot_pairs(gains, sim)) == 1
+
+
 def test_a_gain_within_its_seed_spread_is_flagged() -> None:
     gains = _gains([("m", "s", "t", "de", 1, 0.3), ("m", "s", "t", "de", 2, -0.1)])
     row = analysis.summarize_gains(gains).iloc[0]
@@ -230,10 +240,11 @@ def test_correlate_planted_monotone() -> None:
     assert np.allclose(kendall["estimate"], 1.0)
     tl = out[out["scope"] == "target_language"]
     assert set(tl["language"]) == {"en", "de", "sw"}  # English is reported at this scope
-    # Sources are the unit: the interval and the stratified permutation test see 4 of them.
+    # Sources are the unit: the interval and the joint permutation of sources see 4 of them,
+    # and |rho| = 1 under only 2 of the 4! joint orders of the sources.
     row = pooled.iloc[0]
-    assert row["ci_low"] == row["ci_high"] == pytest.approx(1.0)  # monotone in every resample
-    assert row["p_permutation"] < 0.01
+    assert row["ci_high"] == pytest.approx(1.0)
+    assert row["p_permutation"] == pytest.approx(2 / 24, abs=0.02)
     # Per target, 4 sources: |rho| = 1 in 2 of the 4! orders; Holm doubles it over 2 targets.
     per_target_p = per_target["p_permutation"].to_numpy()
     assert per_target_p == pytest.approx([2 / 24] * 2, abs=0.02)
@@ -244,12 +255,31 @@ def test_correlate_matches_scipy() -> None:
     gains, sim, _ = _planted()
     # Scramble the relation so the estimate is not trivially 1.
     sim = sim.assign(value=sim["value"].to_numpy()[[3, 1, 0, 2, 7, 4, 6, 5]])
-    out = analysis.correlate(gains, sim)
+    raw = analysis.InferenceSettings(pooled="raw")
+    out = analysis.correlate(gains, sim, settings=raw)
     summary = analysis.summarize_gains(gains).merge(sim, on=["model", "source", "target"])
     ref = stats.spearmanr(summary["value"], summary["gain_mean"])
     pooled = out[(out["scope"] == "pooled") & (out["statistic"] == "spearman")].iloc[0]
     assert pooled["estimate"] == pytest.approx(ref.statistic)
     assert pooled["p_value"] == pytest.approx(ref.pvalue)
+    # The default pools ranks within each target: Pearson of the within-target ranks.
+    ranked = summary.assign(
+        rx=summary.groupby("target")["value"].rank(),
+        ry=summary.groupby("target")["gain_mean"].rank(),
+    )
+    default = analysis.correlate(gains, sim, scopes=("pooled",))
+    row = default[default["statistic"] == "spearman"].iloc[0]
+    assert set(default["scope"]) == {"pooled"}
+    assert row["estimate"] == pytest.approx(stats.spearmanr(ranked["rx"], ranked["ry"]).statistic)
+    zscored = analysis.correlate(
+        gains, sim, settings=analysis.InferenceSettings(pooled="z_score"), scopes=("pooled",)
+    )
+    zx = summary.groupby("target")["value"].transform(lambda v: (v - v.mean()) / v.std(ddof=0))
+    zy = summary.groupby("target")["gain_mean"].transform(lambda v: (v - v.mean()) / v.std(ddof=0))
+    pearson = zscored[zscored["statistic"] == "pearson"].iloc[0]
+    assert pearson["estimate"] == pytest.approx(stats.pearsonr(zx, zy).statistic)
+    with pytest.raises(ValueError, match="unknown pooling"):
+        analysis.InferenceSettings(pooled="quantile")
     en = gains[(gains["language"] == "en") & (gains["target"] == "t1")]
     en = en.groupby("source", as_index=False)["gain"].mean().merge(sim[sim["target"] == "t1"])
     ref = stats.pearsonr(en["value"], en["gain"])

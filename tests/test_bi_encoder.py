@@ -155,6 +155,7 @@ def _config() -> dict:
 def test_bi_encoder_is_for_pair_regression_only():
     config = _config()
     config["tasks"]["stsb"]["architecture"] = "bi_encoder"
+    config["similarity"]["taskemb_model"] = "task2vec"  # a bi-encoder has no head to take
     check_config(config)
     config["tasks"]["mnli"]["architecture"] = "bi_encoder"
     with pytest.raises(
@@ -167,7 +168,7 @@ def test_fine_tuned_taskemb_refuses_a_bi_encoder_task():
     config = _config()
     config["tasks"]["stsb"]["architecture"] = "bi_encoder"
     config["similarity"]["taskemb_model"] = "fine_tuned"
-    with pytest.raises(ConfigError, match=r"tasks.stsb.architecture: .* use probe"):
+    with pytest.raises(ConfigError, match=r"tasks.stsb.architecture: .* use task2vec"):
         check_config(config)
 
 
@@ -282,6 +283,7 @@ def test_workflow_scores_an_aligned_bi_encoder_target(tmp_path, tiny_model_dir):
         sources=["sst2"], targets=["sts_bi"], target_languages={"sts_bi": ["ov60", "cy0"]}
     )
     config["analysis"]["alignment"]["method"] = "least_squares"
+    config["similarity"]["taskemb_model"] = "task2vec"  # a bi-encoder has no fine-tuned head
     config["demo_benchmark"].update(train_size=100, dev_size=50, test_size=80)
     configfile = write_config(folder, config)
     counts = dry_run_counts(folder, configfile)

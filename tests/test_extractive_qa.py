@@ -124,15 +124,20 @@ def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, 
     assert scores["en", "f1"] == pytest.approx(state.best_score)
     assert 0 <= scores["xx", "exact_match"] <= scores["xx", "f1"] <= 1
 
-    from xltransfer.embeddings import probe_task_embedding, task_embedding, text_embedding
+    from xltransfer.embeddings import head_input_probe_embedding, task2vec_embedding, text_embedding
+    from xltransfer.task_fisher import fisher_components
 
     train = standardize(task, load_split(task, "en", "train"), "en", "train")
     small = {"n_examples": 20, "max_length": 32}  # the tiny model has 64 positions
-    probe = probe_task_embedding(str(tiny_model_dir), train, head="qa", **small)
-    fine_tuned = task_embedding(str(out), train, **small)
+    probe = head_input_probe_embedding(str(tiny_model_dir), train, head="qa", **small)
+    task2vec = task2vec_embedding(str(tiny_model_dir), train, head="qa", **small)
+    fine_tuned = fisher_components(str(out), train, **small)
     assert text_embedding(str(tiny_model_dir), train, **small).shape == (32,)
-    assert probe.shape == fine_tuned.shape == (32,)
-    assert (probe >= 0).all() and fine_tuned.sum() > 0
+    assert probe.shape == (32,) and (probe >= 0).all()
+    assert set(task2vec) == {"layer00"} and (task2vec["layer00"] >= 0).all()
+    # A span head reads every token of the last layer: attention context and output of layer 0.
+    assert set(fine_tuned) == {"layer00.attention", "layer00.output"}
+    assert all(v.shape == (32,) and v.sum() > 0 for v in fine_tuned.values())
 
 
 def test_mlqa_normalisation_scores_each_test_split_in_its_language(

@@ -12,7 +12,10 @@ from xltransfer.inference import (
     adjust_pvalues,
     bootstrap_ci,
     correlation_rows,
+    jackknife_ci,
     permutation_pvalue,
+    source_permutation_pvalue,
+    within_strata,
 )
 
 
@@ -108,3 +111,96 @@ def test_holm_and_benjamini_hochberg_by_hand():
     assert math.isnan(adjust_pvalues(p, "holm")[3])
     with pytest.raises(ValueError, match="unknown p-value adjustment"):
         adjust_pvalues(p, "bonferroni-ish")
+
+
+def test_within_strata_by_hand():
+    values = np.array([3.0, 1.0, 2.0, 10.0, 10.0, 30.0])
+    strata = np.array([0, 0, 0, 1, 1, 1])
+    # Ranks 3, 1, 2 of 3 -> (r - 0.5) / 3; ties share rank 1.5 of 3.
+    ranks = within_strata(values, strata, "within_target_rank")[0]
+    assert ranks == pytest.approx([2.5 / 3, 0.5 / 3, 1.5 / 3, 1 / 3, 1 / 3, 2.5 / 3])
+    z = within_strata(values, strata, "z_score")[0]
+    assert z[:3] == pytest.approx(stats.zscore([3.0, 1.0, 2.0]))
+    assert z[3:] == pytest.approx(stats.zscore([10.0, 10.0, 30.0]))
+    assert within_strata(values, strata, "raw")[0] == pytest.approx(values)
+    with pytest.raises(ValueError, match="unknown pooling"):
+        within_strata(values, strata, "quantile")
+
+
+def test_source_permutation_moves_a_source_as_a_block():
+    # Four sources, three targets, gain and similarity both monotone in the same source order.
+    # Permuting sources jointly, |rho| = 1 only for the identity and the reversal: p = 2/24.
+    # Shuffling within each target instead needs all three targets to line up: p << 2/24.
+    sources = np.repeat(np.arange(4), 3)
+    targets = np.tile(np.arange(3), 4)
+    x = sources + 0.1 * targets
+    y = 2.0 * sources - targets
+    joint = source_permutation_pvalue(
+        x, y, sources, targets, n_resamples=20000, seed=1, pooling="within_target_rank"
+    )
+    within = permutation_pvalue(x, y, targets, n_resamples=20000, seed=1)
+    assert joint == pytest.approx(2 / 24, abs=0.01)
+    assert within < 0.01
+    # One target: the joint permutation is the ordinary one.
+    one = source_permutation_pvalue(
+        x[:4] * 0 + np.arange(4.0),
+        np.array([1.0, 3, 2, 4]),
+        np.arange(4),
+        np.zeros(4),
+        n_resamples=20000,
+        seed=2,
+    )
+    assert one == pytest.approx(
+        permutation_pvalue(np.arange(4.0), np.array([1.0, 3, 2, 4]), n_resamples=20000, seed=2),
+        abs=0.01,
+    )
+
+
+def test_source_permutation_is_calibrated_with_a_source_main_effect():
+    # Similarity and gain share nothing but each has a source level: p must be ~uniform.
+    rng = np.random.default_rng(10)
+    sources = np.repeat(np.arange(6), 4)
+    targets = np.tile(np.arange(4), 6)
+    rejections = 0
+    for _ in range(200):
+        x = np.repeat(rng.normal(size=6), 4) + 0.3 * rng.normal(size=24)
+        y = np.repeat(rng.normal(size=6), 4) + 0.3 * rng.normal(size=24)
+        p = source_permutation_pvalue(
+            x, y, sources, targets, n_resamples=199, seed=int(rng.integers(1 << 30))
+        )
+        rejections += p < 0.05
+    assert rejections / 200 < 0.1  # the within-target shuffle rejects about half of these
+
+
+def test_bca_matches_scipy_when_each_source_is_one_row():
+    x, y = planted(25, 0.6, seed=11)
+    ours = bootstrap_ci(x, y, np.arange(25), "pearson", n_resamples=4000, method="bca")
+    theirs = stats.bootstrap(
+        (x, y),
+        lambda a, b: stats.pearsonr(a, b).statistic,
+        paired=True,
+        vectorized=False,
+        n_resamples=4000,
+        method="BCa",
+        rng=np.random.default_rng(7),
+    ).confidence_interval
+    assert ours == pytest.approx((theirs.low, theirs.high), abs=0.04)
+
+
+def test_jackknife_interval_by_hand():
+    x, y = planted(8, 0.8, seed=12)
+    r = stats.pearsonr(x, y).statistic
+    left_out = np.array(
+        [stats.pearsonr(np.delete(x, i), np.delete(y, i)).statistic for i in range(8)]
+    )
+    z, zj = np.arctanh(r), np.arctanh(left_out)
+    se = np.sqrt(7 / 8 * ((zj - zj.mean()) ** 2).sum())
+    half = stats.t.ppf(0.975, 7) * se
+    ours = jackknife_ci(x, y, np.arange(8), "pearson")
+    assert ours == pytest.approx((np.tanh(z - half), np.tanh(z + half)))
+    assert all(math.isnan(v) for v in jackknife_ci([1, 2, 3, 4], [1, 3, 2, 4], [0, 0, 1, 1]))
+
+
+def test_a_family_of_one_is_not_adjusted():
+    assert adjust_pvalues(np.array([0.03]), "holm") == pytest.approx([0.03])
+    assert adjust_pvalues(np.array([0.03, math.nan]), "bh")[0] == pytest.approx(0.03)

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from xltransfer.mixed_model import fit_slope, mixed_effects
+from xltransfer.mixed_model import (
+    MIXED_COLUMNS,
+    fit_pair_fixed,
+    fit_pair_random_source,
+    fit_slope,
+    mixed_effects,
+)
 
 
 def planted(slope: float, seed: int = 0) -> pd.DataFrame:
@@ -53,8 +59,14 @@ def test_no_slope_without_signal_and_equal_to_ols_without_groups():
 def test_one_row_per_model_and_method_and_degenerate_input():
     data = pd.concat([planted(1.0), planted(1.0).assign(method="textemb")], ignore_index=True)
     table = mixed_effects(data)
+    assert list(table.columns) == MIXED_COLUMNS
     assert table[["model", "method"]].values.tolist() == [["m", "taxonomy"], ["m", "textemb"]]
-    assert (table["n"] == 160).all() and (table["n_targets"] == 4).all()
+    # The default fits one row per (source, target) pair: 8 sources x 4 targets.
+    assert (table["n"] == 32).all() and (table["n_targets"] == 4).all()
+    assert (table["n_sources"] == 8).all() and (table["variant"] == "pair_fixed").all()
+    assert (mixed_effects(data, variant="per_language")["n"] == 160).all()
+    with pytest.raises(ValueError, match="unknown mixed-model variant"):
+        mixed_effects(data, variant="everything")
     constant = planted(1.0).assign(value=0.5)
     assert math.isnan(fit_slope(constant)["slope"])
 
@@ -84,3 +96,45 @@ def test_keeps_the_most_likely_converged_fit_when_a_variance_component_is_zero()
         if alternative.converged:
             assert result.llf >= alternative.llf - 1e-9
     assert fit_slope(data)["optimizer"] == optimizer
+
+
+def _pair_frame(slope: float, seed: int) -> pd.DataFrame:
+    """planted() with a source level too, averaged per pair and standardised as the fits do."""
+    data = planted(slope, seed)
+    level = {f"s{i}": v for i, v in enumerate(np.random.default_rng(seed + 50).normal(size=8))}
+    data["gain"] += data["source"].map(level)
+    pairs = data.groupby(["source", "target"], as_index=False)[["gain", "value"]].mean()
+    pairs["z"] = (pairs["value"] - pairs["value"].mean()) / pairs["value"].std()
+    return data, pairs
+
+
+def test_pair_fixed_is_ols_with_source_and_target_effects_on_pair_means():
+    data, pairs = _pair_frame(slope=1.5, seed=4)
+    ols = smf.ols("gain ~ z + C(source) + C(target)", pairs).fit()
+    fit = fit_pair_fixed(data)
+    assert fit["slope"] == pytest.approx(ols.params["z"], rel=1e-9)
+    assert fit["std_error"] == pytest.approx(ols.bse["z"], rel=1e-9)
+    assert fit["p_value"] == pytest.approx(ols.pvalues["z"], rel=1e-9)
+    low, high = ols.conf_int(alpha=0.05).loc["z"]
+    assert (fit["ci_low"], fit["ci_high"]) == pytest.approx((low, high), rel=1e-9)
+    assert fit["df"] == ols.df_resid == 32 - 1 - 1 - 7 - 3
+
+
+def test_pair_fixed_needs_similarity_within_sources_and_targets():
+    data, _ = _pair_frame(slope=1.0, seed=5)
+    by_source = data.assign(value=data["source"].str[1:].astype(float))  # a source main effect
+    fit = fit_pair_fixed(by_source)
+    assert math.isnan(fit["slope"]) and "not identified" in fit["notes"]
+
+
+def test_pair_random_source_is_mixedlm_on_pair_means():
+    data, pairs = _pair_frame(slope=1.0, seed=6)
+    fit = fit_pair_random_source(data)
+    scale = pairs["gain"].std()
+    reference = smf.mixedlm(
+        "g ~ z + C(target)",
+        pairs.assign(g=(pairs["gain"] - pairs["gain"].mean()) / scale),
+        groups="source",
+    ).fit(reml=True, method=fit["optimizer"], maxiter=2000)
+    assert fit["slope"] == pytest.approx(reference.params["z"] * scale, rel=1e-4)
+    assert fit["p_value"] == pytest.approx(reference.pvalues["z"], rel=1e-3)

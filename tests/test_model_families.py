@@ -314,21 +314,24 @@ def test_checkpoints_are_safetensors_and_tied_embeddings_survive(family, checkpo
 
 
 def test_task_embeddings_are_finite_vectors_of_the_encoder_width(family, checkpoints):
-    from xltransfer.embeddings import probe_task_embedding, task_embedding, text_embedding
+    from xltransfer.embeddings import head_input_probe_embedding, text_embedding
+    from xltransfer.task_fisher import fisher_components
 
     _, model_dir = family
     small = {"n_examples": 24, "max_length": 32}
     for head, (path, _) in checkpoints.items():
         train = toy_frame(head, 24, 3)
         text = text_embedding(str(model_dir), train, **small)
-        fine_tuned = task_embedding(str(path), train, **small)
-        vectors = {"text": text, "fine_tuned": fine_tuned}
+        fine_tuned = fisher_components(str(path), train, **small)
+        vectors = {"text": text} | {f"fine_tuned {c}": v for c, v in fine_tuned.items()}
         if head in ("classification", "token"):
-            vectors["probe"] = probe_task_embedding(str(model_dir), train, head=head, **small)
+            probe = head_input_probe_embedding(str(model_dir), train, head=head, **small)
+            vectors["probe"] = probe
         for name, vector in vectors.items():
             assert vector.shape == (WIDTH,), (head, name)
             assert np.isfinite(vector).all(), (head, name)
-        assert fine_tuned.sum() > 0, head
+        assert any(name.endswith(".attention") for name in fine_tuned), head
+        assert all(vector.sum() > 0 for vector in fine_tuned.values()), head
 
 
 @pytest.mark.parametrize("architecture", ["bert", "mt5"])

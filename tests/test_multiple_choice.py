@@ -378,19 +378,24 @@ def test_a_choice_head_carries_over_between_choice_tasks(mc_source, tiny_model_d
 
 
 def test_text_and_task_embeddings_of_a_choice_task_are_finite(mc_source, tiny_model_dir):
-    from xltransfer.embeddings import probe_task_embedding, task_embedding, text_embedding
+    from xltransfer.embeddings import head_input_probe_embedding, text_embedding
+    from xltransfer.task_fisher import fisher_components
 
     checkpoint, _, train = mc_source
     small = {"n_examples": 40, "max_length": 16}
     vectors = {
         "textemb": text_embedding(str(tiny_model_dir), train, **small),
-        "probe": probe_task_embedding(str(tiny_model_dir), train, head="multiple_choice", **small),
-        "fine_tuned": task_embedding(str(checkpoint), train, **small),
+        "probe": head_input_probe_embedding(
+            str(tiny_model_dir), train, head="multiple_choice", **small
+        ),
     }
+    components = fisher_components(str(checkpoint), train, **small)
+    assert {"layer00.attention", "layer00.output"} <= set(components)
+    vectors |= {f"fine_tuned {name}": vector for name, vector in components.items()}
     for name, vector in vectors.items():
         assert vector.shape == (32,), name
         assert np.isfinite(vector).all() and np.abs(vector).sum() > 0, name
-    assert (vectors["probe"] >= 0).all() and (vectors["fine_tuned"] >= 0).all()
+    assert all((vector >= 0).all() for name, vector in vectors.items() if name != "textemb")
 
 
 def test_the_choice_probe_recovers_a_planted_scorer():

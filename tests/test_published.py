@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import numpy as np
@@ -11,17 +12,23 @@ import yaml
 from conftest import REPO
 from test_workflow import SNAKEMAKE, dry_run_counts, workflow_copy
 
+from xltransfer.answer import answer
 from xltransfer.config import ConfigError, check_published, expected_job_counts
+from xltransfer.plots import plot_gain_heatmap, plot_similarity_vs_gain
 from xltransfer.published import (
     PublishedDesign,
     PublishedTableError,
+    check_taxonomy,
     design,
     load_results,
     load_similarity,
+    read_design,
+    table_has_language_axis,
 )
 from xltransfer.selection import DATASET_SIZE, evaluate_selection, pair_means
 
 EXAMPLE = REPO / "config" / "published_example.yaml"
+ENGLISH = REPO / "tests" / "configs" / "published_english.yaml"
 
 
 def settings(table, values="scores", **extra) -> dict:
@@ -113,8 +120,30 @@ def test_external_similarity_is_broadcast_to_models_and_checked(tmp_path):
     with pytest.raises(PublishedTableError, match=r"methods \['taxonomy'\] are computed"):
         load_similarity(clash, GRID, reserved=["taxonomy"])
     partial = write(tmp_path, "source,target,method,value\na,t,paper,0.5\n", "p.csv")
-    with pytest.raises(PublishedTableError, match=r"no value for model 'm' and .*\('b', 't'\)"):
+    with pytest.raises(PublishedTableError) as error:
         load_similarity(partial, GRID, reserved=[])
+    assert str(error.value) == (
+        f"{partial}: method 'paper' has no value for 1 (model, source, target) of the results "
+        "table: [('m', 'b', 't')]"
+    )
+
+
+def test_similarity_may_leave_out_pairs_the_results_lack(tmp_path):
+    # A source x target grid of English tasks without its diagonal (source = target).
+    rows = "".join(f"{s},{t},{g}\n" for s, t, g in [("a", "b", 1), ("b", "a", 2), ("c", "a", 0)])
+    grid = read_design(settings(write(tmp_path, "source,target,gain\n" + rows), values="gains"))
+    assert grid.pairs == (("m", "a", "b"), ("m", "b", "a"), ("m", "c", "a"))
+    text = "source,target,method,value\n" + rows.replace(",1\n", ",p,1\n")
+    text = text.replace(",2\n", ",p,2\n").replace(",0\n", ",p,0\n")
+    frame = load_similarity(write(tmp_path, text, "s.csv"), grid, reserved=[])
+    assert len(frame) == 3  # no (a, a), (b, b), (c, b), ... and none is asked for
+    many = "".join(f"s{i},t,{i}\n" for i in range(8))
+    wide = read_design(settings(write(tmp_path, "source,target,gain\n" + many, "w.csv"), "gains"))
+    one = write(tmp_path, "source,target,method,value\ns0,t,p,1\n", "one.csv")
+    with pytest.raises(
+        PublishedTableError, match=r"no value for 7 .*\('m', 's5', 't'\)\] and 2 more"
+    ):
+        load_similarity(one, wide, reserved=[])
 
 
 def test_published_config_checks_name_the_key():
@@ -129,6 +158,140 @@ def test_published_config_checks_name_the_key():
     config["published"]["taxonomy"]["rte"] = config["published"]["taxonomy"]["mnli"]
     with pytest.raises(ConfigError, match=r"source_sizes: no size for source tasks \['rte'\]"):
         check_published(config, ["rte"], ["xnli"])
+
+
+def test_every_missing_taxonomy_facet_is_named_in_one_message():
+    config = yaml.safe_load(EXAMPLE.read_text())
+    config["similarity"]["taxonomy_tree"] = ["format", "input", "family"]
+    check_taxonomy(config, ["mnli"], ["xnli"])  # the example passes
+    del config["published"]["taxonomy"]["qqp"]["input"]
+    del config["published"]["taxonomy"]["qqp"]["family"]
+    with pytest.raises(PublishedTableError) as error:
+        check_taxonomy(config, ["mnli", "qqp", "rte"], ["xnli", "wnli"])
+    assert str(error.value) == (
+        "published.taxonomy: 3 task(s) of the table lack facets that the similarity methods "
+        "['taxonomy', 'wu_palmer'] need:\n"
+        "  qqp: no facet ['input', 'family'] of the tree ['format', 'input', 'family']\n"
+        "  rte: no taxonomy facets\n"
+        "  wnli: no taxonomy facets"
+    )
+    check_taxonomy({**config, "similarity": {"methods": []}}, ["rte"], ["wnli"])  # none needed
+
+
+def test_a_table_without_a_language_axis_keeps_every_row(tmp_path):
+    text = "source,target,score\nnone,t,50\na,t,52\nb,t,49\nnone,u,60\na,u,60.5\nb,u,63\n"
+    table = write(tmp_path, text)
+    grid = read_design(settings(table))
+    assert not grid.has_language_axis and grid.source_language is None
+    assert not table_has_language_axis({"published": settings(table, source_language="en")})
+    # Every row in the source language is no language axis either.
+    english = write(
+        tmp_path,
+        text.replace("score", "language,score")
+        .replace(",5", ",en,5")
+        .replace(",4", ",en,4")
+        .replace(",6", ",en,6"),
+        "en.csv",
+    )
+    assert pd.read_csv(english)["language"].eq("en").all()
+    assert read_design(settings(english, source_language="en")).source_language is None
+    means = pair_means(load_results(settings(english)), grid.source_language)
+    assert len(means) == 4  # with "en" excluded there would be none
+    similarity = means[["model", "source", "target"]].assign(
+        method="paper", value=means["gain"].rank()
+    )
+    selection = evaluate_selection(means, similarity, None, ks=[1])
+    assert set(selection["predictor"]) == {"paper", "random"} and len(selection) == 4
+    # A language column with other languages is a language axis, as before.
+    axis = write(
+        tmp_path,
+        text.replace("score", "language,score")
+        .replace(",5", ",de,5")
+        .replace(",4", ",de,4")
+        .replace(",6", ",de,6"),
+        "de.csv",
+    )
+    assert read_design(settings(axis, source_language="en")).source_language == "en"
+
+
+def test_a_language_axis_without_other_languages_for_a_pair_is_refused(tmp_path):
+    table = write(
+        tmp_path,
+        "source,target,language,gain\na,t,de,1\na,t,en,2\nb,t,en,3\nc,t,en,0\n",
+    )
+    with pytest.raises(PublishedTableError) as error:
+        read_design(settings(table, values="gains", source_language="en"))
+    assert str(error.value).startswith(
+        f"{table}: 2 (model, source, target) have only published.source_language 'en' rows, "
+        "so no zero-shot gain: [('m', 'b', 't'), ('m', 'c', 't')]"
+    )
+
+
+def _no_language_axis_results():
+    correlations = pd.DataFrame(
+        {
+            "model": "m",
+            "method": "paper",
+            "scope": "pooled",
+            "target": "*",
+            "language": "*",
+            "statistic": "spearman",
+            "estimate": [0.9],
+            "ci_low": 0.5,
+            "ci_high": 1.0,
+            "p_permutation": 0.01,
+            "p_adjusted": 0.01,
+            "n": 6,
+        }
+    )
+    summary = pd.DataFrame(
+        {
+            "model": "m",
+            "source": ["a", "b"],
+            "target": "t",
+            "metric": "acc",
+            "gain_mean": [1.0, -0.5],
+            "gain_std": np.nan,
+            "n_seeds": 1,
+            "n_languages": 1,
+            "spread_exceeds_gain": False,
+        }
+    )
+    similarity = summary[["model", "source", "target"]].assign(method="paper", value=[0.9, 0.1])
+    return correlations, summary, similarity
+
+
+def test_without_a_language_axis_answer_and_plots_speak_of_transfer_gain(tmp_path):
+    correlations, summary, similarity = _no_language_axis_results()
+    text = answer(correlations, zero_shot=False)
+    assert text.startswith("Does task similarity predict the transfer gain of m?")
+    assert "zero-shot" not in text
+    assert "zero-shot transfer gain" in answer(correlations)  # a language axis, as before
+    heatmap = plot_gain_heatmap(summary, tmp_path / "h.png", zero_shot=False)
+    assert heatmap.get_suptitle() == "Transfer gain over the target-only baseline"
+    scatter = plot_similarity_vs_gain(
+        summary, similarity, correlations, tmp_path / "s.png", zero_shot=False
+    )
+    titles = [ax.get_title() for ax in scatter.axes if ax.get_visible()]
+    labels = [ax.get_ylabel() for ax in scatter.axes if ax.get_visible()]
+    assert titles[0].startswith("m — paper vs transfer gain\n")
+    assert labels == ["transfer gain\n(primary metric)"]
+    zero_shot = plot_gain_heatmap(summary, tmp_path / "z.png")
+    assert zero_shot.get_suptitle() == "Zero-shot gain over the target-only baseline"
+
+
+def test_published_gains_give_an_absolute_regret_without_baseline_rows(tmp_path):
+    table = write(tmp_path, "source,target,gain\na,t,2.0\nb,t,0.5\nc,t,-1.0\n")
+    grid = read_design(settings(table, values="gains"))
+    means = pair_means(load_results(settings(table, values="gains")), grid.source_language)
+    similarity = means[["model", "source", "target"]].assign(method="s", value=[1, 3, 2])
+    # s ranks b (0.5) first, then c (-1.0), then a (2.0, the best).
+    mean = evaluate_selection(means, similarity, None, ks=[1, 2]).set_index(["predictor", "k"])
+    best = evaluate_selection(means, similarity, None, ks=[2], regret="best")
+    assert mean.loc[("s", 1), "regret_points"] == pytest.approx(2.0 - 0.5)
+    assert mean.loc[("s", 2), "regret_points"] == pytest.approx((2.0 + 0.5) / 2 - (0.5 - 1.0) / 2)
+    assert best.set_index("predictor").loc["s", "regret_points"] == pytest.approx(2.0 - 0.5)
+    assert mean["regret"].isna().all()  # relative regret needs target scores
 
 
 def test_selection_without_sizes_or_scores_scores_ndcg_only():
@@ -149,7 +312,7 @@ def test_selection_without_sizes_or_scores_scores_ndcg_only():
     similarity = pd.DataFrame(
         {"model": "m", "source": ["a", "b", "c"], "target": "t", "method": "s", "value": [3, 2, 1]}
     )
-    table = evaluate_selection(pair_means(gains), similarity, None, ks=[1], random_orders=50)
+    table = evaluate_selection(pair_means(gains), similarity, None, ks=[1])
     assert DATASET_SIZE not in set(table["predictor"])
     best = table.set_index("predictor").loc["s"]
     assert best["ndcg"] == pytest.approx(1.0) and np.isnan(best["regret"])
@@ -220,3 +383,49 @@ def test_a_broken_table_fails_the_dry_run_naming_file_and_row(tmp_path):
     output = result.stdout + result.stderr
     assert "example_scores.csv: column 'score' must hold finite numbers; rows 2 do not" in output
     assert not (folder / "results").exists()
+
+
+def test_a_similarity_table_missing_a_result_pair_fails_the_dry_run(tmp_path):
+    folder = workflow_copy(tmp_path)
+    table = folder / "config" / "published" / "example_similarity.csv"
+    lines = table.read_text().splitlines(keepends=True)
+    table.write_text("".join(line for line in lines if not line.startswith("qqp,xnli,")))
+    result = subprocess.run(
+        [*SNAKEMAKE, "-n", "--configfile", f"config/{EXAMPLE.name}"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert (
+        "example_similarity.csv: method 'paper_taskemb' has no value for 1 (model, source, "
+        "target) of the results table: [('xlmr-base', 'qqp', 'xnli')]"
+    ) in result.stdout + result.stderr
+    assert not (folder / "results").exists()
+
+
+@pytest.mark.workflow
+def test_a_monolingual_grid_without_its_diagonal_runs_as_transfer_gain(tmp_path):
+    folder = workflow_copy(tmp_path)
+    shutil.copytree(ENGLISH.with_suffix(""), folder / "published_english")
+    shutil.copy(ENGLISH, folder / ENGLISH.name)
+    result = subprocess.run(
+        [*SNAKEMAKE, "--cores", "2", "--configfile", ENGLISH.name],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = folder / "results" / "published_english"
+    selection = pd.read_parquet(results / "source_selection.parquet")
+    # 4 targets x 2 predictors (paper_sim, paper_anti) + random, at k = 1 and 2: none dropped.
+    top1 = selection[selection["k"] == 1]
+    assert set(top1["target"]) == {"mnli", "qqp", "sst2", "rte"}
+    assert top1.groupby("predictor")["ndcg"].mean()["paper_sim"] == pytest.approx(1.0)
+    assert selection["regret_points"].notna().all()
+    text = (results / "answer.txt").read_text()
+    assert text.startswith("Does task similarity predict the transfer gain of bert-base?")
+    page = (results / "summary.html").read_text()
+    assert "zero-shot" not in text and "zero-shot" not in page.lower()
+    gains = pd.read_parquet(results / "gain_summary.parquet")
+    assert len(gains) == 12 and gains["n_languages"].eq(1).all()

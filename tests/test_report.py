@@ -30,12 +30,14 @@ def correlations() -> pd.DataFrame:
 
 
 def selection() -> pd.DataFrame:
-    columns = ["model", "target", "predictor", "k", "ndcg", "regret", "n_sources"]
+    columns = ["model", "target", "candidates", "predictor", "k", "k_label", "ndcg", "regret"]
+    columns += ["regret_points", "best_source_rank", "n_sources"]
     rows = [
-        ["m", "a", "textemb", 1, 1.0, 0.0, 6],
-        ["m", "b", "textemb", 1, 0.5, 0.2, 6],
-        ["m", "a", "random", 1, 0.3, 0.1, 6],
-        ["m", "b", "random", 1, 0.4, 0.3, 6],
+        ["m", "a", "all", "textemb", 1, "1", 1.0, 0.0, 0.0, 1.0, 6],
+        ["m", "b", "all", "textemb", 1, "1", 0.5, 0.2, 2.0, 3.0, 6],
+        ["m", "a", "all", "random", 1, "1", 0.3, 0.1, 1.0, 3.5, 6],
+        ["m", "b", "all", "random", 1, "1", 0.4, 0.3, 3.0, 3.5, 6],
+        ["m", "a", "in_class", "textemb", 1, "1", 0.0, 0.9, 9.0, 2.0, 2],
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -53,15 +55,24 @@ def test_correlation_table_puts_the_strongest_method_and_spearman_first():
 
 
 def test_ranking_table_means_over_targets():
-    table = ranking_table(selection()).set_index("predictor")
-    assert table.loc["TextEmb", "NDCG@k"] == "0.75" and table.loc["TextEmb", "Regret@k"] == "0.100"
-    assert table.loc["random", "NDCG@k"] == "0.35" and table.loc["random", "Regret@k"] == "0.200"
-    assert table.index.tolist() == ["TextEmb", "random"]  # best NDCG first
+    table = ranking_table(selection())
+    every = table[table["candidates"] == "all"].set_index("predictor")
+    assert every.loc["TextEmb", "NDCG@k"] == "0.75" and every.loc["TextEmb", "Regret@k"] == "0.100"
+    assert every.loc["TextEmb", "Regret@k (points)"] == "1.000"
+    assert every.loc["TextEmb", "rank of best source"] == "2.0"
+    assert every.loc["random", "NDCG@k"] == "0.35" and every.loc["random", "Regret@k"] == "0.200"
+    assert every.index.tolist() == ["TextEmb", "random"]  # best NDCG first
+    # The in-class rows are their own mean, not mixed into all sources'.
+    in_class = table[table["candidates"] == "in_class"].set_index("predictor")
+    assert in_class.loc["TextEmb", "NDCG@k"] == "0.00" and in_class.loc["TextEmb", "targets"] == 1
 
 
 def test_summary_page_holds_question_answer_tables_and_escaped_config():
     mixed = pd.DataFrame(
-        [["m", "textemb", 0.03, 0.01, 0.01, 0.05, 0.002, 90, 3, 5, True, "nm", ""]],
+        [
+            ["m", "textemb", 0.03, 0.01, 0.01, 0.05, 0.002, 18, 3, 5, True, "ols", ""]
+            + ["pair_fixed", 6, 10]
+        ],
         columns=MIXED_COLUMNS,
     )
     config = {"run": "demo", "experiment": {"sources": ["<mnli>"]}, "resources": {"x": 1}}

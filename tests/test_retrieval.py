@@ -382,7 +382,10 @@ def test_similarity_jobs_read_a_retrieval_target_by_its_english_side(tmp_path, t
     # among the target's 7; with the foreign words the union would hold 7 more.
     english = {"the", "dog", "sees", "cat", "likes", "bird", "follows"}
     assert overlap["value"].item() == pytest.approx(6 / len(english))
-    settings = {"examples": 10, "max_length": 16, "seed": 0, "taskemb_model": "probe"}
+    settings = {"examples": 10, "max_length": 16, "seed": 0, "taskemb_model": "task2vec"}
+    settings |= {"taskemb_labels": "gold", "taskemb_estimator": "per_example"}
+    settings |= {"taskemb_combine": "rrf", "textemb_centre": True}
+    settings |= {"textemb_all_examples": False, "textemb_qa_windows": True}
     for method in ("textemb", "taskemb"):
         outputs = {"similarity": tmp_path / f"{method}.parquet", "vectors": tmp_path / "v.pq"}
         table = embedding_similarity(

@@ -49,9 +49,9 @@ def test_missing_facet_on_both_sides_is_disagreement() -> None:
 
 
 def test_errors() -> None:
-    with pytest.raises(ValueError, match="'squad'"):
+    with pytest.raises(ValueError, match="  squad: no taxonomy facets"):
         taxonomy_similarity(FACETS, ["squad"], ["xnli"], {"format": 1})
-    with pytest.raises(ValueError, match="'tydiqa'"):
+    with pytest.raises(ValueError, match="  tydiqa: no taxonomy facets"):
         taxonomy_similarity(FACETS, ["mnli"], ["tydiqa"], {"format": 1})
     with pytest.raises(ValueError, match="empty"):
         taxonomy_similarity(FACETS, ["mnli"], ["xnli"], {})
@@ -88,8 +88,25 @@ def test_wu_palmer_counts_a_lower_level_only_under_agreement_above():
     # stsb and qqp share `input: pair` but not the format above it: nothing beyond the root.
     df = wu_palmer_similarity(TREE, ["stsb"], ["qqp"], ["format", "input", "family"])
     assert df["value"].iloc[0] == pytest.approx(2 / 10)
-    with pytest.raises(ValueError, match=r"task 'mnli' has no taxonomy facet \['domain'\]"):
+    with pytest.raises(ValueError, match=r"mnli: no facet \['domain'\] of the tree"):
         wu_palmer_similarity(TREE, ["mnli"], ["xnli"], ["format", "domain"])
+
+
+def test_every_missing_facet_of_every_task_is_named_at_once():
+    from xltransfer.similarity import taxonomy_similarity, wu_palmer_similarity
+
+    facets = {"a": {"format": "x"}, "b": {"input": "pair"}}
+    with pytest.raises(ValueError) as error:
+        wu_palmer_similarity(facets, ["a", "b"], ["c", "d"], ["format", "input"])
+    assert str(error.value) == (
+        "4 task(s) lack taxonomy facets:\n"
+        "  a: no facet ['input'] of the tree ['format', 'input']\n"
+        "  b: no facet ['format'] of the tree ['format', 'input']\n"
+        "  c: no taxonomy facets\n"
+        "  d: no taxonomy facets"
+    )
+    with pytest.raises(ValueError, match=r"2 task\(s\) lack .*\n  c: no taxonomy facets\n  d:"):
+        taxonomy_similarity(facets, ["a", "b"], ["c", "d"], {"format": 1})
 
 
 def test_vocabulary_overlap_by_hand():

@@ -103,7 +103,8 @@ def test_tag_names_must_match_and_tags_must_be_in_the_label_set(wikiann, tmp_pat
 
 
 def test_tagger_trains_and_scores_entities_zero_shot(wikiann, tiny_model_dir, tmp_path):
-    from xltransfer.embeddings import probe_task_embedding, task_embedding, text_embedding
+    from xltransfer.embeddings import head_input_probe_embedding, text_embedding
+    from xltransfer.task_fisher import fisher_components
     from xltransfer.train import run_finetune
     from xltransfer.zero_shot import evaluate_shard
 
@@ -144,7 +145,8 @@ def test_tagger_trains_and_scores_entities_zero_shot(wikiann, tiny_model_dir, tm
 
     train = standardize(task, load_split(task, "en", "train"), "en", "train")
     assert text_embedding(str(tiny_model_dir), train, n_examples=20).shape == (32,)
-    probe = probe_task_embedding(str(tiny_model_dir), train, head="token", n_examples=20)
-    fine_tuned = task_embedding(str(out), train, n_examples=20)
-    assert probe.shape == fine_tuned.shape == (32,)
-    assert np.all(probe >= 0) and np.all(fine_tuned >= 0) and fine_tuned.sum() > 0
+    probe = head_input_probe_embedding(str(tiny_model_dir), train, head="token", n_examples=20)
+    fine_tuned = fisher_components(str(out), train, n_examples=20)
+    assert probe.shape == (32,) and np.all(probe >= 0)
+    assert set(fine_tuned) == {"layer00.attention", "layer00.output"}
+    assert all(np.all(v >= 0) and v.sum() > 0 for v in fine_tuned.values())

@@ -159,7 +159,7 @@ def test_dag_views_render_to_svg_with_job_counts(tmp_path):
     assert counts["evaluate"] == 9  # 3 runs x 3 language shards
 
 
-@pytest.mark.parametrize(("taskemb_model", "trains"), [("probe", False), ("fine_tuned", True)])
+@pytest.mark.parametrize(("taskemb_model", "trains"), [("task2vec", False), ("fine_tuned", True)])
 def test_taskemb_needs_trained_checkpoints_only_when_fine_tuned(tmp_path, taskemb_model, trains):
     folder = workflow_copy(tmp_path)
     config = default_config()

@@ -10,7 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xltransfer.inference import adjust_pvalues, bootstrap_ci, permutation_pvalue
+from xltransfer.inference import (
+    INTERVALS,
+    POOLINGS,
+    adjust_pvalues,
+    bootstrap_ci,
+    jackknife_ci,
+    permutation_pvalue,
+    source_permutation_pvalue,
+    within_strata,
+)
 from xltransfer.stats import STATISTICS, correlations
 
 SCORE_KEY = ["model", "source", "target", "language", "seed", "metric"]
@@ -152,13 +161,24 @@ def primary_rows(df: pd.DataFrame) -> pd.DataFrame:
     return prim
 
 
-def summarize_gains(gains: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
-    """Primary-metric gain per (model, source, target), averaged over seeds and non-English."""
+def _zero_shot(rows: pd.DataFrame, source_language: str | None) -> pd.DataFrame:
+    """Rows not in the source language; every row when `source_language` is None (a published
+    grid without a language axis)."""
+    if source_language is None:
+        return rows
+    return rows.loc[rows["language"] != source_language]
+
+
+def summarize_gains(gains: pd.DataFrame, source_language: str | None = "en") -> pd.DataFrame:
+    """Primary-metric gain per (model, source, target), averaged over seeds and non-English.
+
+    `source_language=None`: no language axis (a published grid); every row is kept.
+    """
     _require_columns(gains, GAIN_COLUMNS, "gains")
     prim = primary_rows(gains)
     # Zero-shot transfer is about the languages the model was NOT fine-tuned in, so the
     # source language is excluded before averaging.
-    zs = prim.loc[prim["language"] != source_language]
+    zs = _zero_shot(prim, source_language)
     triple = ["model", "source", "target", "metric"]
     # Average languages within a seed first, so the spread reported is across seeds (runs).
     per_seed = zs.groupby(triple + ["seed"], as_index=False)["gain"].mean()
@@ -196,13 +216,28 @@ def _checked_similarity(gains: pd.DataFrame, similarity: pd.DataFrame) -> pd.Dat
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """Resampling and multiple-testing settings of `correlate` (config key `analysis`)."""
+    """Resampling and multiple-testing settings of `correlate` (config key `analysis`).
+
+    `pooled`: how similarity and gain are transformed within each target before the pooled
+    correlation (`within_target_rank`, `z_score` or `raw`); `interval`: `jackknife` (over
+    sources, Fisher z) or the `bca` or `percentile` bootstrap over sources; `mixed_model`: the
+    variant of `xltransfer.mixed_model.mixed_effects`.
+    """
 
     bootstrap_resamples: int = 2000
     permutation_resamples: int = 2000
     confidence: float = 0.95
     p_adjust: str = "holm"
     seed: int = 0
+    pooled: str = "within_target_rank"
+    interval: str = "jackknife"
+    mixed_model: str = "pair_fixed"
+
+    def __post_init__(self) -> None:
+        if self.pooled not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooled!r}; choose from {list(POOLINGS)}")
+        if self.interval not in INTERVALS:
+            raise ValueError(f"unknown interval {self.interval!r}; choose from {list(INTERVALS)}")
 
 
 def _correlate_groups(
@@ -214,26 +249,57 @@ def _correlate_groups(
 ) -> list[dict[str, object]]:
     """Correlate similarity vs gain within each group of `data`, one row per statistic.
 
-    Sources are the resampling unit; pooled groups permute similarity within each target.
+    Sources are the resampling unit. Within one target: an interval over sources (jackknife or
+    bootstrap, `settings.interval`) and a permutation of similarity across sources. Pooled over
+    targets: similarity and gain are first transformed within each target (`settings.pooled`),
+    the interval re-transforms every resample or leave-one-out set, and the permutation test
+    permutes source labels jointly across targets
+    (`source_permutation_pvalue`). The scipy `p_value` treats rows as independent: exact for one
+    target and normal data, not calibrated for pooled rows (kept for reference).
     """
     rows: list[dict[str, object]] = []
     for key, grp in data.groupby(by, sort=True):
         ident = dict(zip(by, key, strict=True))
         x, y = grp["value"].to_numpy(), grp["gain"].to_numpy()
         sources = grp["source"].to_numpy()
-        strata = grp["target"].to_numpy() if "target" not in ident else None
-        result = correlations(x, y)
+        pooled = "target" not in ident
+        targets = grp["target"].to_numpy() if pooled else None
+        pooling = settings.pooled if pooled else "raw"
+        tx = within_strata(x, targets, pooling)[0]
+        ty = within_strata(y, targets, pooling)[0]
+        result = correlations(tx, ty)
         for stat in STATISTICS:
             est, p = result[stat]
-            low, high = bootstrap_ci(
-                x,
-                y,
-                sources,
-                stat,
-                settings.bootstrap_resamples,
-                settings.confidence,
-                settings.seed,
-            )
+            if settings.interval == "jackknife":
+                low, high = jackknife_ci(x, y, sources, stat, settings.confidence, targets, pooling)
+            else:
+                low, high = bootstrap_ci(
+                    x,
+                    y,
+                    sources,
+                    stat,
+                    settings.bootstrap_resamples,
+                    settings.confidence,
+                    settings.seed,
+                    strata=targets,
+                    pooling=pooling,
+                    method=settings.interval,
+                )
+            if pooled:
+                p_perm = source_permutation_pvalue(
+                    x,
+                    y,
+                    sources,
+                    targets,
+                    stat,
+                    settings.permutation_resamples,
+                    settings.seed,
+                    pooling,
+                )
+            else:
+                p_perm = permutation_pvalue(
+                    x, y, None, stat, settings.permutation_resamples, settings.seed
+                )
             rows.append(
                 {
                     "model": ident["model"],
@@ -247,26 +313,35 @@ def _correlate_groups(
                     "n": len(grp),
                     "ci_low": low,
                     "ci_high": high,
-                    "p_permutation": permutation_pvalue(
-                        x, y, strata, stat, settings.permutation_resamples, settings.seed
-                    ),
+                    "p_permutation": p_perm,
                 }
             )
     return rows
 
 
+SCOPES = ("target", "target_language", "pooled")
+
+
 def correlate(
     gains: pd.DataFrame,
     similarity: pd.DataFrame,
-    source_language: str = "en",
+    source_language: str | None = "en",
     settings: InferenceSettings | None = None,
+    scopes: tuple[str, ...] = SCOPES,
 ) -> pd.DataFrame:
     """Correlate task similarity with primary-metric gain at target, language and pooled scope.
 
     Each row has a bootstrap interval over source tasks, a permutation p-value, and that p-value
     adjusted (Holm or Benjamini-Hochberg) within its family: one model, scope and statistic.
+    The permutation p-values are exact under exchangeable sources (pooled: source labels permuted
+    jointly across targets); the intervals are approximate (jackknife by default), see
+    xltransfer.inference. `source_language=None`: no language axis, every row is zero-shot.
+    `scopes` limits the scopes computed (the calibration benchmark computes only what it checks).
     """
     settings = settings or InferenceSettings()
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scope(s) {sorted(unknown)}; choose from {list(SCOPES)}")
     _require_columns(gains, GAIN_COLUMNS, "gains")
     prim = primary_rows(gains)
     sim = _checked_similarity(prim, similarity)[["model", "source", "target", "method", "value"]]
@@ -275,21 +350,24 @@ def correlate(
     per_pair = summary.rename(columns={"gain_mean": "gain"})[["model", "source", "target", "gain"]]
     per_pair = per_pair.merge(sim, on=["model", "source", "target"])
 
-    per_lang = _gains_per_language(prim, sim)
-
-    rows = _correlate_groups(
-        per_pair, ["model", "method", "target"], "target", {"language": NON_EN}, settings
-    )
-    rows += _correlate_groups(
-        per_lang, ["model", "method", "target", "language"], "target_language", {}, settings
-    )
-    rows += _correlate_groups(
-        per_pair,
-        ["model", "method"],
-        "pooled",
-        {"target": "*", "language": NON_EN},
-        settings,
-    )
+    rows = []
+    if "target" in scopes:
+        rows += _correlate_groups(
+            per_pair, ["model", "method", "target"], "target", {"language": NON_EN}, settings
+        )
+    if "target_language" in scopes:
+        per_lang = _gains_per_language(prim, sim)
+        rows += _correlate_groups(
+            per_lang, ["model", "method", "target", "language"], "target_language", {}, settings
+        )
+    if "pooled" in scopes:
+        rows += _correlate_groups(
+            per_pair,
+            ["model", "method"],
+            "pooled",
+            {"target": "*", "language": NON_EN},
+            settings,
+        )
     out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
     out["p_adjusted"] = np.nan
     for _, family in out.groupby(["model", "scope", "statistic"], sort=False):
@@ -308,14 +386,15 @@ def _gains_per_language(prim: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
 
 
 def zero_shot_pairs(
-    gains: pd.DataFrame, similarity: pd.DataFrame, source_language: str = "en"
+    gains: pd.DataFrame, similarity: pd.DataFrame, source_language: str | None = "en"
 ) -> pd.DataFrame:
     """Primary-metric gain per (model, source, target, non-source language), mean over seeds,
-    beside each method's similarity: the rows of the pooled mixed model."""
+    beside each method's similarity: the rows of the pooled mixed model (which averages them per
+    pair by default). `source_language=None`: no language axis, every row is kept."""
     _require_columns(gains, GAIN_COLUMNS, "gains")
     prim = primary_rows(gains)
     sim = _checked_similarity(prim, similarity)[["model", "source", "target", "method", "value"]]
-    return _gains_per_language(prim.loc[prim["language"] != source_language], sim)
+    return _gains_per_language(_zero_shot(prim, source_language), sim)
 
 
 def transfer_gaps(scores: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:

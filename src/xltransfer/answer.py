@@ -11,6 +11,8 @@ import math
 
 import pandas as pd
 
+from xltransfer.simulation import GridShape, minimum_detectable_effect
+
 METHOD_NAMES = {
     "taxonomy": "Taxonomy",
     "wu_palmer": "Wu–Palmer taxonomy",
@@ -49,24 +51,108 @@ def _method_sentence(row: pd.Series, alpha: float) -> str:
     return f"{lead}: {numbers}."
 
 
-def _selection_sentence(means: pd.DataFrame) -> str:
+NDCG_NAMES = {
+    "exponential_rank": "exponential gain on gold ranks",
+    "linear_gain": "linear gain above the worst source",
+}
+REGRET_NAMES = {
+    "mean_top_k": "mean score of the top k against the gold top k",
+    "best": "best score of the top k against the best source, Poth et al. 2021",
+}
+
+
+def _selection_sentence(
+    means: pd.DataFrame, ndcg_definition: str | None = None, regret_definition: str | None = None
+) -> str:
     """How the best similarity's top-1 pick compares with a random one: Regret@1 when target
-    scores exist, else (published gains only) NDCG@1 alone."""
+    scores exist, else (published gains only) NDCG@1 and, where given, Regret@1 in points.
+
+    `means` is indexed by predictor; the random row is the exact expectation under a uniformly
+    random order. The definitions, where given, are named in the sentence."""
     methods = means.drop(index=["random", "dataset_size"], errors="ignore")
     random = means.loc["random"]
+    ndcg_name = f" ({NDCG_NAMES.get(ndcg_definition, ndcg_definition)})" if ndcg_definition else ""
+    regret_name = (
+        f"; Regret@k as {REGRET_NAMES.get(regret_definition, regret_definition)}"
+        if regret_definition
+        else ""
+    )
     if methods["regret"].notna().any():
         best = methods["regret"].idxmin()
         return (
             f"Choosing the most similar source by {METHOD_NAMES.get(best, best)} leaves a "
             f"mean Regret@1 of {_number(methods.loc[best, 'regret'])} against "
-            f"{_number(random['regret'])} for a random source "
-            f"(NDCG@1 {_number(methods.loc[best, 'ndcg'])} against {_number(random['ndcg'])})."
+            f"{_number(random['regret'])} for a random source (its exact expectation"
+            f"{regret_name}), NDCG@1{ndcg_name} {_number(methods.loc[best, 'ndcg'])} against "
+            f"{_number(random['ndcg'])}."
         )
     best = methods["ndcg"].idxmax()
+    points = ""
+    if "regret_points" in means.columns and methods["regret_points"].notna().any():
+        points = (
+            f"; its pick falls {_number(methods.loc[best, 'regret_points'])} points short of the "
+            f"best source against {_number(random['regret_points'])} at random"
+        )
     return (
         f"Choosing the most similar source by {METHOD_NAMES.get(best, best)} reaches a mean "
-        f"NDCG@1 of {_number(methods.loc[best, 'ndcg'])} against {_number(random['ndcg'])} for a "
-        "random source (no target scores, so no Regret@1)."
+        f"NDCG@1{ndcg_name} of {_number(methods.loc[best, 'ndcg'])} against "
+        f"{_number(random['ndcg'])} for a random source (its exact expectation){points} "
+        "(no target scores, so no Regret@1)."
+    )
+
+
+POOLING_REASONS = {
+    "within_target_rank": (
+        "Similarity and gain are ranked within each target before pooling, so a target that "
+        "gains from every source, or a similarity scale that differs between targets, adds no "
+        "agreement of its own"
+    ),
+    "z_score": (
+        "Similarity and gain are standardised within each target before pooling, so level and "
+        "scale differences between targets add no agreement of their own"
+    ),
+    "raw": (
+        "Similarity and gain are pooled as measured, so differences in level between targets "
+        "enter the correlation"
+    ),
+}
+
+
+def grid_shape(correlations: pd.DataFrame, model: str) -> GridShape:
+    """Sources, targets and languages of one model's grid as its correlation table shows them
+    (seeds are not recorded there: 1)."""
+    rows = correlations[correlations["model"] == model]
+    per_target = rows[rows["scope"] == "target"]
+    per_language = rows[rows["scope"] == "target_language"]
+    pooled = rows[rows["scope"] == "pooled"]
+    targets = per_target["target"].nunique() or 1
+    sources = int(per_target["n"].max()) if len(per_target) else int(pooled["n"].max() // targets)
+    languages = max(per_language["language"].nunique() - 1, 1) if len(per_language) else 1
+    return GridShape(sources, targets, languages, 1)
+
+
+def _power_sentence(
+    correlations: pd.DataFrame,
+    model: str,
+    shape: GridShape | None,
+    pooling: str,
+    alpha: float,
+) -> str:
+    """Which pooling the verdicts use and why, and the smallest effect the grid detects."""
+    shape = shape or grid_shape(correlations, model)
+    mde = minimum_detectable_effect(shape, power=0.8, alpha=alpha)["spearman"]
+    reason = POOLING_REASONS.get(pooling, f"Pooling: {pooling}")
+    detect = (
+        f"with {shape.sources} sources and {shape.targets} targets the pooled test has 80 % "
+        f"power only for a true within-target Spearman ρ of about {_number(mde)} or more "
+        "(analytic approximation checked by simulation, half the similarity variance shared by "
+        "a source's pairs), so a weaker relation can go unseen"
+        if math.isfinite(mde)
+        else f"{shape.sources} sources and {shape.targets} targets are too few for 80 % power"
+    )
+    return (
+        f"{reason}; the permutation p-value permutes source labels jointly across targets. "
+        f"{detect[0].upper()}{detect[1:]}."
     )
 
 
@@ -74,8 +160,16 @@ def answer(
     correlations: pd.DataFrame,
     selection: pd.DataFrame | None = None,
     alpha: float = 0.05,
+    zero_shot: bool = True,
+    shape: GridShape | None = None,
+    pooling: str = "within_target_rank",
 ) -> str:
-    """One paragraph per model: each method's pooled verdict, then source selection at k = 1."""
+    """One paragraph per model: each method's pooled verdict, then source selection at k = 1.
+
+    `zero_shot` False (a published table without a language axis) asks of the transfer gain.
+    Each paragraph also names the pooling (`analysis.pooled`) and the grid's minimum detectable
+    effect at 80 % power; `shape` (sources, targets, languages, seeds) defaults to what the
+    correlation table shows (the detectable correlation depends on sources and targets only)."""
     pooled = correlations[
         (correlations["scope"] == "pooled") & (correlations["statistic"] == "spearman")
     ]
@@ -84,12 +178,23 @@ def answer(
     paragraphs = []
     for model, rows in pooled.groupby("model", sort=True):
         rows = rows.sort_values("estimate", ascending=False, na_position="last")
-        text = [f"Does task similarity predict the zero-shot transfer gain of {model}?"]
+        gain = "zero-shot transfer gain" if zero_shot else "transfer gain"
+        text = [f"Does task similarity predict the {gain} of {model}?"]
         text += [_method_sentence(row, alpha) for _, row in rows.iterrows()]
+        text.append(_power_sentence(correlations, model, shape, pooling, alpha))
         if selection is not None and not selection.empty:
             top = selection[(selection["model"] == model) & (selection["k"] == 1)]
-            means = top.groupby("predictor")[["ndcg", "regret"]].mean()
+            if "candidates" in top.columns:  # every source, not the in-class split
+                top = top[top["candidates"] == "all"]
+            if "k_label" in top.columns:  # k = 1 asked for, not "all" of one source
+                top = top[top["k_label"] == "1"]
+            columns = [c for c in ("ndcg", "regret", "regret_points") if c in top.columns]
+            means = top.groupby("predictor")[columns].mean()
+            definitions = [
+                top[c].iloc[0] if c in top.columns and len(top) else None
+                for c in ("ndcg_definition", "regret_definition")
+            ]
             if "random" in means.index:
-                text.append(_selection_sentence(means))
+                text.append(_selection_sentence(means, *definitions))
         paragraphs.append(" ".join(text))
     return "\n\n".join(paragraphs)

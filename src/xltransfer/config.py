@@ -116,7 +116,8 @@ def check_config(config: dict[str, Any]) -> None:
     ):
         raise ConfigError(
             f"similarity.taskemb_model: 'fine_tuned' needs a checkpoint fine-tuned on every task, "
-            f"and the retrieval targets {retrieval_targets} have none; use 'probe'"
+            f"and the retrieval targets {retrieval_targets} have none; use 'task2vec' (or "
+            "'head_input_probe')"
         )
     for role in ("sources", "targets"):
         for name in experiment[role]:
@@ -138,7 +139,8 @@ def check_config(config: dict[str, Any]) -> None:
             if registry[name].architecture == "bi_encoder":
                 raise ConfigError(
                     f"tasks.{name}.architecture: a bi_encoder checkpoint has no task head for "
-                    "similarity.taskemb_model fine_tuned to take the Fisher at; use probe"
+                    "similarity.taskemb_model fine_tuned to take the Fisher at; use task2vec "
+                    "(or head_input_probe)"
                 )
     if "taxonomy" in methods:
         for name in experiment["sources"] + experiment["targets"]:

@@ -1,33 +1,31 @@
-"""Task embeddings of Vu et al. (2020) and the cosine similarity between them.
+"""Task embeddings of Vu et al. (2020) and Achille et al. (2019), and the cosine between them.
 
-* TextEmb: the pretrained, frozen encoder's final-layer token states, mean-pooled over the
-  non-padding tokens of each example and averaged over a sample of the task's training examples.
-  It sees only the data, never a label.
-* TaskEmb: the diagonal empirical Fisher information of a model trained on the task: squared
-  gradients of the task loss with the gold labels, summed over a sample of training examples and
-  divided by its size. The component is the representation the task head reads: unlike weight
-  Fisher it has the encoder's width whatever the label set, so tasks with different heads
-  (3-way NLI, regression STS, binary sentiment) are comparable. Two models give it:
-  - `probe` (default): the frozen pretrained encoder (the TextEmb features) with a linear head fit
-    to convergence on the task (logistic or ridge regression), Task2Vec's probe network (Achille
-    et al. 2019). Every task is embedded in the same coordinates, and a convex fit makes the head
-    a function of the data alone; the gradient at the features is exact and closed-form.
-  - `fine_tuned`: Vu et al.'s checkpoint fine-tuned on the task, at the input of its head:
-    for sentence tasks the first token's final state (XLM-R), the pooler's output on [CLS]
-    (BERT), or the decoder's final state at the last </s> (mT5, whose installed
-    MT5ForSequenceClassification is encoder-decoder); for token tasks each word's first
-    sub-token (mT5: encoder states); for QA every real token (mT5: decoder states). Separately
-    fine-tuned encoders and randomly initialised heads put each task in its own coordinates: on
-    the demo it found the near-copy source for 1 target of 3, the probe for all 3.
+* TextEmb (`text_embedding`): the pretrained, frozen encoder's final-layer token states,
+  mean-pooled over the non-padding tokens of each example and averaged over a sample of the
+  task's training examples (or all of them; an extractive-QA task: every window of its
+  contexts). It sees only the data, never a label. `centred_cosine_similarities` compares them
+  after subtracting the grid's mean embedding: raw cosines of mean-pooled states sit near 1.
+* Task2Vec (`task2vec_embedding`): the frozen pretrained encoder as probe network, a linear head
+  fit on its standardised features and put back on it in torch, and the diagonal Fisher of the
+  encoder layers' linear weights under that head, with labels drawn from the head's predictive
+  distribution (or gold); one vector per encoder layer, each weight matrix averaged over its
+  input dimension. Every task lands in the same coordinates and needs no training run.
+* The head-input probe (`head_input_probe_embedding`), a cheap baseline: the squared gradient
+  at the probe head's input, which for every one-weight-vector head is mean((p − y)²)·w⊙w,
+  the squared probe weights times a scalar.
+* Vu et al.'s TaskEmb on the checkpoint fine-tuned on each task is `xltransfer.task_fisher`.
 
 Multiple-choice tasks are read as (context, question + choice) pairs, the unit a choice head
-scores: TextEmb averages each example's pairs; the probe is a linear scorer with a softmax over an
-example's choices (a convex conditional logit, the form of `AutoModelForMultipleChoice`'s head,
-rather than an independent "is this the gold choice" classifier, which would ignore that the
-choices compete); the fine-tuned TaskEmb takes the Fisher at the pooled state of every pair.
+scores: TextEmb averages each example's pairs; the probes' head is a linear scorer with a softmax
+over an example's choices (a convex conditional logit, the form of `AutoModelForMultipleChoice`'s
+head, rather than an independent "is this the gold choice" classifier, which would ignore that
+the choices compete).
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -35,18 +33,21 @@ import torch
 from torch.nn import functional
 
 from xltransfer.batches import answer_windows, encode_frame, make_loader, sentence_texts
-from xltransfer.data import CHOICES
-from xltransfer.models import checkpoint_head_class, load_tokenizer
-from xltransfer.multiple_choice import choice_head_gradients, choice_pairs
+from xltransfer.data import ANSWER_START, CHOICES
+from xltransfer.models import load_tokenizer
+from xltransfer.multiple_choice import choice_head_gradients, choice_pairs, encode_choices
 from xltransfer.similarity import pairwise_similarity
 from xltransfer.token_labels import IGNORED_LABEL
 
-EMBEDDING_COLUMNS = ["model", "task", "method", "vector"]
+EMBEDDING_COLUMNS = ["model", "task", "method", "component", "vector"]
 
 
-def _sample(frame: pd.DataFrame, n_examples: int, seed: int) -> pd.DataFrame:
+def _sample(frame: pd.DataFrame, n_examples: int | None, seed: int) -> pd.DataFrame:
+    """`n_examples` rows drawn with `seed`, or every row (in order) when it is None."""
     if frame.empty:
         raise ValueError("no examples to embed")
+    if n_examples is None:
+        return frame.reset_index(drop=True)
     return frame.sample(n=min(n_examples, len(frame)), random_state=seed).reset_index(drop=True)
 
 
@@ -217,17 +218,41 @@ def text_embedding(
     frame: pd.DataFrame,
     *,
     revision: str | None = None,
-    n_examples: int = 1000,
+    n_examples: int | None = 1000,
     max_length: int = 128,
     batch_size: int = 64,
     seed: int = 0,
+    qa_windows: bool = True,
 ) -> np.ndarray:
-    """TextEmb of a task: mean over examples of the mean-pooled final-layer token states."""
+    """TextEmb of a task: mean over examples of the mean-pooled final-layer token states.
+
+    `n_examples` None reads every example. With `qa_windows` an extractive-QA task (a frame
+    with answer starts) is read as every (question, context) window its training encoding makes
+    (`answer_windows`, windows overlapping by a quarter of `max_length`), each window one
+    example, instead of one pair truncated at `max_length`: a long context is then seen whole."""
     sample = _sample(frame, n_examples, seed)
+    if qa_windows and ANSWER_START in sample:
+        tokenizer, encoder = _frozen_encoder(model_path, revision)
+        windows = answer_windows(sample, tokenizer, max_length, max(1, max_length // 4))
+        examples = [windows.features(w) for w in range(len(windows.input_ids))]
+        return _pool_encoded(tokenizer, encoder, examples, batch_size).mean(0)
     features = pooled_states(
         model_path, sample, revision=revision, max_length=max_length, batch_size=batch_size
     )
     return features.mean(0)
+
+
+@torch.no_grad()
+def _pool_encoded(tokenizer, encoder, examples: list[dict], batch_size: int) -> np.ndarray:
+    """Final-layer states of already tokenized examples, mean-pooled over non-padding tokens."""
+    device = next(encoder.parameters()).device
+    pooled = []
+    for batch in make_loader(examples, tokenizer, batch_size, shuffle=False, seed=0):
+        inputs = {key: value.to(device) for key, value in _encoder_inputs(batch).items()}
+        mask = inputs["attention_mask"].unsqueeze(-1).float()
+        states = encoder(**inputs).last_hidden_state
+        pooled.append(((states * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu())
+    return torch.cat(pooled).double().numpy()
 
 
 def head_input_gradients(features: np.ndarray, labels: np.ndarray, head: str) -> np.ndarray:
@@ -254,7 +279,7 @@ def head_input_gradients(features: np.ndarray, labels: np.ndarray, head: str) ->
     return (probabilities - onehot) @ weights
 
 
-def probe_task_embedding(
+def head_input_probe_embedding(
     model_path: str,
     frame: pd.DataFrame,
     *,
@@ -265,11 +290,19 @@ def probe_task_embedding(
     batch_size: int = 64,
     seed: int = 0,
 ) -> np.ndarray:
-    """TaskEmb on the probe network: Fisher at the input of a linear head on frozen features
-    (mean-pooled sentences; for token tasks every word's first sub-token, averaged over words;
-    for extractive QA every context token of the windows that hold the answer; for multiple
-    choice every (context, choice) pair, under a linear scorer with a softmax over each
-    example's choices, the form of the fine-tuned choice head, averaged over pairs)."""
+    """A cheap baseline, not Task2Vec: the mean squared gradient of the gold-label loss at the
+    input of a linear head fit (unstandardised) on frozen features (mean-pooled sentences; for
+    token tasks every word's first sub-token, averaged over words; for extractive QA every
+    context token of the windows that hold the answer, as "inside the answer or not"; for
+    multiple choice every (context, choice) pair, under a linear scorer with a softmax over each
+    example's choices, averaged over pairs).
+
+    The gradient at the features x of a linear head is (p − y)ᵀW, so the result is
+    mean((p − y)ᵀW)²: for every head with one weight vector w (binary classification, QA's
+    inside/outside, regression's residual ŷ − y, the choice scorer) it is exactly
+    mean((p − y)²)·w⊙w, a scalar times the squared probe weights, and its direction (all a
+    cosine sees) is that of w⊙w alone; only a K-way head (K > 2) mixes its rows by the
+    residuals. `task2vec_embedding` takes the Fisher of the encoder's weights instead."""
     sample = _sample(frame, n_examples, seed)
     options = {"revision": revision, "max_length": max_length, "batch_size": batch_size}
     if head == "multiple_choice":
@@ -290,101 +323,6 @@ def probe_task_embedding(
     return (head_input_gradients(features, labels, head) ** 2).mean(0)
 
 
-def _head_module(model: torch.nn.Module) -> torch.nn.Module:
-    for name in ("classifier", "classification_head", "score", "qa_outputs"):
-        if isinstance(getattr(model, name, None), torch.nn.Module):
-            return getattr(model, name)
-    raise ValueError(f"{type(model).__name__}: no task head (classifier) to take the Fisher at")
-
-
-def task_embedding(
-    checkpoint: str,
-    frame: pd.DataFrame,
-    *,
-    n_examples: int = 1000,
-    max_length: int = 128,
-    batch_size: int = 32,
-    seed: int = 0,
-) -> np.ndarray:
-    """TaskEmb of a task: diagonal Fisher at the task head's input, from gold-label losses
-    (the first token's state for sentence heads, every scored word's for token heads, every
-    real token's for span heads, every choice's pooled state for choice heads)."""
-    tokenizer = load_tokenizer(checkpoint)
-    model_class = checkpoint_head_class(checkpoint)
-    model = model_class.from_pretrained(checkpoint).eval()
-    regression = model.config.problem_type == "regression" or model.config.num_labels == 1
-    tagger = model_class.__name__.endswith("ForTokenClassification")
-    reader = model_class.__name__.endswith("ForQuestionAnswering")
-    chooser = model_class.__name__.endswith("ForMultipleChoice")
-    head = (
-        "multiple_choice"
-        if chooser
-        else "qa"
-        if reader
-        else "token"
-        if tagger
-        else "regression"
-        if regression
-        else "classification"
-    )
-    sample = _sample(frame, n_examples, seed)
-    examples = encode_frame(sample, tokenizer, max_length, head, max(1, max_length // 4))
-    captured: list[torch.Tensor] = []
-
-    def keep_input(module, inputs):  # the representation the head reads, kept for its gradient
-        inputs[0].retain_grad()
-        captured.append(inputs[0])
-
-    hook = _head_module(model).register_forward_pre_hook(keep_input)
-    fisher, count = None, 0
-    try:
-        loader = make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed, head=head)
-        for batch in loader:
-            captured.clear()
-            if reader:
-                positions = batch.pop("start_positions"), batch.pop("end_positions")
-                out = model(**batch)
-                loss = functional.cross_entropy(
-                    out.start_logits, positions[0], reduction="sum"
-                ) + functional.cross_entropy(out.end_logits, positions[1], reduction="sum")
-                model.zero_grad(set_to_none=True)
-                loss.backward()
-                read = captured[0].grad[batch["attention_mask"].bool()]  # every real token
-                squared = read.detach().double().pow(2).sum(0)
-                fisher = squared if fisher is None else fisher + squared
-                count += len(read)
-                continue
-            labels = batch.pop("labels")
-            logits = model(**batch).logits
-            # Summed, not averaged: each example's loss depends only on its own representation,
-            # so the gradient of the sum holds every per-example gradient.
-            if tagger:
-                loss = functional.cross_entropy(
-                    logits.flatten(0, 1),
-                    labels.flatten(),
-                    ignore_index=IGNORED_LABEL,
-                    reduction="sum",
-                )
-            elif regression and not chooser:
-                loss = functional.mse_loss(logits.squeeze(-1), labels.float(), reduction="sum")
-            else:
-                loss = functional.cross_entropy(logits, labels, reduction="sum")
-            model.zero_grad(set_to_none=True)
-            loss.backward()
-            grad = captured[0].grad
-            if tagger:
-                read = grad[labels != IGNORED_LABEL]  # each word's first sub-token
-            else:
-                # A choice head reads (examples x choices, width) pooled states: every row.
-                read = grad[:, 0] if grad.dim() == 3 else grad
-            squared = read.detach().double().pow(2).sum(0)
-            fisher = squared if fisher is None else fisher + squared
-            count += len(read)
-    finally:
-        hook.remove()
-    return (fisher / count).numpy()
-
-
 def cosine_similarities(
     vectors: dict[str, np.ndarray], sources: list[str], targets: list[str], method: str
 ) -> pd.DataFrame:
@@ -397,3 +335,292 @@ def cosine_similarities(
         return float(a @ b / norm)
 
     return pairwise_similarity(vectors, sources, targets, method, cosine, what="embedding")
+
+
+def centred_cosine_similarities(
+    vectors: dict[str, np.ndarray], sources: list[str], targets: list[str], method: str
+) -> pd.DataFrame:
+    """Cosine similarity of every (source, target) pair after subtracting the mean of every
+    task vector in `vectors` (the grid's tasks, sources and targets alike) from each.
+
+    Mean-pooled states of one encoder share a large common direction (every token's state
+    carries it), so raw TextEmb cosines all sit between 0.9 and 1.0 and their ranking is
+    dominated by small differences along that shared offset; centring removes it, so the cosine
+    compares how each task departs from the average task. With two tasks the centred vectors are
+    opposite (cosine −1); a grid needs at least three for the value to say anything."""
+    if not vectors:
+        raise ValueError(f"{method}: no embeddings to centre")
+    mean = np.mean([np.asarray(v, dtype=np.float64) for v in vectors.values()], axis=0)
+    centred = {task: np.asarray(v, dtype=np.float64) - mean for task, v in vectors.items()}
+    return cosine_similarities(centred, sources, targets, method)
+
+
+# --- Task2Vec on the frozen probe network ------------------------------------------------------
+
+LAYER_NAME = re.compile(r"(?:^|\.)(?:layer|block)\.(\d+)\.")
+PROBE_HEADS = ("classification", "regression", "token", "qa", "multiple_choice")
+
+
+@dataclass
+class ProbeHead:
+    """A linear probe fit on standardised frozen features, as torch tensors: z = (h − mean) /
+    scale, then logits z·Wᵀ + b (classification, a binary head as the logits (0, w·z + b)),
+    the prediction z·w + b with Gaussian variance `variance` (regression), or choice scores
+    z·w with a softmax over an example's choices (multiple choice, no bias)."""
+
+    kind: str  # classification, regression or choice
+    mean: torch.Tensor
+    scale: torch.Tensor
+    weight: torch.Tensor  # (classes, width); regression and choice (1, width)
+    bias: torch.Tensor  # (classes,); regression (1,); choice zeros
+    classes: np.ndarray | None = None  # classification: the label value of each logit
+    variance: float = 1.0  # regression: mean squared residual of the fit
+
+    def scores(self, states: torch.Tensor) -> torch.Tensor:
+        """Logits (classification), predictions (regression, last axis dropped) or choice
+        scores of `states` (..., width)."""
+        z = (states - self.mean.to(states)) / self.scale.to(states)
+        out = z @ self.weight.to(states).T + self.bias.to(states)
+        return out if self.kind == "classification" else out[..., 0]
+
+    def loss(self, states: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """−log p(target) averaged over the units of one example (up to a constant for
+        regression: ½(ŷ − y)² / variance); a choice example's states are (choices, width)."""
+        scores = self.scores(states)
+        if self.kind == "regression":
+            return (0.5 * (scores - target.to(scores)) ** 2 / self.variance).mean()
+        if self.kind == "choice":
+            return functional.cross_entropy(scores[None], target.view(1))
+        return functional.cross_entropy(scores, target)
+
+
+def fit_probe_head(features: np.ndarray, labels: np.ndarray, head: str) -> ProbeHead:
+    """The Task2Vec probe: features standardised (sklearn's StandardScaler: mean 0, variance 1
+    per dimension, a constant one left unscaled), then logistic regression (classification),
+    ridge (regression, alpha 1) or the conditional-logit choice scorer (`multiple_choice`:
+    features (examples, choices, width), labels the gold index), each L2-regularised and
+    convex, so the head depends on the data alone and not on the features' scale."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    from xltransfer.multiple_choice import fit_choice_head
+
+    width = features.shape[-1]
+    scaler = StandardScaler().fit(features.reshape(-1, width))
+    z = scaler.transform(features.reshape(-1, width)).reshape(features.shape)
+    mean, scale = torch.tensor(scaler.mean_), torch.tensor(scaler.scale_)
+    if head == "multiple_choice":
+        w = fit_choice_head(z, np.asarray(labels, dtype=np.int64))
+        return ProbeHead("choice", mean, scale, torch.tensor(w)[None], torch.zeros(1))
+    if head == "regression":
+        fit = Ridge(alpha=1.0).fit(z, labels)
+        variance = float(np.mean((fit.predict(z) - labels) ** 2))
+        weight, bias = torch.tensor(fit.coef_)[None], torch.tensor([float(fit.intercept_)])
+        return ProbeHead("regression", mean, scale, weight, bias, variance=max(variance, 1e-12))
+    if len(np.unique(labels)) < 2:
+        raise ValueError("Task2Vec probe: the sample holds a single label; a head cannot be fit")
+    fit = LogisticRegression(max_iter=5000).fit(z, labels)
+    weight, bias = torch.tensor(fit.coef_), torch.tensor(fit.intercept_)
+    if len(fit.classes_) == 2:  # sklearn's binary head: the logits (0, w·z + b)
+        weight = torch.cat([torch.zeros_like(weight), weight])
+        bias = torch.cat([torch.zeros_like(bias), bias])
+    return ProbeHead("classification", mean, scale, weight, bias, classes=fit.classes_)
+
+
+@dataclass
+class _ProbeExample:
+    """One example of the probe's view: its encoder inputs (multiple choice: one list per
+    choice), the token positions whose states the head reads (None: the mean-pooled sequence)
+    and the gold label of each unit (choice: the gold index)."""
+
+    inputs: dict[str, list]
+    positions: list[int] | None
+    gold: list
+
+
+def _probe_view(frame: pd.DataFrame, tokenizer, head: str, max_length: int):
+    """The examples a probe reads and the head fit on them (token and QA tasks are probed by a
+    classifier of their units)."""
+    if head == "token":
+        examples = []
+        for encoded in encode_frame(frame, tokenizer, max_length, "token"):
+            labels = list(encoded.pop("labels"))
+            positions = [t for t, label in enumerate(labels) if label != IGNORED_LABEL]
+            if positions:
+                examples.append(_ProbeExample(encoded, positions, [labels[t] for t in positions]))
+        return examples, "classification"
+    if head == "qa":
+        windows = answer_windows(frame, tokenizer, max_length, max(1, max_length // 4))
+        examples = []
+        for w, start in enumerate(windows.start_positions):
+            if start <= 0:  # the null slot: the answer is not (wholly) in this window
+                continue
+            end = windows.end_positions[w]
+            context = [t for t, span in enumerate(windows.offsets[w]) if span is not None]
+            inside = [int(start <= t <= end) for t in context]
+            examples.append(_ProbeExample(windows.features(w), context, inside))
+        if not examples:
+            raise ValueError("Task2Vec probe: no window holds a gold answer")
+        return examples, "classification"
+    if head == "multiple_choice":
+        encoded = encode_choices(frame, tokenizer, max_length)
+        return [
+            _ProbeExample({k: v for k, v in e.items() if k != "labels"}, None, [e["labels"]])
+            for e in encoded
+        ], head
+    texts = sentence_texts(frame).assign(label=0.0)
+    encoded = encode_frame(texts, tokenizer, max_length, "regression")
+    return [
+        _ProbeExample({k: v for k, v in e.items() if k != "labels"}, None, [label])
+        for e, label in zip(encoded, frame["label"].tolist(), strict=True)
+    ], head
+
+
+def _unit_states(tokenizer, encoder, examples: list[_ProbeExample]) -> list[torch.Tensor]:
+    """Per example, the frozen-encoder states its probe head reads: mean-pooled final states
+    (one row; multiple choice one per choice) or the final states at its positions."""
+    device = next(encoder.parameters()).device
+    choices = isinstance(examples[0].inputs["input_ids"][0], list)
+    if choices:
+        rows = [
+            {key: values[i] for key, values in e.inputs.items()}
+            for e in examples
+            for i in range(len(e.inputs["input_ids"]))
+        ]
+    else:
+        rows = [e.inputs for e in examples]
+    batch = tokenizer.pad(rows, padding=True, return_tensors="pt")
+    inputs = {key: value.to(device) for key, value in _encoder_inputs(batch).items()}
+    states = encoder(**inputs).last_hidden_state
+    if examples[0].positions is None:
+        mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+        if choices:
+            count = len(examples[0].inputs["input_ids"])
+            return list(pooled.view(len(examples), count, -1))
+        return list(pooled[:, None])
+    length = inputs["attention_mask"].shape[1]
+    out = []
+    for row, example in enumerate(examples):
+        shift = length - len(example.inputs["input_ids"]) if tokenizer.padding_side == "left" else 0
+        out.append(states[row, [t + shift for t in example.positions]])
+    return out
+
+
+def _layer_weights(encoder: torch.nn.Module) -> dict[str, list[tuple[str, torch.nn.Parameter]]]:
+    """Each encoder layer's linear weight matrices (attention projections and feed-forward, no
+    biases, layer norms or embeddings), in module order, keyed layer00, layer01, ..."""
+    layers: dict[str, list] = {}
+    for name, module in encoder.named_modules():
+        found = LAYER_NAME.search(name)
+        if isinstance(module, torch.nn.Linear) and found:
+            layers.setdefault(f"layer{int(found.group(1)):02d}", []).append((name, module.weight))
+    if not layers:
+        raise ValueError(f"{type(encoder).__name__}: no encoder layers with linear weights found")
+    return dict(sorted(layers.items()))
+
+
+def sample_probe_labels(
+    probe: ProbeHead, states: list[torch.Tensor], generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Labels drawn from the probe's predictive distribution, one per unit: a class (logit
+    index) from softmax(logits), a choice from the softmax over the example's choices, or
+    y ~ N(ŷ, variance) for regression."""
+    labels = []
+    with torch.no_grad():
+        for unit in states:
+            scores = probe.scores(unit.detach().double().cpu())
+            if probe.kind == "regression":
+                noise = torch.randn(scores.shape, generator=generator, dtype=torch.float64)
+                labels.append(scores + noise * probe.variance**0.5)
+            elif probe.kind == "choice":
+                labels.append(torch.multinomial(scores.softmax(-1), 1, generator=generator)[0])
+            else:
+                labels.append(torch.multinomial(scores.softmax(-1), 1, generator=generator)[:, 0])
+    return labels
+
+
+def task2vec_embedding(
+    model_path: str,
+    frame: pd.DataFrame,
+    *,
+    head: str,
+    revision: str | None = None,
+    n_examples: int | None = 1000,
+    max_length: int = 128,
+    batch_size: int = 64,
+    seed: int = 0,
+    labels: str = "sampled",
+) -> dict[str, np.ndarray]:
+    """Task2Vec (Achille et al. 2019) on the frozen pretrained encoder as probe network.
+
+    1. The frozen encoder reads a sample of `n_examples` training examples (None: all) and a
+       linear head is fit on its standardised features (`fit_probe_head`): mean-pooled final
+       states for sentence tasks (classification, regression), each word's first sub-token for
+       token tasks, each context token of the windows holding the answer for extractive QA
+       ("inside the answer or not"), each (context, question + choice) pair's pooled state with
+       a softmax over the example's choices for multiple choice.
+    2. That head is put back on the encoder in torch (standardisation, then the linear layer),
+       and for each example the loss −log p(y|x) (averaged over its units: words, context
+       tokens) is differentiated with respect to every linear weight matrix of every encoder
+       layer, one example at a time. y is drawn from the probe's predictive distribution
+       (`labels="sampled"`, a torch Generator seeded with `seed`; regression y ~ N(ŷ, mean
+       squared residual), the true Fisher) or is the gold label (`labels="gold"`, the
+       empirical Fisher).
+    3. The diagonal Fisher is the per-example squared gradient averaged over examples. Each
+       weight matrix (out, in) is reduced to one value per output unit, its mean over the input
+       dimension (Task2Vec averages a convolution filter's Fisher over its weights), and a
+       layer's component concatenates its matrices in module order (query, key, value,
+       attention output, intermediate, output for XLM-R and BERT).
+
+    Returns {"layer00": ..., "layer01": ...}; embeddings, biases and layer norms are left out.
+    """
+    if labels not in ("sampled", "gold"):
+        raise ValueError(f"labels must be 'sampled' or 'gold', not {labels!r}")
+    if head not in PROBE_HEADS:
+        raise ValueError(f"Task2Vec probe: no probe head for {head!r} tasks (one of {PROBE_HEADS})")
+    sample = _sample(frame, n_examples, seed)
+    tokenizer, encoder = _frozen_encoder(model_path, revision)
+    examples, probe_kind = _probe_view(sample, tokenizer, head, max_length)
+    if not examples:
+        raise ValueError("Task2Vec probe: no example has a unit to probe")
+    with torch.no_grad():
+        states = []
+        for first in range(0, len(examples), batch_size):
+            batch = examples[first : first + batch_size]
+            states += [unit.cpu() for unit in _unit_states(tokenizer, encoder, batch)]
+    if probe_kind == "multiple_choice":
+        features = torch.stack(states).double().numpy()
+        gold = np.array([e.gold[0] for e in examples])
+    else:
+        features = torch.cat(states).double().numpy()
+        gold = np.concatenate([e.gold for e in examples])
+    probe = fit_probe_head(features, gold, probe_kind)
+    if labels == "sampled":
+        targets = sample_probe_labels(probe, states, torch.Generator().manual_seed(seed))
+    elif probe.kind == "classification":
+        index = {value: i for i, value in enumerate(probe.classes)}
+        targets = [torch.tensor([index[g] for g in e.gold]) for e in examples]
+    elif probe.kind == "choice":
+        targets = [torch.tensor(e.gold[0]) for e in examples]
+    else:
+        targets = [torch.tensor(e.gold, dtype=torch.float64) for e in examples]
+    layers = _layer_weights(encoder)
+    weights = [weight for named in layers.values() for _, weight in named]
+    for parameter in encoder.parameters():
+        parameter.requires_grad_(False)
+    for weight in weights:
+        weight.requires_grad_(True)
+    fisher = [torch.zeros_like(weight, dtype=torch.float64) for weight in weights]
+    device = next(encoder.parameters()).device
+    for example, target in zip(examples, targets, strict=True):
+        (unit,) = _unit_states(tokenizer, encoder, [example])
+        loss = probe.loss(unit, target.to(device))
+        for total, gradient in zip(fisher, torch.autograd.grad(loss, weights), strict=True):
+            total += gradient.double() ** 2
+    reduced, at = {}, 0
+    for layer, named in layers.items():
+        parts = [(fisher[at + i] / len(examples)).mean(1) for i in range(len(named))]
+        reduced[layer] = torch.cat(parts).cpu().numpy()
+        at += len(named)
+    return reduced

@@ -293,25 +293,12 @@ def correlate(
     correlations = analysis.correlate(gains, similarity_table, source_language, settings)
     headline = analysis.headline(correlations)
     pairs = analysis.zero_shot_pairs(gains, similarity_table, source_language)
-    write_parquet_atomic(mixed_effects(pairs, settings.confidence), outputs["mixed_effects"])
+    mixed = mixed_effects(pairs, settings.confidence, variant=settings.mixed_model)
+    write_parquet_atomic(mixed, outputs["mixed_effects"])
     write_parquet_atomic(summary, outputs["summary"])
     write_parquet_atomic(correlations, outputs["correlations"])
     write_bytes_atomic(Path(outputs["headline"]), (headline + "\n").encode())
     return headline
-
-
-def make_plots(summary: Path, correlations: Path, similarity_file: Path, outputs: dict) -> None:
-    """The gain heatmap and the similarity-vs-gain scatter."""
-    from xltransfer import plots
-
-    summary_table = pd.read_parquet(summary)
-    plots.plot_gain_heatmap(summary_table, Path(outputs["heatmap"]))
-    plots.plot_similarity_vs_gain(
-        summary_table,
-        pd.read_parquet(similarity_file),
-        pd.read_parquet(correlations),
-        Path(outputs["scatter"]),
-    )
 
 
 def transfer_gap(scores: Path, source_language: str, outputs: dict) -> pd.DataFrame:
@@ -324,41 +311,6 @@ def transfer_gap(scores: Path, source_language: str, outputs: dict) -> pd.DataFr
     return gaps
 
 
-def rank_sources(
-    gains_file: Path,
-    similarity_file: Path,
-    train_files: dict[str, Path],
-    max_train_examples: int | None,
-    given_sizes: dict[str, int],
-    settings: dict,
-    output: Path,
-) -> pd.DataFrame:
-    """NDCG@k and Regret@k of source selection by each similarity, dataset size and chance.
-
-    Source sizes come from the training splits (capped by any subsampling) or, for published
-    results, from `given_sizes`; with neither, the dataset-size baseline is left out.
-    """
-    import pyarrow.parquet as pq
-
-    from xltransfer.selection import evaluate_selection, pair_means
-
-    sizes = dict(given_sizes)
-    for source, path in train_files.items():
-        rows = pq.ParquetFile(path).metadata.num_rows
-        sizes[source] = min(rows, max_train_examples or float("inf"))
-    table = evaluate_selection(
-        pair_means(pd.read_parquet(gains_file), settings["source_language"]),
-        pd.read_parquet(similarity_file),
-        sizes or None,
-        ks=settings["ks"],
-        random_orders=settings["random_orders"],
-        seed=settings["seed"],
-    )
-    write_parquet_atomic(table, output)
-    log.info("source selection:\n%s", table.to_string(index=False))
-    return table
-
-
 def embedding_similarity(
     method: str,
     task_models: dict[str, dict[str, str]],
@@ -369,12 +321,19 @@ def embedding_similarity(
     settings: dict,
     outputs: dict[str, Path],
 ) -> pd.DataFrame:
-    """TextEmb or TaskEmb vectors of every task per model, and their cosine similarities.
+    """TextEmb or TaskEmb vectors of every task per model, and their similarities.
 
     `task_models[model][task]` is the model that embeds the task: the pretrained encoder for
-    TextEmb and the TaskEmb probe, the checkpoint fine-tuned on that task for fine-tuned TaskEmb.
-    `heads[task]` is the task's head kind; a retrieval task is embedded through
-    `retrieval.similarity_view`.
+    TextEmb and the probes (`task2vec`, `head_input_probe`), the checkpoint fine-tuned on that
+    task for `fine_tuned` TaskEmb (Vu et al. 2020, `xltransfer.task_fisher`). `heads[task]` is the
+    task's head kind; a retrieval task is embedded through `retrieval.similarity_view`.
+
+    TextEmb: one vector per task (component `mean`), compared by cosine, centred on the grid's
+    mean vector under `textemb_centre`. TaskEmb `fine_tuned` and `task2vec`: one vector per
+    component, compared per component and combined (`taskemb_combine`: reciprocal rank fusion
+    or the cosine of the concatenated unit components, `xltransfer.rank_fusion`);
+    `head_input_probe`: one vector (component `head_input`), cosine. The vectors table has one
+    row per (model, task, method, component).
     """
     import numpy as np
     import torch
@@ -382,20 +341,25 @@ def embedding_similarity(
     from xltransfer.data import read_standard
     from xltransfer.embeddings import (
         EMBEDDING_COLUMNS,
+        centred_cosine_similarities,
         cosine_similarities,
-        probe_task_embedding,
-        task_embedding,
+        head_input_probe_embedding,
+        task2vec_embedding,
         text_embedding,
     )
+    from xltransfer.rank_fusion import combine_component_similarities
     from xltransfer.retrieval import similarity_view
+    from xltransfer.task_fisher import fisher_components
 
     frames = {task: read_standard(Path(path)) for task, path in train_files.items()}
     heads = dict(heads)
     for task in frames:
         if heads[task] == "retrieval":  # no training data: its sentences, or its pairing
             frames[task], heads[task] = similarity_view(frames[task], method, settings["seed"])
+    taskemb_model = settings["taskemb_model"]
+    components = method == "taskemb" and taskemb_model in ("fine_tuned", "task2vec")
 
-    def embed(path: str, task: str) -> np.ndarray:
+    def embed(path: str, task: str) -> dict[str, np.ndarray]:
         frame = frames[task]
         common = {
             "n_examples": settings["examples"],
@@ -403,10 +367,32 @@ def embedding_similarity(
             "seed": settings["seed"],
         }
         if method == "textemb":
-            return text_embedding(path, frame, **common)
-        if settings["taskemb_model"] == "probe":
-            return probe_task_embedding(path, frame, head=heads[task], **common)
-        return task_embedding(path, frame, **common)
+            if settings["textemb_all_examples"]:
+                common["n_examples"] = None
+            qa_windows = settings["textemb_qa_windows"]
+            return {"mean": text_embedding(path, frame, **common, qa_windows=qa_windows)}
+        if taskemb_model == "head_input_probe":
+            vector = head_input_probe_embedding(path, frame, head=heads[task], **common)
+            return {"head_input": vector}
+        if taskemb_model == "task2vec":  # Task2Vec's own labels: sampled from the probe
+            return task2vec_embedding(path, frame, head=heads[task], **common)
+        return fisher_components(
+            path,
+            frame,
+            **common,
+            labels=settings["taskemb_labels"],
+            estimator=settings["taskemb_estimator"],
+        )
+
+    def compare(by_task: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+        if components:
+            combine = settings["taskemb_combine"]
+            return combine_component_similarities(by_task, sources, targets, method, combine)
+        (name,) = {name for parts in by_task.values() for name in parts}
+        single = {task: parts[name] for task, parts in by_task.items()}
+        if method == "textemb" and settings["textemb_centre"]:
+            return centred_cosine_similarities(single, sources, targets, method)
+        return cosine_similarities(single, sources, targets, method)
 
     torch.set_num_threads(int(settings.get("threads", 1)))
     vectors, tables = [], []
@@ -414,49 +400,27 @@ def embedding_similarity(
         by_task = {}
         for task, path in per_task.items():
             by_task[task] = embed(str(path), task)
-            vectors.append([model, task, method, by_task[task].astype(np.float64).tolist()])
-            log.info("%s %s %s: %d dimensions", method, model, task, len(by_task[task]))
-        tables.append(cosine_similarities(by_task, sources, targets, method).assign(model=model))
+            for component, vector in by_task[task].items():
+                values = np.asarray(vector, dtype=np.float64).tolist()
+                vectors.append(
+                    {
+                        "model": model,
+                        "task": task,
+                        "method": method,
+                        "component": component,
+                        "vector": values,
+                    }
+                )
+            widths = {c: len(v) for c, v in by_task[task].items()}
+            log.info("%s %s %s: components %s", method, model, task, widths)
+        tables.append(compare(by_task).assign(model=model))
     frame = pd.concat(tables, ignore_index=True)[similarity.SIMILARITY_COLUMNS]
+    # One row per component (TextEmb's single vector is component `mean`).
     write_parquet_atomic(pd.DataFrame(vectors, columns=EMBEDDING_COLUMNS), outputs["vectors"])
     write_parquet_atomic(frame, outputs["similarity"])
     return frame
 
 
-def write_answer(correlations: Path, selection: Path, output: Path) -> str:
-    """The plain-language answer paragraph of a run."""
-    from xltransfer.answer import answer
-
-    text = answer(pd.read_parquet(correlations), pd.read_parquet(selection))
-    write_bytes_atomic(output, (text + "\n").encode())
-    return text
-
-
-def write_summary_page(
-    config: dict,
-    answer: Path,
-    correlations: Path,
-    mixed: Path,
-    selection: Path,
-    gains: Path,
-    output: Path,
-) -> None:
-    """The report's summary page: question, answer, tables and configuration."""
-    from xltransfer.report import summary_page
-
-    page = summary_page(
-        config,
-        Path(answer).read_text(),
-        pd.read_parquet(correlations),
-        pd.read_parquet(mixed),
-        pd.read_parquet(selection),
-        pd.read_parquet(gains),
-    )
-    write_bytes_atomic(output, page.encode())
-
-
-# Repositories to move to the current commit of their revision, comma-separated (or `all`):
-# an explicit act (`make stage-update`), never part of the config a rerun compares.
 STAGE_UPDATE = "XLTRANSFER_STAGE_UPDATE"
 
 

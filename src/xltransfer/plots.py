@@ -17,6 +17,12 @@ from matplotlib.lines import Line2D
 from xltransfer.io import atomic_path
 
 GAIN_LABEL = "zero-shot gain (non-English mean, primary metric)"
+# A published table without a language axis: one gain per pair, no languages to average.
+TRANSFER_GAIN_LABEL = "transfer gain (primary metric)"
+
+
+def _gain_label(zero_shot: bool) -> str:
+    return GAIN_LABEL if zero_shot else TRANSFER_GAIN_LABEL
 
 
 def _save(fig: Figure, path: Path) -> None:
@@ -33,8 +39,9 @@ def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def plot_gain_heatmap(summary: pd.DataFrame, path: Path) -> None:
-    """Heatmap of mean zero-shot gain (source × target) for each model."""
+def plot_gain_heatmap(summary: pd.DataFrame, path: Path, zero_shot: bool = True) -> Figure:
+    """Heatmap of mean zero-shot gain (source × target) for each model; `zero_shot` False (a
+    table without a language axis) labels it the transfer gain. Returns the figure saved."""
     if summary.empty:
         raise ValueError("gain summary is empty; nothing to plot")
     models = sorted(summary["model"].unique())
@@ -89,8 +96,10 @@ def plot_gain_heatmap(summary: pd.DataFrame, path: Path) -> None:
     for ax in list(axes.flat)[len(models) :]:
         ax.set_visible(False)
     cbar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.9)
-    cbar.set_label(GAIN_LABEL)
+    cbar.set_label(_gain_label(zero_shot))
+    fig.suptitle(("Zero-shot" if zero_shot else "Transfer") + " gain over the target-only baseline")
     _save(fig, Path(path))
+    return fig
 
 
 def _pooled_spearman(correlations: pd.DataFrame, model: str, method: str) -> str:
@@ -168,9 +177,14 @@ def _label_points(
 
 
 def plot_similarity_vs_gain(
-    summary: pd.DataFrame, similarity: pd.DataFrame, correlations: pd.DataFrame, path: Path
-) -> None:
-    """Scatter of similarity vs mean gain per (model, method), coloured by target task."""
+    summary: pd.DataFrame,
+    similarity: pd.DataFrame,
+    correlations: pd.DataFrame,
+    path: Path,
+    zero_shot: bool = True,
+) -> Figure:
+    """Scatter of similarity vs mean gain per (model, method), coloured by target task; `zero_shot`
+    False (a table without a language axis) labels it the transfer gain. Returns the figure."""
     data = summary.merge(
         similarity[["model", "source", "target", "method", "value"]],
         on=["model", "source", "target"],
@@ -198,6 +212,7 @@ def plot_similarity_vs_gain(
         hspace=0.5,
     )
     any_fit = False
+    gain = "zero-shot gain" if zero_shot else "transfer gain"
     for m in range(len(models)):  # the empty slots after each model's last method
         for i in range(len(methods), rows_per_model * ncols):
             axes[m * rows_per_model + i // ncols, i % ncols].set_visible(False)
@@ -210,11 +225,11 @@ def plot_similarity_vs_gain(
                 continue
             any_fit = _scatter_panel(ax, sub, colours) or any_fit
             ax.set_title(
-                f"{model} — {method}\n{_pooled_spearman(correlations, model, method)}",
+                f"{model} — {method} vs {gain}\n{_pooled_spearman(correlations, model, method)}",
                 fontsize=10,
             )
             ax.set_xlabel(f"{method} similarity (source, target)")
-            ax.set_ylabel("zero-shot gain\n(non-English mean, primary metric)", fontsize=9)
+            ax.set_ylabel(_gain_label(zero_shot).replace(" (", "\n(", 1), fontsize=9)
     handles = [
         Line2D(
             [],
@@ -240,6 +255,7 @@ def plot_similarity_vs_gain(
         frameon=False,
     )
     _save(fig, Path(path))
+    return fig
 
 
 def _scatter_panel(ax: Axes, sub: pd.DataFrame, colours: dict) -> bool:

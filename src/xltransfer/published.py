@@ -12,7 +12,8 @@ score       scores   the target score after source → target (and of the baseli
 gain        gains    the gain over the no-intermediate baseline as published (absolute or
                      relative, as the paper reports it; the table has no baseline rows)
 model       no       default `published.model`
-language    no       default `avg`: a number averaged over the paper's zero-shot languages
+language    no       the target language (`avg`: a mean over the paper's zero-shot languages);
+                     without the column the table has no language axis (see below)
 seed        no       default 0
 metric      no       default `published.metric`; one metric per (model, target)
 note        no       free text, ignored
@@ -22,7 +23,17 @@ note        no       free text, ignored
 table (`published.similarity`) holds columns `source, target, method, value` (and optionally
 `model`; without it a value holds for every model): any predictor of transfer, e.g. a paper's
 own task-embedding similarity or source-selection score, so that it is scored by the same
-correlations, NDCG@k and Regret@k as the methods computed here.
+correlations, NDCG@k and Regret@k as the methods computed here. It needs a value for every
+(model, source, target) the results have, and may leave out the others (e.g. source = target);
+`read_design` and `load_similarity` check that at the dry run.
+
+A table without a `language` column, or whose rows all have `published.source_language`, has no
+language axis (e.g. a monolingual English source × target grid): every row is kept
+(`PublishedDesign.source_language` is None), and the answer, summary page and plots speak of the
+transfer gain rather than of zero-shot transfer. A table with a language axis needs, for every
+(model, source, target), a row in another language. A gains table needs no baseline rows: source
+selection reports Regret@k in points from the gains (`regret_points`), relative Regret@k only
+where target scores exist.
 """
 
 from __future__ import annotations
@@ -37,8 +48,9 @@ import pandas as pd
 
 from xltransfer.analysis import GAIN_COLUMNS, compute_gains
 from xltransfer.config import SAFE_NAME
+from xltransfer.similarity import describe_missing, missing_facets
 
-RESULT_DEFAULTS = {"language": "avg", "seed": 0}
+RESULT_DEFAULTS = {"language": "avg", "seed": 0}  # language `avg`: no language axis
 OPTIONAL_COLUMNS = ("model", "language", "seed", "metric", "note")
 SIMILARITY_FILE_COLUMNS = ("source", "target", "method", "value")
 
@@ -49,12 +61,19 @@ class PublishedTableError(ValueError):
 
 @dataclass(frozen=True)
 class PublishedDesign:
-    """The grid a published table covers: what the analysis rules iterate over."""
+    """The grid a published table covers: what the analysis rules iterate over.
+
+    `source_language` is the language whose rows the zero-shot analysis leaves out; None when the
+    table has no language axis (`has_language_axis` False), so that every row is kept. `pairs`
+    are the (model, source, target) the results cover, which a similarity table must cover.
+    """
 
     models: list[str]
     sources: list[str]
     targets: list[str]
-    source_language: str
+    source_language: str | None
+    has_language_axis: bool = True
+    pairs: tuple[tuple[str, str, str], ...] | None = None
 
 
 def read_table(path: Path | str) -> pd.DataFrame:
@@ -100,8 +119,11 @@ def _checked_numbers(frame: pd.DataFrame, column: str, where: str) -> pd.Series:
 
 def load_results(settings: dict[str, Any]) -> pd.DataFrame:
     """The published results as the workflow's gains table (columns `GAIN_COLUMNS`)."""
+    return _load_results(settings, read_table(settings["table"]))
+
+
+def _load_results(settings: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     path = Path(settings["table"])
-    frame = read_table(path)
     where = str(path)
     value_column = {"scores": "score", "gains": "gain"}[settings["values"]]
     required = ["source", "target", value_column]
@@ -164,14 +186,83 @@ def load_results(settings: dict[str, Any]) -> pd.DataFrame:
     return frame[GAIN_COLUMNS].sort_values(key, kind="mergesort").reset_index(drop=True)
 
 
-def design(gains: pd.DataFrame, source_language: str) -> PublishedDesign:
-    """Models, sources and targets a published gains table covers, in a stable order."""
+def language_axis(languages: pd.Series | None, source_language: str) -> bool:
+    """Whether a table's `language` column (None: it has none) is a language axis: False
+    without the column or when every row is `source_language` (a monolingual grid)."""
+    if languages is None:
+        return False
+    return set(languages.astype(str)) != {str(source_language)}
+
+
+def design(
+    gains: pd.DataFrame,
+    source_language: str,
+    has_language_axis: bool = True,
+    where: str = "published table",
+) -> PublishedDesign:
+    """Models, sources and targets a published gains table covers, in a stable order.
+
+    With a language axis, every (model, source, target) needs a row in a language other than
+    `source_language` (else it would drop out of the zero-shot analysis without a word)."""
+    triple = ["model", "source", "target"]
+    if has_language_axis:
+        other = gains["language"] != source_language
+        have = gains.loc[other, triple].drop_duplicates()
+        lacking = gains[triple].drop_duplicates().merge(have, how="left", indicator=True)
+        lacking = lacking.loc[lacking["_merge"] == "left_only", triple]
+        if len(lacking):
+            listed = list(map(tuple, lacking.to_numpy()[:5]))
+            more = f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
+            raise PublishedTableError(
+                f"{where}: {len(lacking)} (model, source, target) have only "
+                f"published.source_language {source_language!r} rows, so no zero-shot gain: "
+                f"{listed}{more}; give their other languages' rows, or drop the language column "
+                "for a table without a language axis"
+            )
+    pairs = tuple(sorted(map(tuple, gains[triple].drop_duplicates().astype(str).to_numpy())))
     return PublishedDesign(
         models=sorted(gains["model"].unique()),
         sources=sorted(gains["source"].unique()),
         targets=sorted(gains["target"].unique()),
-        source_language=source_language,
+        source_language=source_language if has_language_axis else None,
+        has_language_axis=has_language_axis,
+        pairs=pairs,
     )
+
+
+def read_design(settings: dict[str, Any]) -> PublishedDesign:
+    """The design of the table `settings` (the config's `published`) names, read and checked
+    at parse time so that a malformed table fails the dry run."""
+    frame = read_table(settings["table"])
+    source_language = settings.get("source_language", "en")
+    axis = language_axis(frame.get("language"), source_language)
+    gains = _load_results(settings, frame)
+    return design(gains, source_language, axis, where=str(settings["table"]))
+
+
+def table_has_language_axis(config: dict[str, Any]) -> bool:
+    """Whether a run's gains have a language axis: always for a trained grid, and for a
+    published table as `language_axis` reads its `language` column (a job's wording flag)."""
+    published = config.get("published")
+    if not published:
+        return True
+    frame = read_table(published["table"])
+    return language_axis(frame.get("language"), published.get("source_language", "en"))
+
+
+def check_taxonomy(config: dict[str, Any], sources: list[str], targets: list[str]) -> None:
+    """Every missing taxonomy facet of every task of a published run, in one message."""
+    methods = config["similarity"]["methods"]
+    if not {"taxonomy", "wu_palmer"} & set(methods):
+        return
+    levels = config["similarity"]["taxonomy_tree"] if "wu_palmer" in methods else []
+    facets = config["published"].get("taxonomy", {})
+    missing = missing_facets(facets, [*sources, *targets], levels)
+    if missing:
+        raise PublishedTableError(
+            f"published.taxonomy: {len(missing)} task(s) of the table lack facets that the "
+            f"similarity methods {methods} need:\n{describe_missing(missing, levels)}"
+        )
 
 
 def load_similarity(path: Path | str, grid: PublishedDesign, reserved: list[str]) -> pd.DataFrame:
@@ -200,15 +291,19 @@ def load_similarity(path: Path | str, grid: PublishedDesign, reserved: list[str]
     duplicated = frame.duplicated(["model", "source", "target", "method"]).to_numpy()
     if duplicated.any():
         raise PublishedTableError(f"{where}: more than one value per model/source/target/method")
+    pairs = grid.pairs or tuple(
+        (m, s, t) for m in grid.models for s in grid.sources for t in grid.targets
+    )
+    needed = pd.DataFrame(list(pairs), columns=["model", "source", "target"])
     for method, rows in frame.groupby("method"):
-        for model in grid.models:
-            have = set(
-                map(tuple, rows.loc[rows["model"] == model, ["source", "target"]].to_numpy())
+        have = needed.merge(
+            rows[["model", "source", "target"]].drop_duplicates(), how="left", indicator=True
+        )
+        absent = list(map(tuple, have.loc[have["_merge"] == "left_only"].to_numpy()[:, :3]))
+        if absent:
+            more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+            raise PublishedTableError(
+                f"{where}: method {method!r} has no value for {len(absent)} (model, source, "
+                f"target) of the results table: {absent[:5]}{more}"
             )
-            absent = [(s, t) for s in grid.sources for t in grid.targets if (s, t) not in have]
-            if absent:
-                raise PublishedTableError(
-                    f"{where}: method {method!r} has no value for model {model!r} and "
-                    f"(source, target) {absent[:5]}{' …' if len(absent) > 5 else ''}"
-                )
     return frame[["model", "source", "target", "method", "value"]].reset_index(drop=True)

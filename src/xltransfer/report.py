@@ -18,6 +18,11 @@ QUESTION = (
     "Does task similarity, measured by a task taxonomy or by task embeddings, predict the "
     "zero-shot cross-lingual transfer gain of intermediate-task fine-tuning?"
 )
+# The question of a published table without a language axis (a monolingual source × target grid).
+TRANSFER_QUESTION = (
+    "Does task similarity, measured by a task taxonomy or by task embeddings, predict the "
+    "transfer gain of intermediate-task fine-tuning?"
+)
 # What a reader needs to reproduce or judge the run; the rest (resources, paths) is in the config.
 CONFIG_SECTIONS = ("run", "experiment", "models", "training", "similarity", "analysis", "published")
 STATISTIC_ORDER = {"spearman": 0, "pearson": 1, "kendall": 2}
@@ -73,7 +78,7 @@ def correlation_table(correlations: pd.DataFrame, scopes=("pooled", "target")) -
 
 
 def mixed_model_table(mixed: pd.DataFrame) -> pd.DataFrame:
-    """The pooled mixed model per (model, method): slope per SD of similarity, CI, p."""
+    """The pooled model per (model, method): slope per SD of similarity, CI, p, its variant."""
     return pd.DataFrame(
         {
             "model": mixed["model"],
@@ -85,24 +90,41 @@ def mixed_model_table(mixed: pd.DataFrame) -> pd.DataFrame:
             ],
             "p": mixed["p_value"].map(_p),
             "n": mixed["n"],
+            "variant": mixed["variant"],
             "converged": mixed["converged"].map({True: "yes", False: "no"}),
         }
     )
 
 
 def ranking_table(selection: pd.DataFrame) -> pd.DataFrame:
-    """NDCG@k and Regret@k of each predictor, mean over target tasks, best NDCG first."""
-    mean = selection.groupby(["model", "k", "predictor"], as_index=False).agg(
-        ndcg=("ndcg", "mean"), regret=("regret", "mean"), targets=("target", "nunique")
+    """NDCG@k, Regret@k (relative and in points) and the best source's rank of each predictor,
+    mean over target tasks per candidate set (all sources, or in-class), best NDCG first."""
+    by = ["model", "candidates", "k_label", "predictor"]
+    mean = selection.groupby(by, as_index=False, sort=False).agg(
+        k=("k", "max"),
+        ndcg=("ndcg", "mean"),
+        regret=("regret", "mean"),
+        regret_points=("regret_points", "mean"),
+        best_rank=("best_source_rank", "mean"),
+        targets=("target", "nunique"),
     )
-    mean = mean.sort_values(["model", "k", "ndcg"], ascending=[True, True, False])
+    mean = mean.sort_values(
+        ["model", "candidates", "k", "ndcg"], ascending=[True, True, True, False]
+    )
+
+    def number(spec: str):
+        return lambda r: "—" if pd.isna(r) else format(r, spec)
+
     return pd.DataFrame(
         {
             "model": mean["model"],
-            "k": mean["k"],
+            "candidates": mean["candidates"],
+            "k": mean["k_label"],
             "predictor": mean["predictor"].map(lambda m: METHOD_NAMES.get(m, m)),
             "NDCG@k": mean["ndcg"].map("{:.2f}".format),
-            "Regret@k": mean["regret"].map(lambda r: "—" if pd.isna(r) else f"{r:.3f}"),
+            "Regret@k": mean["regret"].map(number(".3f")),
+            "Regret@k (points)": mean["regret_points"].map(number(".3f")),
+            "rank of best source": mean["best_rank"].map(number(".1f")),
             "targets": mean["targets"],
         }
     )
@@ -138,11 +160,20 @@ def summary_page(
     mixed: pd.DataFrame,
     selection: pd.DataFrame,
     gains: pd.DataFrame,
+    zero_shot: bool = True,
 ) -> str:
     """A self-contained HTML page: the question, the answer, the tables and the configuration.
 
-    `gains` is the gain summary (one row per model, source and target)."""
+    `gains` is the gain summary (one row per model, source and target). `zero_shot` False (a
+    published table without a language axis) speaks of the transfer gain, with no languages."""
     shown = {key: config[key] for key in CONFIG_SECTIONS if key in config}
+    gain = "zero-shot gain" if zero_shot else "transfer gain"
+    averaged = (
+        "mean over the non-English languages within a seed, then over seeds"
+        if zero_shot
+        else "mean over seeds"
+    )
+    pair_mean = "non-English mean over languages and seeds" if zero_shot else "mean over seeds"
     per_language = correlation_table(correlations, scopes=("target_language",))
     per_target_selection = selection.assign(
         predictor=selection["predictor"].map(lambda m: METHOD_NAMES.get(m, m))
@@ -152,27 +183,31 @@ def summary_page(
         f"<title>xltransfer: {html.escape(str(config.get('run', '')))}</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>xltransfer run <code>{html.escape(str(config.get('run', '')))}</code></h1>",
-        f"<h2>Question</h2><p>{html.escape(QUESTION)}</p>",
+        f"<h2>Question</h2><p>{html.escape(QUESTION if zero_shot else TRANSFER_QUESTION)}</p>",
         f"<h2>Answer</h2><p class='answer'>{html.escape(answer.strip())}</p>",
         "<h2>Transfer gains</h2>",
-        "<p>Zero-shot gain of each source over the target-only baseline (primary metric, mean over "
-        "the non-English languages within a seed, then over seeds). A gain whose spread across "
-        "seeds exceeds it is not a finding on its own.</p>",
+        f"<p>{gain.capitalize()} of each source over the target-only baseline (primary metric, "
+        f"{averaged}). A gain whose spread across seeds exceeds it is not a finding on its "
+        "own.</p>",
         _table(gain_table(gains)),
         "<h2>Similarity against gain</h2>",
-        "<p>Correlation of each similarity method with the zero-shot gain (non-English mean over "
-        "languages and seeds), pooled over all (source, target) pairs and per target task. "
+        f"<p>Correlation of each similarity method with the {gain} ({pair_mean}), pooled over "
+        "all (source, target) pairs and per target task. "
         "Intervals resample source tasks; p-values come from permutations of similarity across "
         "sources within each target and are adjusted within each family of tests.</p>",
         _table(correlation_table(correlations)),
-        "<h2>Pooled mixed-effects model</h2>",
-        "<p>gain ~ standardised similarity with random intercepts for target task and language, "
-        "fitted on the per-(source, target, language) gains.</p>",
+        "<h2>Pooled slope</h2>",
+        "<p>gain ~ standardised similarity on the (source, target) pair means, with source and "
+        "target fixed effects and a t-test (<code>pair_fixed</code>, the default; "
+        "<code>analysis.mixed_model</code> names the variant), calibrated by simulation "
+        "(BENCHMARKS.md).</p>",
         _table(mixed_model_table(mixed)),
         "<h2>Source selection</h2>",
-        "<p>Ranking the sources of each target by a predictor: NDCG@k against the gains and "
-        "Regret@k (Poth et al., 2021) against the target scores, mean over targets; "
-        "<code>random</code> is the mean over random orders.</p>",
+        "<p>Ranking the sources of each target by a predictor: NDCG@k against the gold ranking "
+        "of the gains, Regret@k against the target scores (relative) and the gains (points), "
+        "and the rank given to the best source, mean over targets, among all sources or only "
+        "those of the target's format (in-class); <code>random</code> is each metric's exact "
+        "expectation under a uniformly random order.</p>",
         _table(ranking_table(selection)),
         "<details><summary>Per target task</summary>",
         _table(per_target_selection.round(3)),

@@ -1,27 +1,83 @@
 """Source-task selection: does ranking sources by a predictor pick the ones that help most?
 
-For each (model, target), every predictor (each similarity method, the training-set size of the
-source, and random order) ranks the source tasks; the ranking is scored with NDCG@k against the
-non-English gains and with Regret@k against the non-English target scores (Poth et al., 2021).
+For each (model, target) and candidate set, every predictor (each similarity method, the
+training-set size of the source, and a uniformly random order) ranks the candidate sources, and
+the ranking is scored, per k, against the non-English means of the primary metric
+(`xltransfer.ranking` defines each metric and cites its source):
+
+- ``ndcg``: NDCG@k against the gains, with the gain definition `ranking.ndcg`
+  (``exponential_rank`` after Vu et al., 2020, or ``linear_gain``);
+- ``regret``: relative Regret@k against the target scores, definition `ranking.regret`
+  (``mean_top_k``, or ``best`` of Poth et al., 2021); NaN where the table has no scores
+  (published gains only);
+- ``regret_points``: the same regret in the metric's points, gold minus chosen, computed from
+  the gains: a target has one baseline score, so score differences are gain differences, and no
+  baseline rows or scores are needed;
+- ``best_source_rank``: the rank the predictor gives the truly best source (1 = first; Vu et
+  al. report its mean over targets); it does not depend on k and repeats on every k's row.
+
+Candidates (Vu et al.'s in-class / all-class split): ``all`` ranks every source; ``in_class``
+only the sources whose taxonomy ``format`` facet equals the target's, where facets are given and
+at least two sources qualify. `k` is the number of positions scored (``k_label`` "all" = every
+candidate; integer k above the number of candidates is skipped). The ``random`` rows are exact
+expectations under a uniformly random order, not draws.
 """
 
 from __future__ import annotations
+
+import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from xltransfer.analysis import primary_rows
-from xltransfer.ranking import ndcg_at_k, regret_at_k
+from xltransfer.ranking import (
+    ALL,
+    NDCG_DEFINITIONS,
+    REGRET_DEFINITIONS,
+    best_source_rank,
+    ndcg_at_k,
+    random_best_source_rank,
+    random_ndcg,
+    random_regret,
+    random_regret_points,
+    regret_at_k,
+    regret_points_at_k,
+    resolve_k,
+)
 
-SELECTION_COLUMNS = ["model", "target", "predictor", "k", "ndcg", "regret", "n_sources"]
+log = logging.getLogger(__name__)
+
+SELECTION_COLUMNS = [
+    "model",
+    "target",
+    "candidates",
+    "predictor",
+    "k",
+    "k_label",
+    "ndcg",
+    "regret",
+    "regret_points",
+    "best_source_rank",
+    "n_sources",
+    "ndcg_definition",
+    "regret_definition",
+]
 DATASET_SIZE = "dataset_size"
 RANDOM = "random"
+ALL_CANDIDATES = "all"
+IN_CLASS = "in_class"
+CLASS_FACET = "format"
 
 
-def pair_means(gains: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
-    """Primary-metric gain and score per (model, source, target): non-English, then seeds."""
+def pair_means(gains: pd.DataFrame, source_language: str | None = "en") -> pd.DataFrame:
+    """Primary-metric gain and score per (model, source, target): non-English, then seeds.
+
+    `source_language=None`: the table has no language axis, and every row is kept."""
     prim = primary_rows(gains)
-    prim = prim.loc[prim["language"] != source_language]
+    if source_language is not None:
+        prim = prim.loc[prim["language"] != source_language]
     per_seed = prim.groupby(["model", "source", "target", "seed"], as_index=False)[
         ["gain", "score"]
     ].mean()
@@ -43,44 +99,115 @@ def _predictors(
     return predictors
 
 
+def _candidate_sets(
+    target: str, sources: np.ndarray, facets: dict[str, dict[str, str]] | None
+) -> dict[str, np.ndarray]:
+    """Boolean masks over `sources`: every source, and (with facets) those of the target's class."""
+    sets = {ALL_CANDIDATES: np.ones(len(sources), bool)}
+    klass = (facets or {}).get(target, {}).get(CLASS_FACET)
+    if klass is not None:
+        mask = np.array([facets.get(s, {}).get(CLASS_FACET) == klass for s in sources])
+        if mask.sum() >= 2:
+            sets[IN_CLASS] = mask
+    return sets
+
+
 def evaluate_selection(
     means: pd.DataFrame,
     similarity: pd.DataFrame,
     sizes: dict[str, int] | None,
-    ks: list[int],
-    random_orders: int = 1000,
-    seed: int = 0,
+    ks: list[int | str],
+    facets: dict[str, dict[str, str]] | None = None,
+    ndcg: str = "exponential_rank",
+    regret: str = "mean_top_k",
 ) -> pd.DataFrame:
-    """NDCG@k and Regret@k of each predictor per (model, target); random averages over orders.
+    """Every metric of each predictor per (model, target, candidates, k); see the module doc.
 
-    Without `sizes` the dataset-size predictor is left out. Without target scores (published
-    gains only) Regret@k, relative to the best score, is NaN; NDCG@k needs only the gains.
-    """
+    Without `sizes` the dataset-size predictor is left out; without `facets` only the ``all``
+    candidates are scored. `ks` holds integers and "all"."""
+    if ndcg not in NDCG_DEFINITIONS or regret not in REGRET_DEFINITIONS:
+        raise ValueError(
+            f"ranking definitions ndcg={ndcg!r}, regret={regret!r}: expected ndcg in "
+            f"{NDCG_DEFINITIONS} and regret in {REGRET_DEFINITIONS}"
+        )
     missing = sorted(set(means["source"]) - set(sizes)) if sizes is not None else []
     if missing:
         raise ValueError(f"no training-set size for source tasks {missing}")
-    rng = np.random.default_rng(seed)
     rows = []
     for (model, target), group in means.groupby(["model", "target"], sort=True):
         group = group.sort_values("source").reset_index(drop=True)
-        gains, scores = group["gain"].to_numpy(), group["score"].to_numpy()
-        has_scores = not np.isnan(scores).any()
-        n = len(group)
-        orders = [rng.permutation(n).astype(float) for _ in range(random_orders)]
         predictors = _predictors(group, similarity, sizes)
         for name, predicted in predictors.items():
             if np.isnan(predicted).any():
                 raise ValueError(f"{name}: no value for some sources of {model}/{target}")
-        for k in (k for k in ks if k <= n):
-            for name, predicted in predictors.items():
-                ndcg = ndcg_at_k(predicted, gains, k)
-                regret = regret_at_k(predicted, scores, k) if has_scores else np.nan
-                rows.append([model, target, name, k, ndcg, regret, n])
-            ndcg = np.mean([ndcg_at_k(order, gains, k) for order in orders])
-            regret = (
-                np.mean([regret_at_k(order, scores, k) for order in orders])
-                if has_scores
-                else np.nan
-            )
-            rows.append([model, target, RANDOM, k, ndcg, regret, n])
+        sets = _candidate_sets(target, group["source"].to_numpy(), facets)
+        for candidates, mask in sets.items():
+            gains, scores = group["gain"].to_numpy()[mask], group["score"].to_numpy()[mask]
+            has_scores = not np.isnan(scores).any()
+            n = int(mask.sum())
+            for label in ks:
+                if label != ALL and label > n:
+                    continue
+                k = resolve_k(label, n)
+                key = [model, target, candidates]
+                tail = [n, ndcg, regret]
+                for name, full in predictors.items():
+                    predicted = full[mask]
+                    rows.append(
+                        [*key, name, k, str(label)]
+                        + [
+                            ndcg_at_k(predicted, gains, k, ndcg),
+                            regret_at_k(predicted, scores, k, regret) if has_scores else np.nan,
+                            regret_points_at_k(predicted, gains, k, regret),
+                            best_source_rank(predicted, gains),
+                        ]
+                        + tail
+                    )
+                rows.append(
+                    [*key, RANDOM, k, str(label)]
+                    + [
+                        random_ndcg(gains, k, ndcg),
+                        random_regret(scores, k, regret) if has_scores else np.nan,
+                        random_regret_points(gains, k, regret),
+                        random_best_source_rank(n),
+                    ]
+                    + tail
+                )
     return pd.DataFrame(rows, columns=SELECTION_COLUMNS)
+
+
+def rank_sources(
+    gains_file: Path,
+    similarity_file: Path,
+    train_files: dict[str, Path],
+    max_train_examples: int | None,
+    given_sizes: dict[str, int],
+    facets: dict[str, dict[str, str]] | None,
+    settings: dict,
+    output: Path,
+) -> pd.DataFrame:
+    """The rank_sources job: source selection by each similarity, dataset size and chance.
+
+    Source sizes come from the training splits (capped by any subsampling) or, for published
+    results, from `given_sizes`; with neither, the dataset-size baseline is left out.
+    `settings`: source_language, ks (`analysis.ranking_k`) and ranking (`analysis.ranking`)."""
+    import pyarrow.parquet as pq
+
+    from xltransfer.io import write_parquet_atomic
+
+    sizes = dict(given_sizes)
+    for source, path in train_files.items():
+        rows = pq.ParquetFile(path).metadata.num_rows
+        sizes[source] = min(rows, max_train_examples or float("inf"))
+    table = evaluate_selection(
+        pair_means(pd.read_parquet(gains_file), settings["source_language"]),
+        pd.read_parquet(similarity_file),
+        sizes or None,
+        ks=settings["ks"],
+        facets=facets or None,
+        ndcg=settings["ranking"]["ndcg"],
+        regret=settings["ranking"]["regret"],
+    )
+    write_parquet_atomic(table, output)
+    log.info("source selection:\n%s", table.to_string(index=False))
+    return table

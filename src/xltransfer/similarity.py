@@ -21,11 +21,37 @@ import pandas as pd
 SIMILARITY_COLUMNS = ["model", "source", "target", "method", "value"]
 
 
-def _facets_of(facets: dict[str, dict[str, str]], task: str) -> dict[str, str]:
-    """Return a task's facets or raise ValueError naming the task."""
-    if task not in facets:
-        raise ValueError(f"no taxonomy facets for task {task!r}")
-    return facets[task]
+def missing_facets(
+    facets: dict[str, dict[str, str]], tasks: list[str], levels: list[str] = ()
+) -> dict[str, list[str] | None]:
+    """Per task lacking something, the tree `levels` its facets lack (None: no facets at all)."""
+    missing: dict[str, list[str] | None] = {}
+    for task in dict.fromkeys(tasks):
+        if task not in facets:
+            missing[task] = None
+        elif absent := [level for level in levels if level not in facets[task]]:
+            missing[task] = absent
+    return missing
+
+
+def describe_missing(missing: dict[str, list[str] | None], levels: list[str] = ()) -> str:
+    """One line per task of `missing_facets`: what it lacks."""
+    tree = f" of the tree {list(levels)}" if levels else ""
+    return "\n".join(
+        f"  {task}: " + ("no taxonomy facets" if absent is None else f"no facet {absent}{tree}")
+        for task, absent in missing.items()
+    )
+
+
+def _check_facets(
+    facets: dict[str, dict[str, str]], tasks: list[str], levels: list[str] = ()
+) -> None:
+    """Raise ValueError naming every missing facet of every task at once."""
+    missing = missing_facets(facets, tasks, levels)
+    if missing:
+        raise ValueError(
+            f"{len(missing)} task(s) lack taxonomy facets:\n{describe_missing(missing, levels)}"
+        )
 
 
 def taxonomy_similarity(
@@ -40,11 +66,12 @@ def taxonomy_similarity(
     total = float(sum(weights.values()))
     if total == 0:
         raise ValueError("taxonomy weights sum to 0")
+    _check_facets(facets, [*sources, *targets])
     rows = []
     for source in sources:
-        a = _facets_of(facets, source)
+        a = facets[source]
         for target in targets:
-            b = _facets_of(facets, target)
+            b = facets[target]
             # A facet missing on either side counts as disagreement: we cannot claim the
             # tasks share a property that one of them never declared.
             agree = sum(w for f, w in weights.items() if f in a and f in b and a[f] == b[f])
@@ -65,13 +92,10 @@ def wu_palmer_similarity(
     """Wu–Palmer similarity of each (source, target) in the facet tree `levels` (root first)."""
     if not levels:
         raise ValueError("taxonomy tree levels are empty")
+    _check_facets(facets, [*sources, *targets], levels)
 
     def path(task: str) -> list[str]:
-        own = _facets_of(facets, task)
-        absent = [level for level in levels if level not in own]
-        if absent:
-            raise ValueError(f"task {task!r} has no taxonomy facet {absent} of the tree {levels}")
-        return [own[level] for level in levels] + [task]
+        return [facets[task][level] for level in levels] + [task]
 
     leaf_depth = len(levels) + 2  # root, one node per level, the task
     rows = []

@@ -17,7 +17,14 @@ rule correlate:
         runtime=get_resource("light", "runtime"),
     params:
         source_language=DESIGN.source_language,
-        inference=INFERENCE_SETTINGS,
+        # The pooling, interval and mixed-model variant ride with the resampling settings.
+        inference={
+            **INFERENCE_SETTINGS,
+            **{
+                key: config["analysis"][key]
+                for key in ("pooled", "interval", "mixed_model")
+            },
+        },
     script:
         "../scripts/correlate.py"
 
@@ -41,6 +48,7 @@ rule rank_sources:
         sources=DESIGN.sources,
         max_train_examples=get_max_source_examples(),
         sizes=get_published_source_sizes(),
+        facets=get_selection_facets,
         settings=SELECTION_SETTINGS,
     script:
         "../scripts/rank_sources.py"
@@ -64,6 +72,8 @@ rule answer:
     resources:
         mem_mb=get_resource("light", "mem_mb"),
         runtime=get_resource("light", "runtime"),
+    params:
+        pooling=config["analysis"]["pooled"],
     script:
         "../scripts/answer.py"
 

@@ -14,7 +14,7 @@ from xltransfer.config import (
     job_hyperparameters,
     stage_hyperparameters,
 )
-from xltransfer.published import design, load_results
+from xltransfer.published import check_taxonomy, load_similarity, read_design
 from xltransfer.spec import finetune_spec, task_head
 from xltransfer.staging import check_writable, stage_requests, staged_folder
 from xltransfer.tasks import load_registry
@@ -25,11 +25,17 @@ validate(config, schema="../schemas/config.schema.yaml")
 # analysis iterates over in both: models, sources, targets and the fine-tuning language.
 PUBLISHED = config.get("published")
 if PUBLISHED:
-    # Read now, so a malformed table fails the dry run, naming file and lines.
-    DESIGN = design(load_results(PUBLISHED), PUBLISHED["source_language"])
+    # Read now, so a malformed table fails the dry run, naming file and lines. Without a
+    # language axis DESIGN.source_language is None: the analysis keeps every row.
+    DESIGN = read_design(PUBLISHED)
+    # Every missing taxonomy facet in one message, before check_published names the first.
+    check_taxonomy(config, DESIGN.sources, DESIGN.targets)
     check_published(config, DESIGN.sources, DESIGN.targets)
     PUBLISHED_TABLE = PUBLISHED["table"]
     PUBLISHED_SIMILARITY = PUBLISHED.get("similarity", [])
+    # A value for every (model, source, target) of the results, checked against them now.
+    if PUBLISHED_SIMILARITY:
+        load_similarity(PUBLISHED_SIMILARITY, DESIGN, config["similarity"]["methods"])
     TASKS = {}
 else:
     check_config(config)
@@ -72,8 +78,7 @@ INFERENCE_SETTINGS = {
 SELECTION_SETTINGS = {
     "source_language": DESIGN.source_language,
     "ks": config["analysis"]["ranking_k"],
-    "random_orders": config["analysis"]["random_orders"],
-    "seed": config["analysis"]["seed"],
+    "ranking": config["analysis"]["ranking"],
 }
 
 
@@ -336,6 +341,8 @@ def get_embedding_train_files(wildcards):
 
 
 def _embeds_with_checkpoint(method):
+    # Only Vu et al.'s fine_tuned TaskEmb reads a checkpoint; task2vec and head_input_probe
+    # (and TextEmb) read the pretrained encoder.
     return method == "taskemb" and config["similarity"]["taskemb_model"] == "fine_tuned"
 
 
@@ -530,6 +537,15 @@ def get_taxonomy_facets(wildcards):
     if PUBLISHED:
         return {name: PUBLISHED["taxonomy"][name] for name in tasks}
     return {name: TASKS[name].taxonomy for name in tasks}
+
+
+def get_selection_facets(wildcards):
+    """Taxonomy facets for the in-class split of source selection; none (only the all-sources
+    rows) where a published table gives no facets for some task."""
+    tasks = (*DESIGN.sources, *DESIGN.targets)
+    if PUBLISHED and not all(name in PUBLISHED["taxonomy"] for name in tasks):
+        return {}
+    return get_taxonomy_facets(wildcards)
 
 
 def get_resource(family, key):

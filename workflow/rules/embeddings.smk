@@ -4,6 +4,12 @@
 EMBEDDING_SETTINGS = {
     "examples": config["similarity"]["embedding_examples"],
     "taskemb_model": config["similarity"]["taskemb_model"],
+    "taskemb_labels": config["similarity"]["taskemb_labels"],
+    "taskemb_estimator": config["similarity"]["taskemb_estimator"],
+    "taskemb_combine": config["similarity"]["taskemb_combine"],
+    "textemb_centre": config["similarity"]["textemb_centre"],
+    "textemb_all_examples": config["similarity"]["textemb_all_examples"],
+    "textemb_qa_windows": config["similarity"]["textemb_qa_windows"],
     "max_length": config["training"]["source"]["max_length"],
     "seed": config["analysis"]["seed"],
     "threads": config["resources"]["evaluate"]["threads"],

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from xltransfer.jobs import rank_sources
 from xltransfer.logs import log_to
+from xltransfer.selection import rank_sources
 
 log_to(snakemake.log[0])
 train = list(map(Path, snakemake.input.train))  # none for published results
@@ -11,6 +11,7 @@ rank_sources(
     dict(zip(snakemake.params.sources, train, strict=True)) if train else {},
     snakemake.params.max_train_examples,
     snakemake.params.sizes,
+    snakemake.params.facets,
     snakemake.params.settings,
     Path(snakemake.output[0]),
 )
