@@ -205,6 +205,6 @@ def test_report_builds(run):
     assert "gain_heatmap.png" in html and "similarity_vs_gain.png" in html
     assert "summary.html" in html and "transfer_gap.png" in html
     summary = (run / "results" / "demo" / "summary.html").read_text()
-    for section in ("Question", "Answer", "Pooled mixed-effects model", "Source selection"):
+    for section in ("Question", "Answer", "Pooled slope", "Source selection"):
         assert f"<h2>{section}</h2>" in summary
     assert "Wu–Palmer taxonomy" in summary and "NDCG@k" in summary

@@ -165,6 +165,14 @@ def test_random_expectations_equal_the_mean_over_all_orders(k):
     assert random_best_source_rank(5) == pytest.approx(ranks) == 3.0
 
 
+def test_relative_regret_without_a_positive_gold_score_is_undefined():
+    # A target that every source scores 0 on (two evaluation examples, both wrong) must not
+    # fail the selection job: relative Regret is NaN, Regret in points stays defined.
+    assert math.isnan(regret_at_k([1, 2], [0.0, 0.0], k=1))
+    assert math.isnan(regret_at_k([1, 2], [-1, -2], k=1))
+    assert regret_points_at_k([2, 1], [-1, -2], k=1) == 0.0
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -173,7 +181,6 @@ def test_random_expectations_equal_the_mean_over_all_orders(k):
         (lambda: ndcg_at_k([1, 2, 3], [1, 2], k=1), "equal-length"),
         (lambda: ndcg_at_k([1, 2], [1, 2], 1, "dcg"), "unknown definition"),
         (lambda: regret_at_k([1, 2], [1, 2], 1, "worst"), "unknown definition"),
-        (lambda: regret_at_k([1, 2], [-1, -2], k=1), "must be positive"),
         (lambda: regret_at_k([1, math.nan], [1, 2], k=1), "finite"),
     ],
 )

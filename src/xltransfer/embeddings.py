@@ -37,18 +37,10 @@ from xltransfer.data import ANSWER_START, CHOICES
 from xltransfer.models import load_tokenizer
 from xltransfer.multiple_choice import choice_head_gradients, choice_pairs, encode_choices
 from xltransfer.similarity import pairwise_similarity
+from xltransfer.task_fisher import sample_frame
 from xltransfer.token_labels import IGNORED_LABEL
 
 EMBEDDING_COLUMNS = ["model", "task", "method", "component", "vector"]
-
-
-def _sample(frame: pd.DataFrame, n_examples: int | None, seed: int) -> pd.DataFrame:
-    """`n_examples` rows drawn with `seed`, or every row (in order) when it is None."""
-    if frame.empty:
-        raise ValueError("no examples to embed")
-    if n_examples is None:
-        return frame.reset_index(drop=True)
-    return frame.sample(n=min(n_examples, len(frame)), random_state=seed).reset_index(drop=True)
 
 
 def frozen_encoder(model_path: str, revision: str | None = None):
@@ -230,7 +222,7 @@ def text_embedding(
     with answer starts) is read as every (question, context) window its training encoding makes
     (`answer_windows`, windows overlapping by a quarter of `max_length`), each window one
     example, instead of one pair truncated at `max_length`: a long context is then seen whole."""
-    sample = _sample(frame, n_examples, seed)
+    sample = sample_frame(frame, n_examples, seed)
     if qa_windows and ANSWER_START in sample:
         tokenizer, encoder = _frozen_encoder(model_path, revision)
         windows = answer_windows(sample, tokenizer, max_length, max(1, max_length // 4))
@@ -303,7 +295,7 @@ def head_input_probe_embedding(
     mean((p − y)²)·w⊙w, a scalar times the squared probe weights, and its direction (all a
     cosine sees) is that of w⊙w alone; only a K-way head (K > 2) mixes its rows by the
     residuals. `task2vec_embedding` takes the Fisher of the encoder's weights instead."""
-    sample = _sample(frame, n_examples, seed)
+    sample = sample_frame(frame, n_examples, seed)
     options = {"revision": revision, "max_length": max_length, "batch_size": batch_size}
     if head == "multiple_choice":
         features = choice_states(model_path, sample, **options)
@@ -579,7 +571,7 @@ def task2vec_embedding(
         raise ValueError(f"labels must be 'sampled' or 'gold', not {labels!r}")
     if head not in PROBE_HEADS:
         raise ValueError(f"Task2Vec probe: no probe head for {head!r} tasks (one of {PROBE_HEADS})")
-    sample = _sample(frame, n_examples, seed)
+    sample = sample_frame(frame, n_examples, seed)
     tokenizer, encoder = _frozen_encoder(model_path, revision)
     examples, probe_kind = _probe_view(sample, tokenizer, head, max_length)
     if not examples:

@@ -172,15 +172,18 @@ def _gold_and_predicted(
 
 
 def _relative(gold: float, chosen: float) -> float:
+    # Relative to a gold score of zero or below (a target no source learns) is undefined: NaN,
+    # left out of means over targets, while Regret in points still says how far off a pick is.
     if gold <= 0:
-        raise ValueError("relative Regret@k divides by the gold score, which must be positive")
+        return math.nan
     return (gold - chosen) / gold
 
 
 def regret_at_k(
     predicted: np.ndarray, scores: np.ndarray, k: int | str, definition: str = "mean_top_k"
 ) -> float:
-    """Relative Regret@k of the top-k sources by `predicted` against target `scores` (0 = none)."""
+    """Relative Regret@k of the top-k sources by `predicted` against target `scores` (0 = none;
+    NaN where the gold score is not positive)."""
     predicted, scores, k = _checked(predicted, scores, k)
     return _relative(*_gold_and_predicted(predicted, scores, k, definition))
 
