@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2
 CONFIG ?= config/config.yaml
+# Snakemake reads --configfile itself and, for invalid YAML, names neither file nor line: this
+# strict read does (and refuses a key given twice or an empty file) before Snakemake starts.
+CHECK_CONFIG = $(BIN)/python -m xltransfer.config_files $(CONFIG)
 
 .PHONY: setup demo test lint dag stage stage-update plan status profile clean-demo
 
@@ -19,6 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
+	@$(CHECK_CONFIG)
 	snakemake --cores $(CORES) --configfile $(CONFIG)
 	@echo "Results: results/$$(sed -n 's/^run: *//p' $(CONFIG))/ (scores, gains, correlations, plots/)"
 	@cat results/$$(sed -n 's/^run: *//p' $(CONFIG))/headline.txt
@@ -34,22 +38,26 @@ lint: setup
 
 # Rule graph and job DAG of any config as SVG (needs graphviz's `dot`), job counts per rule.
 dag: setup
+	@$(CHECK_CONFIG)
 	scripts/render-dag.sh $(CONFIG) results/dag
 
 # Stage every Hub model and dataset the grid reads, at a commit, on this (login) node: the only
 # step that reaches the Hub (HF_TOKEN from the environment for gated repositories).
 stage: setup
+	@$(CHECK_CONFIG)
 	snakemake stage --cores 1 --configfile $(CONFIG)
 
 # Move one repository (REPO=owner/name, or REPO=all) to the current commit of its revision: the
 # explicit act a moved branch needs; finished results keep the commit their rows record.
 stage-update: setup
+	@$(CHECK_CONFIG)
 	rm -f results/$$(sed -n 's/^run: *//p' $(CONFIG))/staged/*/$(if $(filter all,$(REPO)),*/*,$(REPO)).json
 	XLTRANSFER_STAGE_UPDATE=$(REPO) snakemake stage --cores 1 --configfile $(CONFIG)
 
 # Cost plan before submitting (jobs, tokens, device-hours, disk) in results/<run>/plan.md; runs
 # nothing and needs no GPU. The profile's `jobs` sets how much is in flight at once.
 plan: setup
+	@$(CHECK_CONFIG)
 	$(BIN)/python -m xltransfer.cli.plan --config $(CONFIG)
 
 # The grid's live state (done, running, failed, pending per cell) from results/, logs/ and squeue;

@@ -5,7 +5,8 @@ min_version("9.14.1")
 
 # The embedded default only when no --configfile is given: Snakemake would otherwise merge
 # the two, and demo values (e.g. the 1,000-example target subsample) would leak into a real run.
-if not config:
+# An empty --configfile is refused (common.smk), not read as "no config".
+if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 

@@ -179,7 +179,7 @@ def test_every_missing_taxonomy_facet_is_named_in_one_message():
 
 
 def test_a_table_without_a_language_axis_keeps_every_row(tmp_path):
-    text = "source,target,score\nnone,t,50\na,t,52\nb,t,49\nnone,u,60\na,u,60.5\nb,u,63\n"
+    text = "source,target,score\nnone,t,50\na,t,52\nb,t,49\nc,t,5\nnone,u,60\na,u,60.5\nb,u,63\n"
     table = write(tmp_path, text)
     grid = read_design(settings(table))
     assert not grid.has_language_axis and grid.source_language is None
@@ -196,7 +196,7 @@ def test_a_table_without_a_language_axis_keeps_every_row(tmp_path):
     assert pd.read_csv(english)["language"].eq("en").all()
     assert read_design(settings(english, source_language="en")).source_language is None
     means = pair_means(load_results(settings(english)), grid.source_language)
-    assert len(means) == 4  # with "en" excluded there would be none
+    assert len(means) == 5  # with "en" excluded there would be none
     similarity = means[["model", "source", "target"]].assign(
         method="paper", value=means["gain"].rank()
     )

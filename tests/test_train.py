@@ -263,3 +263,22 @@ def test_a_launch_that_forms_no_process_group_is_refused(monkeypatch):
             process_state()
     finally:
         PartialState._reset_state()
+
+
+def test_a_diverging_run_stops_naming_the_step_and_the_learning_rate(
+    tiny_model_dir, toy_splits, tmp_path
+):
+    import dataclasses
+
+    # A rate no model survives: after the first update the weights are ~1e30 and the next
+    # forward pass overflows float32, so the loss of step 2 is inf or nan.
+    hp = dataclasses.replace(HP, learning_rate=1e30, warmup_ratio=0.0)
+    spec = make_spec(tiny_model_dir, toy_splits, hyperparameters=hp)
+    with pytest.raises(TrainingError) as error:
+        run_finetune(spec, tmp_path / "out")
+    message = str(error.value)
+    assert message.startswith("non-finite loss")
+    assert "at optimizer step 2 " in message
+    # Linear decay without warm-up: after one of 12 steps (2 epochs x 6) the rate is 11/12.
+    assert f"learning rate {1e30 * 11 / 12:.3g} (configured 1e+30)" in message
+    assert not (tmp_path / "out").exists()  # nothing half-written where Snakemake looks

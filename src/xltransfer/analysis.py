@@ -20,6 +20,7 @@ from xltransfer.inference import (
     source_permutation_pvalue,
     within_strata,
 )
+from xltransfer.io import read_parquets_checked
 from xltransfer.stats import STATISTICS, correlations
 
 SCORE_KEY = ["model", "source", "target", "language", "seed", "metric"]
@@ -115,7 +116,8 @@ def aggregate_scores(expected: list[Path], allow_partial: bool) -> pd.DataFrame:
             UserWarning,
             stacklevel=2,
         )
-    frames = [pd.read_parquet(p) for p in present]
+    # Unreadable shards are all moved aside first, so one rerun recomputes every one of them.
+    frames = read_parquets_checked(present)
     scores = pd.concat(frames, ignore_index=True)
     _require_columns(scores, SCORE_KEY + ["value", "primary"], "scores")
     _check_unique(scores, SCORE_KEY, "score")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xltransfer.names import name_problem
 from xltransfer.qa_metrics import ARTICLES
 from xltransfer.tasks import (
     LABELLED_HEADS,
@@ -25,8 +25,6 @@ from xltransfer.tasks import (
 )
 
 BASELINE_SOURCE = "none"
-# Names become path segments, wildcard values and shell words: a safe alphabet only.
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class ConfigError(ValueError):
@@ -34,12 +32,8 @@ class ConfigError(ValueError):
 
 
 def _check_name(key: str, name: str) -> None:
-    # Names become path segments and shell words: keep them to a safe alphabet.
-    if not SAFE_NAME.match(name):
-        raise ConfigError(
-            f"{key}: name {name!r} may only use letters, digits, '_', '.' and '-' "
-            "(it becomes a path segment and a wildcard value)"
-        )
+    if problem := name_problem(key, name):
+        raise ConfigError(problem)
 
 
 def _require_known(key: str, values: list[str], known: dict[str, Any], what: str) -> None:
@@ -57,6 +51,12 @@ TRAINING_ONLY_METHODS = ("textemb", "taskemb", "vocab_overlap")
 def check_published(config: dict[str, Any], sources: list[str], targets: list[str]) -> None:
     """Cross-checks of a published-results run: methods it can compute, facets they need."""
     methods = config["similarity"]["methods"]
+    if not methods and not config["published"].get("similarity"):
+        raise ConfigError(
+            "similarity.methods: empty and no published.similarity table, so nothing is "
+            "correlated with the gains; list [taxonomy] or [taxonomy, wu_palmer] (with "
+            "published.taxonomy), or give published.similarity"
+        )
     needs_data = [m for m in methods if m in TRAINING_ONLY_METHODS]
     if needs_data:
         raise ConfigError(
@@ -125,15 +125,31 @@ def check_config(config: dict[str, Any]) -> None:
             _check_train_task(f"tasks.{name}", registry, name, source_language)
     for target, languages in (experiment.get("target_languages") or {}).items():
         _require_known("experiment.target_languages", [target], registry, "task")
+        if target not in experiment["targets"]:
+            raise ConfigError(
+                f"experiment.target_languages.{target}: {target!r} is not one of "
+                f"experiment.targets {experiment['targets']}; the languages would be ignored"
+            )
+        if not languages:
+            raise ConfigError(
+                f"experiment.target_languages.{target}: an empty list evaluates nothing; list "
+                f"languages of the task {list(registry[target].languages)} or drop the key"
+            )
         for language in languages:
             if language not in registry[target].languages:
                 raise ConfigError(
                     f"experiment.target_languages.{target}: language {language!r} is not one of "
                     f"the task's languages {list(registry[target].languages)}"
                 )
+    _check_zero_shot_languages(experiment, registry)
     _check_windows(config, registry)
     _check_training_jobs(config, registry)
     methods = config["similarity"]["methods"]
+    if not methods:
+        raise ConfigError(
+            "similarity.methods: empty; the analysis correlates at least one similarity with "
+            "the gains (e.g. [taxonomy] or [taxonomy, textemb, taskemb])"
+        )
     if "taskemb" in methods and config["similarity"]["taskemb_model"] == "fine_tuned":
         for name in experiment["sources"] + experiment["targets"]:
             if registry[name].architecture == "bi_encoder":
@@ -155,6 +171,25 @@ def check_config(config: dict[str, Any]) -> None:
                     f"tasks.{name}.taxonomy: no {absent}, levels of similarity.taxonomy_tree "
                     "that the method 'wu_palmer' needs"
                 )
+
+
+def _check_zero_shot_languages(experiment: dict[str, Any], registry: dict[str, TaskSpec]) -> None:
+    """Every target is evaluated in at least one language besides the source language: the
+    gains measured are zero-shot ones, and a target seen only in English has none."""
+    source_language = experiment["source_language"]
+    chosen = experiment.get("target_languages") or {}
+    for target in experiment["targets"]:
+        languages = chosen.get(target) or registry[target].languages
+        if not [language for language in languages if language != source_language]:
+            key = (
+                f"experiment.target_languages.{target}"
+                if target in chosen
+                else f"tasks.{target}.languages"
+            )
+            raise ConfigError(
+                f"{key}: {list(languages)} has no language besides the source language "
+                f"{source_language!r}, so target {target!r} has no zero-shot score; add one"
+            )
 
 
 def stage_hyperparameters(
@@ -287,7 +322,10 @@ def check_paths(config: dict[str, Any], workdir: str | Path) -> None:
         )
     for model in config["experiment"]["models"]:
         entry = config["models"][model]
-        if "build" in entry or not is_local_reference(entry["path"]):
+        if "build" in entry:
+            continue
+        _check_local_looking(f"models.{model}.path", entry["path"], workdir)
+        if not is_local_reference(entry["path"]):
             continue
         folder = Path(workdir, entry["path"]).expanduser()
         where = f"models.{model}.path: {entry['path']!r} is a local folder (Hub ids: owner/name)"
@@ -297,6 +335,62 @@ def check_paths(config: dict[str, Any], workdir: str | Path) -> None:
             raise ConfigError(
                 f"{where}, but {folder} holds no config.json (save the model with save_pretrained)"
             )
+    check_dataset_paths(config, workdir)
+
+
+def _check_local_looking(key: str, reference: str, workdir: str | Path) -> None:
+    """An `owner/name` reference whose owner is a local folder is a path that does not exist,
+    not a Hub id: refused here, instead of a Hub lookup of a repository nobody has."""
+    if reference.count("/") != 1 or reference.startswith((".", "/", "~")):
+        return
+    if Path(workdir, reference).exists():
+        return
+    owner = Path(workdir, reference.split("/")[0])
+    if owner.is_dir():
+        raise ConfigError(
+            f"{key}: {reference!r} reads as a local path ({owner} is a folder here) but "
+            f"{Path(workdir, reference)} does not exist; fix the path, or write a Hub id whose "
+            "owner is not a local folder name"
+        )
+
+
+# The Hub-shaped folders the demo_benchmark rule writes (xltransfer.demo.build).
+DEMO_REPOS = (
+    "glue",
+    "xnli",
+    "stsb_multi_mt",
+    "tweet_sentiment_multilingual",
+    "ag_news",
+    "wikiann",
+    "conll2003",
+    "squad",
+    "xquad",
+    "xtreme_tatoeba",
+)
+
+
+def check_dataset_paths(config: dict[str, Any], workdir: str | Path) -> None:
+    """Each grid task's local dataset folder exists (Hub ids are checked when staged), or is
+    one the demo_benchmark rule will write."""
+    experiment = config["experiment"]
+    built = ("resources/", "results/")  # made by the workflow's own rules
+    demo = config.get("demo_benchmark")
+    demo_root = Path(demo["output"]) if demo else None
+    for name in dict.fromkeys(experiment["sources"] + experiment["targets"]):
+        reference = config["tasks"][name]["dataset"]
+        key = f"tasks.{name}.dataset"
+        if demo_root and Path(reference).parent == demo_root:
+            if Path(reference).name not in DEMO_REPOS:
+                raise ConfigError(
+                    f"{key}: {reference!r} is not a folder demo_benchmark writes under "
+                    f"{demo['output']}; those are {', '.join(DEMO_REPOS)}"
+                )
+            continue
+        if reference.startswith(built):
+            continue
+        _check_local_looking(key, reference, workdir)
+        if is_local_reference(reference) and not Path(workdir, reference).expanduser().exists():
+            raise ConfigError(f"{key}: local dataset {reference!r} does not exist under {workdir}")
 
 
 def _check_task(key: str, task: TaskSpec, source_language: str) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from xltransfer.dataset_files import CARD, read_split
+from xltransfer.io import read_parquet_checked, unreadable_parquets
 from xltransfer.tasks import TaskSpec
 
 STANDARD_COLUMNS = ["text_a", "text_b", "label"]
@@ -48,10 +49,14 @@ def load_split(
     split = task.split_name(role)
     try:
         dataset = _read(folder, config_name, split, task.dataset)
-    except (ValueError, FileNotFoundError, KeyError) as error:
+    except (ValueError, OSError, KeyError) as error:
+        # pyarrow does not say which file it could not read. A dataset folder is the user's or
+        # the staging cache's, so a damaged file is named here, never moved.
+        damaged = unreadable_parquets(sorted(folder.rglob("*.parquet")))
+        named = "".join(f"; unreadable file {path} ({why})" for path, why in damaged)
         raise DatasetError(
             f"task {task.name!r}: cannot load dataset {task.dataset!r} config {config_name!r} "
-            f"split {split!r} ({role}, language {language!r}): {error}"
+            f"split {split!r} ({role}, language {language!r}): {error}{named}"
         ) from error
     if task.language_rows is None:
         return dataset
@@ -214,8 +219,9 @@ def standardize(
 
 
 def read_standard(path: Path) -> pd.DataFrame:
-    """Read a standardised split written by prepare_data."""
-    frame = pd.read_parquet(path)
+    """Read a standardised split written by prepare_data (an unreadable one is moved aside, so
+    the next run prepares it again)."""
+    frame = read_parquet_checked(path)
     missing = set(STANDARD_COLUMNS) - set(frame.columns)
     if missing:
         raise DatasetError(f"{path}: not a standardised split (missing {sorted(missing)})")

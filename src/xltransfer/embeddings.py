@@ -33,6 +33,7 @@ import torch
 from torch.nn import functional
 
 from xltransfer.batches import answer_windows, encode_frame, make_loader, sentence_texts
+from xltransfer.checkpoints import checked_checkpoint
 from xltransfer.data import ANSWER_START, CHOICES
 from xltransfer.models import load_tokenizer
 from xltransfer.multiple_choice import choice_head_gradients, choice_pairs, encode_choices
@@ -53,7 +54,8 @@ def _frozen_encoder(model_path: str, revision: str | None):
     from transformers import AutoModel
 
     tokenizer = load_tokenizer(model_path, revision)
-    model = AutoModel.from_pretrained(model_path, revision=revision).eval()
+    with checked_checkpoint(model_path):
+        model = AutoModel.from_pretrained(model_path, revision=revision).eval()
     # mT5's AutoModel is an encoder-decoder; TextEmb and the probe read its encoder alone.
     return tokenizer, model.get_encoder() if model.config.is_encoder_decoder else model
 

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -87,3 +87,87 @@ def write_parquet_atomic(df: pd.DataFrame, path: Path | str) -> None:
     """Write `df` as Parquet to `path` atomically, creating parent directories."""
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
+
+
+class CorruptInputError(ValueError):
+    """Input file(s) that could not be read and were moved aside to `<name>.corrupt`."""
+
+    def __init__(self, problems: list[tuple[Path, str]]) -> None:
+        self.paths = [path for path, _ in problems]
+        lines = "\n".join(f"{path}: {reason}" for path, reason in problems)
+        super().__init__(
+            f"{len(problems)} unreadable Parquet input(s) moved aside to <name>.corrupt "
+            f"so the next run recomputes them:\n{lines}"
+        )
+
+
+def read_parquet_checked(path: Path | str, aside: Path | str | None = None) -> pd.DataFrame:
+    """`pd.read_parquet(path)`, moving an unreadable file aside and raising CorruptInputError.
+
+    Only for files the workflow wrote. `aside` is what to move instead of the file: the
+    directory output that holds it, since Snakemake does not look inside one."""
+    return read_parquets_checked([path], aside)[0]
+
+
+def read_parquets_checked(
+    paths: list[Path | str], aside: Path | str | None = None
+) -> list[pd.DataFrame]:
+    """Read every file; move all unreadable ones aside, then raise one CorruptInputError."""
+    return _read_checked(paths, pd.read_parquet, aside)
+
+
+def parquet_rows_checked(paths: list[Path | str]) -> list[int]:
+    """Each file's row count from its footer, unreadable files handled as when reading them."""
+    import pyarrow.parquet as pq
+
+    return _read_checked(paths, lambda path: pq.ParquetFile(path).metadata.num_rows, None)
+
+
+def _read_checked(paths: list[Path | str], read: Callable, aside: Path | str | None) -> list:
+    results, problems = [], []
+    for path in map(Path, paths):
+        try:
+            results.append(read(path))
+        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
+            raise  # about the path, not the bytes: moving it would not help
+        except _parquet_errors() as err:
+            # A file cut short (a killed job, a full disk) fails here on every rerun, and
+            # Snakemake will not recompute an input that exists. Moving it aside makes it
+            # missing, so the next run reruns its producer; the bytes stay for inspection.
+            problems.append((path, f"{move_aside(Path(aside) if aside else path)} ({err})"))
+    if problems:
+        raise CorruptInputError(problems)
+    return results
+
+
+def unreadable_parquets(paths: list[Path | str]) -> list[tuple[Path, str]]:
+    """The files among `paths` whose Parquet footer cannot be read, with the reason; nothing is
+    moved (for files the workflow did not write: a user's or a staged dataset)."""
+    import pyarrow.parquet as pq
+
+    problems = []
+    for path in map(Path, paths):
+        try:
+            pq.ParquetFile(path)
+        except _parquet_errors() as err:
+            problems.append((path, str(err)))
+    return problems
+
+
+def _parquet_errors() -> tuple[type[Exception], ...]:
+    import pyarrow as pa
+
+    # pyarrow raises ArrowInvalid for a bad footer, OSError for a body it cannot deserialize.
+    return (pa.ArrowInvalid, OSError)
+
+
+def move_aside(path: Path) -> str:
+    """Rename a file or folder to `<name>.corrupt` (replacing an older one); say where it went."""
+    target = path.with_name(path.name + ".corrupt")
+    try:
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)  # os.replace cannot overwrite a non-empty folder
+        os.replace(path, target)
+    except OSError as err:
+        return f"could not be moved to {target.name} ({err}); delete it by hand"
+    return f"moved to {target.name}"

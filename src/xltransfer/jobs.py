@@ -16,7 +16,14 @@ import pandas as pd
 
 from xltransfer import analysis, similarity
 from xltransfer.data import load_split, standardize
-from xltransfer.io import atomic_path, write_bytes_atomic, write_json_atomic, write_parquet_atomic
+from xltransfer.io import (
+    atomic_path,
+    read_parquet_checked,
+    read_parquets_checked,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from xltransfer.spec import PretrainSpec
 from xltransfer.tasks import TaskSpec
 
@@ -56,11 +63,18 @@ def demo_benchmark(settings: dict[str, Any], output: Path) -> None:
     )
 
 
+def _corpus_texts(corpus: Path) -> list[str]:
+    # The corpus is <benchmark>/corpus/corpus.parquet, inside the demo benchmark's directory
+    # output, which Snakemake does not look into: an unreadable corpus moves the whole benchmark
+    # aside so that the next run generates it again.
+    return read_parquet_checked(corpus, aside=corpus.parent.parent)["text"].tolist()
+
+
 def train_tokenizer(corpus: Path, build: dict[str, Any], output: Path) -> None:
     """Train the demo model's tokenizer on every language of the corpus."""
     from xltransfer.pretrain import train_tokenizer as train
 
-    texts = pd.read_parquet(corpus)["text"].tolist()
+    texts = _corpus_texts(corpus)
     spec = PretrainSpec.from_dict(build)
     tokenizer = train(texts, spec.vocab_size, spec.architecture)
     with atomic_path(output) as staging:
@@ -72,7 +86,7 @@ def pretrain(corpus: Path, tokenizer: Path, build: dict[str, Any], output: Path,
     """Pretraining of the demo model on the whole multilingual corpus."""
     from xltransfer.pretrain import pretrain_mlm
 
-    texts = pd.read_parquet(corpus)["text"].tolist()
+    texts = _corpus_texts(corpus)
     with atomic_path(output) as staging:
         losses = pretrain_mlm(texts, tokenizer, PretrainSpec.from_dict(build), staging, threads)
         (Path(staging) / "pretraining_losses.json").write_text(json.dumps(losses))
@@ -139,13 +153,16 @@ def evaluate_retrieval(
 ) -> pd.DataFrame:
     """Retrieval scores of one encoder (a source checkpoint's, or with `checkpoint` None the
     pretrained model's) on a shard of languages; `files[lang][role]` are standardised splits."""
+    from xltransfer.checkpoints import checked_checkpoint
     from xltransfer.retrieval import RetrievalSetup, encoder_summary, evaluate_retrieval_shard
     from xltransfer.train import read_summary
 
     _fail_if_asked(context)
-    summary = encoder_summary(
-        read_summary(checkpoint) if checkpoint is not None else None, encoder, revision
-    )
+    trained = None
+    if checkpoint is not None:
+        with checked_checkpoint(checkpoint):
+            trained = read_summary(checkpoint)
+    summary = encoder_summary(trained, encoder, revision)
     alignment = settings["alignment"]
     frame = evaluate_retrieval_shard(
         checkpoint if checkpoint is not None else encoder,
@@ -230,7 +247,7 @@ def vocabulary_similarity(
 
 def merge_similarity(inputs: list[Path], output: Path) -> pd.DataFrame:
     """All similarity methods in one long table."""
-    frame = pd.concat([pd.read_parquet(p) for p in inputs], ignore_index=True)
+    frame = pd.concat(read_parquets_checked(inputs), ignore_index=True)
     write_parquet_atomic(frame, output)
     return frame
 
@@ -246,7 +263,7 @@ def gains(scores: Path, output: Path) -> pd.DataFrame:
     """Gain of every source over the target-only baseline, per score row."""
     from xltransfer.alignment import add_alignment_gains
 
-    table = pd.read_parquet(scores)
+    table = read_parquet_checked(scores)
     frame = add_alignment_gains(analysis.compute_gains(table), table)
     write_parquet_atomic(frame, output)
     return frame
@@ -287,8 +304,7 @@ def correlate(
     from xltransfer.mixed_model import mixed_effects
 
     settings = analysis.InferenceSettings(**(inference or {}))
-    gains = pd.read_parquet(gains_file)
-    similarity_table = pd.read_parquet(similarity_file)
+    gains, similarity_table = read_parquets_checked([gains_file, similarity_file])
     summary = analysis.summarize_gains(gains, source_language)
     correlations = analysis.correlate(gains, similarity_table, source_language, settings)
     headline = analysis.headline(correlations)
@@ -305,7 +321,7 @@ def transfer_gap(scores: Path, source_language: str, outputs: dict) -> pd.DataFr
     """Choi et al.'s per-task transfer gap of the target-only baselines: table and bars."""
     from xltransfer import plots
 
-    gaps = analysis.transfer_gaps(pd.read_parquet(scores), source_language)
+    gaps = analysis.transfer_gaps(read_parquet_checked(scores), source_language)
     write_parquet_atomic(gaps, outputs["table"])
     plots.plot_transfer_gap(gaps, Path(outputs["plot"]))
     return gaps

@@ -17,6 +17,7 @@ from transformers import (
 
 from xltransfer.bi_encoder import BiEncoder, is_bi_encoder
 from xltransfer.carry_over import carry_encoder
+from xltransfer.checkpoints import checked_checkpoint
 from xltransfer.spec import TaskHead
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ def load_tokenizer(name_or_path: str, revision: str | None = None) -> PreTrained
             f"model repository {name_or_path!r} is a Hub id, and jobs run offline on staged "
             f"files only; stage it with {STAGE_RULE}"
         )
-    return AutoTokenizer.from_pretrained(name_or_path, revision=revision)
+    with checked_checkpoint(name_or_path):
+        return AutoTokenizer.from_pretrained(name_or_path, revision=revision)
 
 
 # The Auto class and problem type of each head kind.
@@ -76,7 +78,8 @@ def checkpoint_head_class(checkpoint: str):
     """The Auto class a fine-tuned checkpoint was saved with, from its architecture name."""
     if is_bi_encoder(checkpoint):
         return BiEncoder
-    architectures = AutoConfig.from_pretrained(checkpoint).architectures or []
+    with checked_checkpoint(checkpoint):
+        architectures = AutoConfig.from_pretrained(checkpoint).architectures or []
     if any(name.endswith("ForTokenClassification") for name in architectures):
         return AutoModelForTokenClassification
     if any(name.endswith("ForQuestionAnswering") for name in architectures):
@@ -110,16 +113,18 @@ def build_classifier(
     Returns the model and whether the head was carried over.
     """
     target_class = head_class(head.head)
-    if target_class is BiEncoder:  # no head: the pretrained encoder is the whole model
-        model = BiEncoder.from_pretrained(init_model, revision=revision)
-    else:
-        model = target_class.from_pretrained(
-            init_model, revision=revision, config=_head_config(init_model, revision, head)
-        )
+    with checked_checkpoint(init_model):
+        if target_class is BiEncoder:  # no head: the pretrained encoder is the whole model
+            model = BiEncoder.from_pretrained(init_model, revision=revision)
+        else:
+            model = target_class.from_pretrained(
+                init_model, revision=revision, config=_head_config(init_model, revision, head)
+            )
     if init_checkpoint is None:
         return model, False
     source_class = checkpoint_head_class(init_checkpoint)
-    source = source_class.from_pretrained(init_checkpoint)
+    with checked_checkpoint(init_checkpoint):
+        source = source_class.from_pretrained(init_checkpoint)
     carry_head = source_class is target_class and same_label_space(source, head)
     if carry_head:
         model.load_state_dict(source.state_dict())

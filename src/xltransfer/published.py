@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from xltransfer.analysis import GAIN_COLUMNS, compute_gains
-from xltransfer.config import SAFE_NAME
+from xltransfer.names import ALPHABET, is_safe_name
 from xltransfer.similarity import describe_missing, missing_facets
 
 RESULT_DEFAULTS = {"language": "avg", "seed": 0}  # language `avg`: no language axis
@@ -76,17 +76,29 @@ class PublishedDesign:
     pairs: tuple[tuple[str, str, str], ...] | None = None
 
 
+# The fewest source tasks per (model, target) a correlation over sources can be read from.
+MIN_SOURCES = 3
+
+
 def read_table(path: Path | str) -> pd.DataFrame:
     """A CSV or Parquet file as a frame, refusing other formats by name."""
     path = Path(path)
     if not path.is_file():
         raise PublishedTableError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path, comment="#", skipinitialspace=True)
-    if suffix == ".parquet":
+    if suffix not in (".csv", ".parquet"):
+        raise PublishedTableError(f"{path}: expected a .csv or .parquet file, not {suffix!r}")
+    import pyarrow
+
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, comment="#", skipinitialspace=True)
         return pd.read_parquet(path)
-    raise PublishedTableError(f"{path}: expected a .csv or .parquet file, not {suffix!r}")
+    except pd.errors.EmptyDataError:
+        raise PublishedTableError(f"{path}: the file is empty (no header, no rows)") from None
+    except (pd.errors.ParserError, pyarrow.ArrowInvalid, UnicodeDecodeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise PublishedTableError(f"{path}: cannot be read as {suffix[1:]}: {first}") from None
 
 
 def _rows(mask: np.ndarray, limit: int = 10) -> str:
@@ -99,11 +111,11 @@ def _rows(mask: np.ndarray, limit: int = 10) -> str:
 def _checked_names(frame: pd.DataFrame, columns: list[str], where: str) -> None:
     for column in columns:
         text = frame[column].astype(str)
-        bad = ~text.map(lambda name: bool(SAFE_NAME.match(name))).to_numpy()
+        bad = ~text.map(is_safe_name).to_numpy()
         if bad.any():
             raise PublishedTableError(
-                f"{where}: column {column!r} has names that are not letters, digits, '_', '.' "
-                f"or '-' (rows {_rows(bad)}): {sorted(set(text[bad]))[:5]}"
+                f"{where}: column {column!r} has names that do not use only {ALPHABET} "
+                f"(rows {_rows(bad)}): {sorted(set(text[bad]))[:5]}"
             )
 
 
@@ -171,6 +183,17 @@ def _load_results(settings: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame
                 f"{where}: published.values is 'scores' but no row has source {baseline!r} "
                 "(published.baseline_source), so there is nothing to compute gains against"
             )
+        trained = scores.loc[scores["source"] != baseline, ["model", "target"]].drop_duplicates()
+        alone = (
+            scores[["model", "target"]].drop_duplicates().merge(trained, how="left", indicator=True)
+        )
+        alone = alone[alone["_merge"] == "left_only"]
+        if len(alone):
+            pairs = [f"{m}/{t}" for m, t in alone[["model", "target"]].to_numpy()]
+            raise PublishedTableError(
+                f"{where}: model/target {pairs} have only baseline rows (source {baseline!r}), "
+                "so no gain; give their source tasks' rows or drop them"
+            )
         try:
             return compute_gains(scores, baseline)
         except ValueError as error:
@@ -237,7 +260,19 @@ def read_design(settings: dict[str, Any]) -> PublishedDesign:
     source_language = settings.get("source_language", "en")
     axis = language_axis(frame.get("language"), source_language)
     gains = _load_results(settings, frame)
-    return design(gains, source_language, axis, where=str(settings["table"]))
+    where = str(settings["table"])
+    _check_enough_sources(gains, where)
+    return design(gains, source_language, axis, where=where)
+
+
+def _check_enough_sources(gains: pd.DataFrame, where: str) -> None:
+    # Correlations over sources need three: with two, Spearman's rho is always +1 or -1.
+    sources = sorted(gains["source"].unique())
+    if len(sources) < MIN_SOURCES:
+        raise PublishedTableError(
+            f"{where}: {len(sources)} source task(s) {sources}; a correlation over sources needs "
+            f"at least {MIN_SOURCES} (with two, Spearman's rho is always +1 or -1)"
+        )
 
 
 def table_has_language_axis(config: dict[str, Any]) -> bool:

@@ -191,17 +191,16 @@ def rank_sources(
     Source sizes come from the training splits (capped by any subsampling) or, for published
     results, from `given_sizes`; with neither, the dataset-size baseline is left out.
     `settings`: source_language, ks (`analysis.ranking_k`) and ranking (`analysis.ranking`)."""
-    import pyarrow.parquet as pq
-
-    from xltransfer.io import write_parquet_atomic
+    from xltransfer.io import parquet_rows_checked, read_parquets_checked, write_parquet_atomic
 
     sizes = dict(given_sizes)
-    for source, path in train_files.items():
-        rows = pq.ParquetFile(path).metadata.num_rows
-        sizes[source] = min(rows, max_train_examples or float("inf"))
+    rows = parquet_rows_checked(list(train_files.values()))
+    for source, count in zip(train_files, rows, strict=True):
+        sizes[source] = min(count, max_train_examples or float("inf"))
+    gains, similarity_table = read_parquets_checked([gains_file, similarity_file])
     table = evaluate_selection(
-        pair_means(pd.read_parquet(gains_file), settings["source_language"]),
-        pd.read_parquet(similarity_file),
+        pair_means(gains, settings["source_language"]),
+        similarity_table,
         sizes or None,
         ks=settings["ks"],
         facets=facets or None,

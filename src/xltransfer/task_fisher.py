@@ -60,6 +60,7 @@ import torch
 from torch.nn import functional
 
 from xltransfer.batches import encode_frame, make_loader
+from xltransfer.checkpoints import checked_checkpoint
 from xltransfer.models import checkpoint_head_class, load_tokenizer
 from xltransfer.token_labels import IGNORED_LABEL
 
@@ -274,7 +275,8 @@ def fisher_components(
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, not {estimator!r}")
     tokenizer = load_tokenizer(checkpoint)
-    model = checkpoint_head_class(checkpoint).from_pretrained(checkpoint).eval()
+    with checked_checkpoint(checkpoint):
+        model = checkpoint_head_class(checkpoint).from_pretrained(checkpoint).eval()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     head = head_kind(model)

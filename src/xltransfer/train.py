@@ -216,7 +216,14 @@ def train_epoch(
         with accelerator.accumulate(model):
             loss = model(**batch).loss
             if not torch.isfinite(loss):
-                raise TrainingError(f"non-finite loss {loss.item()} at epoch {state.epoch}")
+                # Name where and at which rate: a diverging run is mostly a learning rate
+                # too high for the model or precision, and the step says how soon it went.
+                raise TrainingError(
+                    f"non-finite loss {loss.item()} at optimizer step {state.optimizer_steps + 1} "
+                    f"(epoch {state.epoch}, batch {state.batches_in_epoch + 1}), learning rate "
+                    f"{scheduler.get_last_lr()[0]:.3g} (configured {hp.learning_rate:g}); lower "
+                    "the learning rate or use fp32/bf16 instead of fp16"
+                )
             accelerator.backward(loss)
             if accelerator.sync_gradients:
                 accelerator.clip_grad_norm_(model.parameters(), hp.max_grad_norm)

@@ -10,6 +10,7 @@ import torch
 from accelerate import Accelerator
 
 from xltransfer.bi_encoder import aligned_sts_scores, sentence_embeddings
+from xltransfer.checkpoints import checked_checkpoint
 from xltransfer.data import read_standard
 from xltransfer.evaluation import build_eval_set, score_eval_set
 from xltransfer.models import head_class, load_tokenizer
@@ -36,7 +37,8 @@ def evaluate_shard(
     `alignment` (method, folds, seed; method `none` for none) and the English test split, the
     translations the alignment is fit on, are given."""
     torch.set_num_threads(threads)
-    summary = read_summary(checkpoint)
+    with checked_checkpoint(checkpoint):
+        summary = read_summary(checkpoint)
     spec = summary["spec"]
     head = spec["task"]["head"]
     hp = Hyperparameters.from_dict(spec["hyperparameters"])  # defaults for keys added later
@@ -51,7 +53,9 @@ def evaluate_shard(
         )
     accelerator = Accelerator(mixed_precision=summary["mixed_precision"])
     tokenizer = load_tokenizer(str(checkpoint))
-    model = accelerator.prepare(head_class(head).from_pretrained(checkpoint))
+    with checked_checkpoint(checkpoint):
+        model = head_class(head).from_pretrained(checkpoint)
+    model = accelerator.prepare(model)
     scores, sizes = {}, {}
     embedded: dict[tuple[str, ...], object] = {}
 

@@ -3,8 +3,6 @@ import re
 import sys
 from dataclasses import asdict
 
-from snakemake.utils import validate
-
 from xltransfer.config import (
     BASELINE_SOURCE,
     Grid,
@@ -14,12 +12,19 @@ from xltransfer.config import (
     job_hyperparameters,
     stage_hyperparameters,
 )
+from xltransfer.config_files import check_config_files
+from xltransfer.config_schema import validate_config
 from xltransfer.published import check_taxonomy, load_similarity, read_design
 from xltransfer.spec import finetune_spec, task_head
 from xltransfer.staging import check_writable, stage_requests, staged_folder
 from xltransfer.tasks import load_registry
 
-validate(config, schema="../schemas/config.schema.yaml")
+# Each --configfile strictly (duplicate keys, empty file), then the merged config against the
+# schema, which also fills in its defaults: a bad key fails here with one line naming it.
+check_config_files(workflow.overwrite_configfiles or [])
+validate_config(
+    config, os.path.join(workflow.current_basedir, "../schemas/config.schema.yaml")
+)
 
 # A run trains its own grid, or analyses a published table (`published:`). DESIGN is what the
 # analysis iterates over in both: models, sources, targets and the fine-tuning language.

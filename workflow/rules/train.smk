@@ -1,11 +1,13 @@
 # Fine-tuning runs through `accelerate launch`, one process per GPU of the job; the run spec
 # (JSON, shell-quoted) is the only way hyperparameters reach the training code. The rule's
 # name and GPUs let the job check, before anything loads, that it got the GPUs it asked for.
+# Every value is shell-quoted (`:q`); `launch_mode` is the one unquoted word, and it is either
+# empty or the workflow's own "--multi_gpu" (tests/test_shell_quoting.py holds to this).
 FINETUNE = (
-    "OMP_NUM_THREADS={threads} accelerate launch --config_file {params.accelerate_config}"
-    " {params.launch_mode} --num_processes {params.processes} --main_process_port 0"
+    "OMP_NUM_THREADS={threads:q} accelerate launch --config_file {params.accelerate_config:q}"
+    " {params.launch_mode} --num_processes {params.processes:q} --main_process_port 0"
     " -m xltransfer.cli.finetune --spec {params.spec:q} --output {output.model:q}"
-    " --rule {params.rule_name} --gpus {resources.gpu} > {log} 2>&1"
+    " --rule {params.rule_name:q} --gpus {resources.gpu:q} > {log:q} 2>&1"
 )
 
 

@@ -1,17 +1,18 @@
 from pathlib import Path
 
-import pandas as pd
-
 from xltransfer.answer import answer
-from xltransfer.io import write_bytes_atomic
+from xltransfer.io import read_parquets_checked, write_bytes_atomic
 from xltransfer.logs import log_to
 from xltransfer.published import table_has_language_axis
 
 log_to(snakemake.log[0])
 # A published table without a language axis asks of the transfer gain, not zero-shot transfer.
+correlations, selection = read_parquets_checked(
+    [snakemake.input.correlations, snakemake.input.selection]
+)
 text = answer(
-    pd.read_parquet(snakemake.input.correlations),
-    pd.read_parquet(snakemake.input.selection),
+    correlations,
+    selection,
     zero_shot=table_has_language_axis(snakemake.config),
     pooling=snakemake.params.pooling,
 )

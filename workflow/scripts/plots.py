@@ -1,19 +1,20 @@
 from pathlib import Path
 
-import pandas as pd
-
 from xltransfer import plots
+from xltransfer.io import read_parquets_checked
 from xltransfer.logs import log_to
 from xltransfer.published import table_has_language_axis
 
 log_to(snakemake.log[0])
 zero_shot = table_has_language_axis(snakemake.config)  # else: "transfer gain", no languages
-summary = pd.read_parquet(snakemake.input.summary)
+summary, similarity, correlations = read_parquets_checked(
+    [snakemake.input.summary, snakemake.input.similarity, snakemake.input.correlations]
+)
 plots.plot_gain_heatmap(summary, Path(snakemake.output.heatmap), zero_shot=zero_shot)
 plots.plot_similarity_vs_gain(
     summary,
-    pd.read_parquet(snakemake.input.similarity),
-    pd.read_parquet(snakemake.input.correlations),
+    similarity,
+    correlations,
     Path(snakemake.output.scatter),
     zero_shot=zero_shot,
 )
