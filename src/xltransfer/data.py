@@ -10,14 +10,17 @@ answers and label the gold one's index.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 import pandas as pd
 
 from xltransfer.dataset_files import CARD, read_split
 from xltransfer.io import read_parquet_checked, unreadable_parquets
 from xltransfer.tasks import TaskSpec
+
+if TYPE_CHECKING:  # imported where used: a training job reads only standardised splits
+    import datasets
 
 STANDARD_COLUMNS = ["text_a", "text_b", "label"]
 # Extractive QA adds the character offset of each gold answer (label holds their texts).
@@ -68,6 +71,8 @@ def _read(folder: Path, config_name: str | None, split: str, repo: str) -> datas
     (CSV, JSON) goes through `datasets` as before."""
     if (folder / CARD).exists() or any(folder.glob("*/*/*.parquet")):
         return read_split(folder, config_name, split, repo)
+    import datasets
+
     return datasets.load_dataset(str(folder), name=config_name, split=split)
 
 
@@ -91,6 +96,8 @@ def _language_subset(
 
 
 def _label_names(dataset: datasets.Dataset, column: str) -> list[str] | None:
+    import datasets
+
     feature = dataset.features[column]
     # A token task's tags are a list feature of ClassLabel (Sequence or List in datasets 4+).
     feature = getattr(feature, "feature", feature)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 import pandas as pd
 import torch
@@ -22,6 +22,9 @@ from transformers import PreTrainedTokenizerBase
 
 from xltransfer.data import CHOICES, DatasetError, _checked_label_names, _class_id
 from xltransfer.tasks import TaskSpec
+
+if TYPE_CHECKING:  # annotations only: a training job never imports `datasets`
+    import datasets
 
 # The test splits of all three datasets carry no gold answer: "" (HellaSwag, CommonsenseQA) or
 # -1 (CosmosQA).

@@ -57,7 +57,7 @@ class TaskHead:
 
 @dataclass(frozen=True)
 class FinetuneSpec:
-    """Everything one fine-tuning job needs, serialisable to JSON for `accelerate launch`."""
+    """Everything one fine-tuning job needs, serialisable to JSON for the job's command line."""
 
     model: str
     init_model: str

@@ -294,11 +294,6 @@ def get_num_processes(wildcards, resources):
     return max(1, int(resources.gpu))
 
 
-def get_launch_mode(wildcards, resources):
-    # With an explicit --config_file, accelerate launch starts one process unless told otherwise.
-    return "--multi_gpu" if int(resources.gpu) > 1 else ""
-
-
 def get_source_train_files(wildcards):
     """The English training split of every source task, in GRID.sources order (none when the
     results are published: their sizes come from published.source_sizes)."""

@@ -1,12 +1,12 @@
-# Fine-tuning runs through `accelerate launch`, one process per GPU of the job; the run spec
-# (JSON, shell-quoted) is the only way hyperparameters reach the training code. The rule's
-# name and GPUs let the job check, before anything loads, that it got the GPUs it asked for.
-# Every value is shell-quoted (`:q`); `launch_mode` is the one unquoted word, and it is either
-# empty or the workflow's own "--multi_gpu" (tests/test_shell_quoting.py holds to this).
+# Fine-tuning runs one process per GPU (one on a CPU node): a single process in the job's own
+# Python, several through `accelerate launch`, which the entry point starts itself
+# (xltransfer.launch). The run spec (JSON) is the only way hyperparameters reach the training
+# code. The rule's name and GPUs let the job check, before anything loads, that it got the GPUs
+# it asked for. Every value is shell-quoted (`:q`; tests/test_shell_quoting.py holds to this).
 FINETUNE = (
-    "OMP_NUM_THREADS={threads:q} accelerate launch --config_file {params.accelerate_config:q}"
-    " {params.launch_mode} --num_processes {params.processes:q} --main_process_port 0"
-    " -m xltransfer.cli.finetune --spec {params.spec:q} --output {output.model:q}"
+    "OMP_NUM_THREADS={threads:q} python -m xltransfer.cli.finetune"
+    " --processes {params.processes:q} --accelerate-config {params.accelerate_config:q}"
+    " --spec {params.spec:q} --output {output.model:q}"
     " --rule {params.rule_name:q} --gpus {resources.gpu:q} > {log:q} 2>&1"
 )
 
@@ -29,7 +29,6 @@ rule train_source:
         rule_name="train_source",
         spec=get_source_spec,
         processes=get_num_processes,
-        launch_mode=get_launch_mode,
         accelerate_config=config["accelerate_config"],
     shell:
         FINETUNE
@@ -60,7 +59,6 @@ rule train_target:
         rule_name="train_target",
         spec=get_target_spec,
         processes=get_num_processes,
-        launch_mode=get_launch_mode,
         accelerate_config=config["accelerate_config"],
     shell:
         FINETUNE

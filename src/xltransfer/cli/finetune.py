@@ -1,33 +1,44 @@
-"""Entry point of `accelerate launch -m xltransfer.cli.finetune --spec JSON --output DIR`
-[--rule NAME --gpus N]: with the rule's GPU count, the job first checks it got them."""
+"""Entry point of a fine-tuning job: `python -m xltransfer.cli.finetune --spec JSON --output DIR
+[--processes N --accelerate-config FILE] [--rule NAME --gpus N]`.
+
+One process trains here; with N > 1 the job replaces itself by `accelerate launch`, which starts
+N copies of it (xltransfer.launch). With the rule's GPU count, the job first checks it got them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
-
-import datasets
-import transformers
-
-from xltransfer.devices import require_gpus
-from xltransfer.spec import FinetuneSpec
-from xltransfer.train import process_state, run_finetune
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--spec", required=True, help="run spec as JSON (FinetuneSpec)")
     parser.add_argument("--output", required=True, type=Path, help="checkpoint folder to write")
     parser.add_argument("--rule", default="finetune", help="the workflow rule, for messages")
     parser.add_argument("--gpus", type=int, default=0, help="GPUs the rule asked for")
+    parser.add_argument("--processes", type=int, default=1, help="training processes (per GPU)")
+    parser.add_argument("--accelerate-config", help="`accelerate launch` settings, for N > 1")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # Only what this decision needs is imported before it: the launcher's children import the rest.
+    from xltransfer.devices import require_gpus
+    from xltransfer.launch import relaunch_if_needed
+
     # Before the process group forms or anything loads: a job without its GPUs stops here.
     require_gpus(args.rule, args.gpus)
+    relaunch_if_needed(args.processes, args.accelerate_config, argv)
+
+    import transformers
+
+    from xltransfer.spec import FinetuneSpec
+    from xltransfer.train import process_state, run_finetune
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not process_state().is_main_process:
         # One rank speaks for the job; the others stay quiet unless something goes wrong.
-        datasets.utils.logging.set_verbosity_error()
         transformers.utils.logging.set_verbosity_error()
     run_finetune(FinetuneSpec.from_json(args.spec), args.output)
 
