@@ -1,10 +1,11 @@
 """Start-up of a one-process training job: `accelerate launch` around it against the job's own
 Python (what the training rules run since issue 15).
 
-Each variant starts `xltransfer.cli.finetune` on a 1-layer model and a 96-example split, and is
-stopped right after its first optimizer step (XLTRANSFER_FAIL_AFTER_STEPS=1), so the wall time is
-start-up: Python, imports, model and data loading, one step. `python -c "import torch"` is timed
-beside them as the floor. Runs are interleaved so drift in machine load hits all alike:
+Each variant starts `xltransfer.cli.finetune` on a model of the demo's size and a 96-example
+split, and is stopped right after its first optimizer step (XLTRANSFER_FAIL_AFTER_STEPS=1), so the
+wall time is start-up: Python, imports, model and data loading, one step. `python -c "import
+torch"` is timed beside them as the floor. Runs are interleaved so drift in machine load hits all
+alike:
 
     .venv/bin/python benchmarks/job_startup.py --repeats 5
 """
@@ -22,33 +23,25 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from xltransfer.pretrain import build_model, train_tokenizer
 from xltransfer.spec import FinetuneSpec, Hyperparameters, PretrainSpec, TaskHead
 from xltransfer.train import FAIL_AFTER_STEPS
 
+REPO = Path(__file__).resolve().parents[1]
 WORDS = "the a cat dog sees follows red blue small big house tree".split()
 
 
 def tiny_job(folder: Path) -> str:
-    """A 1-layer model and a toy pair task in `folder`; the run spec as JSON."""
+    """The demo's model size (config/config.yaml, untrained) and a toy pair task in `folder`;
+    the run spec as JSON."""
+    demo = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     texts = [" ".join(random.Random(i).choices(WORDS, k=8)) for i in range(200)]
     tokenizer = train_tokenizer(texts, vocab_size=60)
-    model = PretrainSpec(
-        vocab_size=60,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=66,
-        steps=1,
-        batch_size=8,
-        learning_rate=1e-3,
-        mlm_probability=0.15,
-        max_length=32,
-        seed=0,
-    )
-    build_model(tokenizer, model).save_pretrained(folder / "model")
+    fixed = {"max_position_embeddings": 66, "mlm_probability": 0.15, "max_length": 32, "seed": 0}
+    size = PretrainSpec.from_dict({**demo["models"]["tiny-xlmr"]["build"], **fixed})
+    build_model(tokenizer, size).save_pretrained(folder / "model")
     tokenizer.save_pretrained(folder / "model")
     rng = random.Random(0)
     for role in ("train", "dev"):
@@ -102,7 +95,6 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, FAIL_AFTER_STEPS: "1", "OMP_NUM_THREADS": "1"}
     env.pop("WORLD_SIZE", None)
-    repo = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         job = ["-m", "xltransfer.cli.finetune", "--spec", tiny_job(folder)]
@@ -110,7 +102,7 @@ def main() -> None:
             "import torch": [sys.executable, "-c", "import torch"],
             "accelerate launch": [
                 str(Path(sys.executable).with_name("accelerate")),
-                "launch", "--config_file", str(repo / "config" / "accelerate.yaml"),
+                "launch", "--config_file", str(REPO / "config" / "accelerate.yaml"),
                 "--num_processes", "1", "--main_process_port", "0",
                 *job, "--output", str(folder / "launched"),
             ],
