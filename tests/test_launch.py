@@ -82,3 +82,11 @@ def test_one_process_and_a_launched_rank_train_here(tmp_path):
     rank = finetune(arguments, tmp_path, WORLD_SIZE="2")
     assert rank.returncode != 0 and "Accelerate formed a group of 1" in rank.stderr
     assert not record.exists()
+
+
+def test_several_processes_without_a_launch_config_are_refused(tmp_path):
+    record = fake_accelerate(tmp_path)
+    result = finetune(["--spec", "{}", "--output", "m", "--processes", "2"], tmp_path)
+    assert result.returncode != 0
+    assert "--processes 2 needs --accelerate-config" in result.stderr
+    assert not record.exists()

@@ -124,19 +124,17 @@ def parquet_rows_checked(paths: list[Path | str]) -> list[int]:
 
 
 def _read_checked(paths: list[Path | str], read: Callable, aside: Path | str | None) -> list:
-    results, problems = [], []
-    for path in map(Path, paths):
-        try:
-            results.append(read(path))
-        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
-            raise  # about the path, not the bytes: moving it would not help
-        except _parquet_errors() as err:
-            # A file cut short (a killed job, a full disk) fails here on every rerun, and
-            # Snakemake will not recompute an input that exists. Moving it aside makes it
-            # missing, so the next run reruns its producer; the bytes stay for inspection.
-            problems.append((path, f"{move_aside(Path(aside) if aside else path)} ({err})"))
-    if problems:
-        raise CorruptInputError(problems)
+    results, failed = _attempt(paths, read)
+    if failed:
+        # A file cut short (a killed job, a full disk) fails here on every rerun, and
+        # Snakemake will not recompute an input that exists. Moving it aside makes it
+        # missing, so the next run reruns its producer; the bytes stay for inspection.
+        raise CorruptInputError(
+            [
+                (path, f"{move_aside(Path(aside) if aside else path)} ({err})")
+                for path, err in failed
+            ]
+        )
     return results
 
 
@@ -145,13 +143,20 @@ def unreadable_parquets(paths: list[Path | str]) -> list[tuple[Path, str]]:
     moved (for files the workflow did not write: a user's or a staged dataset)."""
     import pyarrow.parquet as pq
 
-    problems = []
+    return [(path, str(err)) for path, err in _attempt(paths, pq.ParquetFile)[1]]
+
+
+def _attempt(paths: list[Path | str], read: Callable) -> tuple[list, list[tuple[Path, Exception]]]:
+    """`read` of each path: the results of those that parse, and the error of each that does not."""
+    results, failed = [], []
     for path in map(Path, paths):
         try:
-            pq.ParquetFile(path)
+            results.append(read(path))
+        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
+            raise  # about the path, not the bytes: moving it would not help
         except _parquet_errors() as err:
-            problems.append((path, str(err)))
-    return problems
+            failed.append((path, err))
+    return results, failed
 
 
 def _parquet_errors() -> tuple[type[Exception], ...]:
