@@ -1,7 +1,7 @@
 """Calibration of the correlation and mixed-model statistics on simulated grids.
 
-Simulates grids with a known model (xltransfer.simulation), puts each through the workflow's own
-`analysis.correlate` and `mixed_model.mixed_effects`, and prints Markdown tables: the
+Simulates grids with a known model (xltransfer.analysis.simulation), puts each through the
+workflow's own `analysis.correlate` and `mixed_model.mixed_effects`, and prints Markdown tables: the
 false-positive rate at alpha = 0.05 of every test (goal 5 % +- 1.5 %), the coverage of every 95 %
 interval (goal 93-97 %), and the power against the effect size and the number of sources, beside
 the analytic power of `simulation.pooled_power`. For example (about 20 minutes on 2 cores):
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from xltransfer.simulation import (
+from xltransfer.analysis.simulation import (
     DEMO,
     SIMULATION_SETTINGS,
     XTREME,

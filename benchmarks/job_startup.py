@@ -25,9 +25,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from xltransfer.pretrain import build_model, train_tokenizer
 from xltransfer.spec import FinetuneSpec, Hyperparameters, PretrainSpec, TaskHead
-from xltransfer.train import FAIL_AFTER_STEPS
+from xltransfer.training.loop import FAIL_AFTER_STEPS
+from xltransfer.training.pretrain import build_model, train_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = "the a cat dog sees follows red blue small big house tree".split()

@@ -1,11 +1,11 @@
 """Source-selection metrics of a published grid under both NDCG and both Regret definitions.
 
 Reads a workflow config with a `published:` section (the results table and its similarity or
-selection-score table, layout in src/xltransfer/published.py), checks them as the dry run does,
-and prints, per predictor and k, the mean over targets of NDCG@k with the `exponential_rank` and
-the `linear_gain` gain definitions and of Regret@k with the `mean_top_k` and `best` definitions
-(relative where the table has target scores, and in points from the gains). No workflow runs. For
-example, from the repository root:
+selection-score table, layout in src/xltransfer/analysis/published.py), checks them as the dry
+run does, and prints, per predictor and k, the mean over targets of NDCG@k with the
+`exponential_rank` and the `linear_gain` gain definitions and of Regret@k with the `mean_top_k`
+and `best` definitions (relative where the table has target scores, and in points from the
+gains). No workflow runs. For example, from the repository root:
 
     .venv/bin/python benchmarks/published_ranking.py config/published_example.yaml --ks 1 3
 
@@ -22,9 +22,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from xltransfer.published import load_results, load_similarity, read_design
-from xltransfer.ranking import NDCG_DEFINITIONS, REGRET_DEFINITIONS
-from xltransfer.selection import ALL_CANDIDATES, evaluate_selection, pair_means
+from xltransfer.analysis.published import load_results, load_similarity, read_design
+from xltransfer.analysis.ranking import NDCG_DEFINITIONS, REGRET_DEFINITIONS
+from xltransfer.analysis.selection import ALL_CANDIDATES, evaluate_selection, pair_means
 
 METRICS = {"ndcg": "NDCG", "regret": "Regret", "regret_points": "Regret points"}
 

@@ -19,11 +19,11 @@ import torch
 from accelerate.utils import set_seed
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-from xltransfer.batches import encode_frame, make_loader
-from xltransfer.data import read_standard
-from xltransfer.models import build_classifier, load_tokenizer
+from xltransfer.data.load import read_standard
+from xltransfer.models.factory import build_classifier, load_tokenizer
 from xltransfer.spec import Hyperparameters, TaskHead
-from xltransfer.train import (
+from xltransfer.training.loaders import encode_frame, make_loader
+from xltransfer.training.loop import (
     TrainState,
     build_accelerator,
     build_optimizer,

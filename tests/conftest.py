@@ -37,8 +37,8 @@ def toy_pairs(n: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A randomly initialised 1-layer, 32-wide XLM-R masked LM with its own tokenizer."""
-    from xltransfer.pretrain import build_model, train_tokenizer
     from xltransfer.spec import PretrainSpec
+    from xltransfer.training.pretrain import build_model, train_tokenizer
 
     folder = tmp_path_factory.mktemp("tiny-model")
     texts = [" ".join(random.Random(i).choices(WORDS, k=8)) for i in range(200)]
@@ -89,7 +89,7 @@ def write_hub_repo(repo: Path, columns, rows, pretty_name: str, mirrors: str) ->
 
 def standardised_files(task, roles, folder: Path) -> dict:
     """Standardised parquet files of a task's (language, role) splits, as prepare_data writes."""
-    from xltransfer.data import load_split, standardize
+    from xltransfer.data.load import load_split, standardize
 
     files = {}
     for language, role in roles:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import special_ortho_group
 
-from xltransfer.alignment import apply_alignment, fit_alignment
+from xltransfer.evaluation.alignment import apply_alignment, fit_alignment
 
 
 def parallel(n: int = 400, d: int = 16, noise: float = 0.01, seed: int = 0):

@@ -1,4 +1,4 @@
-"""Tests for xltransfer.analysis (and the atomic Parquet writer it relies on)."""
+"""Tests for xltransfer.analysis.gains (and the atomic Parquet writer it relies on)."""
 
 import math
 from pathlib import Path
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from xltransfer import analysis
+from xltransfer.analysis import gains as analysis
 from xltransfer.io import write_parquet_atomic
 
 

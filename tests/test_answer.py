@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from xltransfer.answer import answer, verdict
+from xltransfer.report.answer import answer, verdict
 
 
 def pooled(method, estimate, low, high, p_adjusted, model="xlmr"):
@@ -59,7 +59,7 @@ def test_answer_names_each_method_with_its_numbers():
 
 
 def test_selection_without_target_scores_is_told_by_ndcg():
-    from xltransfer.answer import _selection_sentence
+    from xltransfer.report.answer import _selection_sentence
 
     means = pd.DataFrame(
         {"ndcg": [0.9, 1.0, 0.4, 0.95], "regret": [float("nan")] * 4},

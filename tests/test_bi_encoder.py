@@ -16,9 +16,9 @@ from snakemake.utils import validate
 from test_train import HP, make_spec
 from transformers import AutoModel
 
-from xltransfer.bi_encoder import MARKER_FILE, BiEncoder, SentencePairCollator, mean_pool
 from xltransfer.config import ConfigError, check_config
-from xltransfer.models import build_classifier, load_tokenizer
+from xltransfer.models.bi_encoder import MARKER_FILE, BiEncoder, SentencePairCollator, mean_pool
+from xltransfer.models.factory import build_classifier, load_tokenizer
 from xltransfer.spec import FinetuneSpec, TaskHead
 
 STS = TaskHead(task="sts", head="bi_encoder", labels=(), metric="pearson")
@@ -107,8 +107,8 @@ def test_mean_pool_ignores_padding():
 
 
 def test_bi_encoder_learns_sts_and_scores_zero_shot(tiny_model_dir, sts_splits, tmp_path):
-    from xltransfer.train import run_finetune
-    from xltransfer.zero_shot import evaluate_shard
+    from xltransfer.evaluation.zero_shot import evaluate_shard
+    from xltransfer.training.loop import run_finetune
 
     out = tmp_path / "sts"
     state = run_finetune(sts_spec(tiny_model_dir, sts_splits), out)
@@ -126,7 +126,7 @@ def test_bi_encoder_learns_sts_and_scores_zero_shot(tiny_model_dir, sts_splits, 
 
 
 def test_encoder_passes_between_bi_encoder_and_cross_encoder(tiny_model_dir, sts_splits, tmp_path):
-    from xltransfer.train import run_finetune
+    from xltransfer.training.loop import run_finetune
 
     source = tmp_path / "sts"
     run_finetune(sts_spec(tiny_model_dir, sts_splits, hyperparameters=dataclasses.replace(
@@ -194,8 +194,8 @@ def _planted_sts(n: int = 200, width: int = 6, seed: int = 0):
 
 
 def test_least_squares_alignment_undoes_a_planted_distortion_of_sts_embeddings():
-    from xltransfer.bi_encoder import aligned_sts_scores
-    from xltransfer.metrics import compute_metrics
+    from xltransfer.kinds.metrics import compute_metrics
+    from xltransfer.models.bi_encoder import aligned_sts_scores
 
     frames, embed = _planted_sts()
     xx = frames["xx"]
@@ -211,7 +211,7 @@ def test_least_squares_alignment_undoes_a_planted_distortion_of_sts_embeddings()
 
 
 def test_sts_alignment_needs_a_translation_of_every_pair():
-    from xltransfer.bi_encoder import aligned_sts_scores
+    from xltransfer.models.bi_encoder import aligned_sts_scores
 
     frames, embed = _planted_sts()
     with pytest.raises(ValueError, match="200 pairs against 199 English ones"):
@@ -223,8 +223,8 @@ def test_sts_alignment_needs_a_translation_of_every_pair():
 def test_zero_shot_bi_encoder_adds_aligned_scores_outside_english(
     tiny_model_dir, sts_splits, tmp_path
 ):
-    from xltransfer.train import run_finetune
-    from xltransfer.zero_shot import evaluate_shard
+    from xltransfer.evaluation.zero_shot import evaluate_shard
+    from xltransfer.training.loop import run_finetune
 
     out = tmp_path / "sts"
     run_finetune(sts_spec(tiny_model_dir, sts_splits, hyperparameters=dataclasses.replace(

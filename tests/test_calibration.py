@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from xltransfer.simulation import (
+from xltransfer.analysis.simulation import (
     DEMO,
     SIMULATION_SETTINGS,
     XTREME,

@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xltransfer import analysis, data, embeddings, models, zero_shot
-from xltransfer.checkpoints import CorruptCheckpointError, checked_checkpoint
+from xltransfer.analysis import gains as analysis
+from xltransfer.data import load as data
+from xltransfer.evaluation import zero_shot
 from xltransfer.io import (
     CorruptInputError,
     parquet_rows_checked,
@@ -17,6 +18,9 @@ from xltransfer.io import (
     unreadable_parquets,
     write_parquet_atomic,
 )
+from xltransfer.models import factory as models
+from xltransfer.models.checkpoints import CorruptCheckpointError, checked_checkpoint
+from xltransfer.similarity import embeddings
 from xltransfer.spec import TaskHead
 
 

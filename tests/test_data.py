@@ -7,10 +7,10 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from xltransfer.data import DatasetError, load_split, standardize
+from xltransfer.data.load import DatasetError, load_split, standardize
+from xltransfer.data.tasks import TaskSpec
 from xltransfer.demo import build_benchmark
 from xltransfer.jobs import prepare_data
-from xltransfer.tasks import TaskSpec
 
 LANGUAGES = {
     "ov60": {"overlap": 0.6, "script": "latin"},

@@ -21,7 +21,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from test_workflow import default_config
 
-from xltransfer.data import load_split, standardize
+from xltransfer.data.load import load_split, standardize
+from xltransfer.data.tasks import TaskSpec
 from xltransfer.demo import build_benchmark, derive_language, english, realised_overlap, translate
 from xltransfer.demo.entities import (
     AMBIGUOUS,
@@ -49,8 +50,7 @@ from xltransfer.demo.single_tasks import (
     generate_sentiment,
     generate_topic,
 )
-from xltransfer.tagging_metrics import entity_scores
-from xltransfer.tasks import TaskSpec
+from xltransfer.kinds.tagging_metrics import entity_scores
 
 LANGUAGES = {
     "ov100": {"overlap": 1.0, "script": "latin"},

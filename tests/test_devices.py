@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xltransfer.devices import DeviceError, DeviceFacts, check_gpus, check_precision, require_gpus
+from xltransfer.training.devices import (
+    DeviceError,
+    DeviceFacts,
+    check_gpus,
+    check_precision,
+    require_gpus,
+)
 
 CPU_BUILD = DeviceFacts(cuda_build=None, device_count=0, visible_devices=None)
 V100 = DeviceFacts(
@@ -86,7 +92,7 @@ def test_the_training_job_refuses_before_it_builds_anything():
 
     from test_train import HP
 
-    from xltransfer.train import build_accelerator
+    from xltransfer.training.loop import build_accelerator
 
     with pytest.raises(DeviceError, match="no native bf16"):
         build_accelerator(dataclasses.replace(HP, mixed_precision="bf16"), devices=V100)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import toy_pairs
 
-from xltransfer.embeddings import cosine_similarities, text_embedding
+from xltransfer.similarity.embeddings import cosine_similarities, text_embedding
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +55,7 @@ def test_nothing_to_embed_is_refused(tiny_model_dir):
 def test_probe_gradient_equals_autograd_through_the_fitted_head(n_classes):
     from sklearn.linear_model import LogisticRegression
 
-    from xltransfer.embeddings import head_input_gradients
+    from xltransfer.similarity.embeddings import head_input_gradients
 
     rng = np.random.default_rng(n_classes)
     features = rng.normal(size=(40, 5))
@@ -78,7 +78,7 @@ def test_probe_gradient_equals_autograd_through_the_fitted_head(n_classes):
 
 
 def test_probe_regression_gradient_by_hand():
-    from xltransfer.embeddings import head_input_gradients
+    from xltransfer.similarity.embeddings import head_input_gradients
 
     features = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.5]])
     labels = np.array([1.0, 2.0, 3.5, 2.0])
@@ -92,7 +92,7 @@ def test_probe_regression_gradient_by_hand():
 
 
 def test_head_input_probe_embedding_separates_tasks_by_their_labels(tiny_model_dir):
-    from xltransfer.embeddings import head_input_probe_embedding
+    from xltransfer.similarity.embeddings import head_input_probe_embedding
 
     frame = toy_pairs(40, seed=2)
     same = head_input_probe_embedding(str(tiny_model_dir), frame, head="classification", seed=0)
@@ -112,7 +112,7 @@ def test_head_input_probe_of_a_binary_task_is_a_scalar_times_the_squared_weights
     """The collapse that makes it a baseline only: (p − y)·w at the features, squared."""
     from sklearn.linear_model import LogisticRegression
 
-    from xltransfer.embeddings import head_input_probe_embedding, pooled_states
+    from xltransfer.similarity.embeddings import head_input_probe_embedding, pooled_states
 
     frame = toy_pairs(30, seed=5)
     ours = head_input_probe_embedding(
@@ -133,7 +133,7 @@ def test_task2vec_fisher_equals_a_per_example_autograd_loop(tiny_model_dir):
     from sklearn.preprocessing import StandardScaler
     from transformers import AutoModel, AutoTokenizer
 
-    from xltransfer.embeddings import task2vec_embedding
+    from xltransfer.similarity.embeddings import task2vec_embedding
 
     frame = toy_pairs(8, seed=4)
     ours = task2vec_embedding(
@@ -169,7 +169,7 @@ def test_task2vec_fisher_equals_a_per_example_autograd_loop(tiny_model_dir):
 
 
 def test_task2vec_sampled_labels_are_seeded(tiny_model_dir):
-    from xltransfer.embeddings import task2vec_embedding
+    from xltransfer.similarity.embeddings import task2vec_embedding
 
     frame = toy_pairs(10, seed=6)
     options = {"head": "classification", "n_examples": None}  # the same examples every time
@@ -185,7 +185,7 @@ def test_task2vec_sampled_labels_are_seeded(tiny_model_dir):
 
 
 def test_sampled_labels_follow_the_probe_distribution():
-    from xltransfer.embeddings import ProbeHead, sample_probe_labels
+    from xltransfer.similarity.embeddings import ProbeHead, sample_probe_labels
 
     one = torch.ones(1, dtype=torch.float64)
     # logits (0, log 4) give p = (0.2, 0.8) on every unit.
@@ -213,7 +213,7 @@ def test_probe_head_standardises_its_features(n_classes):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from xltransfer.embeddings import fit_probe_head
+    from xltransfer.similarity.embeddings import fit_probe_head
 
     rng = np.random.default_rng(n_classes)
     features = rng.normal(size=(60, 4)) * np.array([0.1, 1.0, 3.0, 10.0]) + 3.0
@@ -234,7 +234,7 @@ def test_probe_head_regression_is_standardised_ridge_with_its_residual_variance(
     from sklearn.linear_model import Ridge
     from sklearn.preprocessing import StandardScaler
 
-    from xltransfer.embeddings import fit_probe_head
+    from xltransfer.similarity.embeddings import fit_probe_head
 
     rng = np.random.default_rng(0)
     features = rng.normal(size=(50, 3)) * np.array([0.1, 1.0, 30.0])
@@ -250,7 +250,7 @@ def test_probe_head_regression_is_standardised_ridge_with_its_residual_variance(
 
 
 def test_centred_cosine_by_hand():
-    from xltransfer.embeddings import centred_cosine_similarities
+    from xltransfer.similarity.embeddings import centred_cosine_similarities
 
     vectors = {"s": np.array([1.0, 0.0]), "t": np.array([0.0, 1.0]), "u": np.array([1.0, 1.0])}
     # mean (2/3, 2/3): s − mean = (1/3, −2/3), t − mean = (−2/3, 1/3), u − mean = (1/3, 1/3).
@@ -335,8 +335,8 @@ def test_task2vec_token_fisher_reads_each_word_first_sub_token(tiny_model_dir):
     from sklearn.preprocessing import StandardScaler
     from transformers import AutoModel, AutoTokenizer
 
-    from xltransfer.batches import encode_frame
-    from xltransfer.embeddings import task2vec_embedding
+    from xltransfer.similarity.embeddings import task2vec_embedding
+    from xltransfer.training.loaders import encode_frame
 
     kinds = {"dog": 1, "cat": 1, "bird": 1, "sees": 2, "likes": 2, "follows": 2}
     words = [row.text_a.split() for row in toy_pairs(6, seed=9).itertuples()]
@@ -377,8 +377,8 @@ def test_task2vec_choice_fisher_has_a_softmax_over_the_choices(tiny_model_dir):
     from sklearn.preprocessing import StandardScaler
     from transformers import AutoModel, AutoTokenizer
 
-    from xltransfer.embeddings import task2vec_embedding
-    from xltransfer.multiple_choice import fit_choice_head
+    from xltransfer.kinds.multiple_choice import fit_choice_head
+    from xltransfer.similarity.embeddings import task2vec_embedding
 
     pairs = toy_pairs(6, seed=10)
     frame = pd.DataFrame(

@@ -10,9 +10,9 @@ import pytest
 from conftest import standardised_files, write_hub_repo
 from test_train import HP
 
-from xltransfer.data import DatasetError, load_split, standardize
+from xltransfer.data.load import DatasetError, load_split, standardize
+from xltransfer.data.tasks import TaskSpec
 from xltransfer.spec import FinetuneSpec, TaskHead
-from xltransfer.tasks import TaskSpec
 
 # rajpurkar/squad's plain_text config: answers is a sequence of (text, answer_start) records.
 COLUMNS = [
@@ -92,8 +92,8 @@ def test_an_answer_not_in_its_context_names_the_row(squad, tmp_path):
 
 
 def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, tmp_path):
-    from xltransfer.train import run_finetune
-    from xltransfer.zero_shot import evaluate_shard
+    from xltransfer.evaluation.zero_shot import evaluate_shard
+    from xltransfer.training.loop import run_finetune
 
     task = qa_task(squad)
     files = standardised_files(task, (("en", "train"), ("en", "dev"), ("xx", "test")), tmp_path)
@@ -124,8 +124,12 @@ def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, 
     assert scores["en", "f1"] == pytest.approx(state.best_score)
     assert 0 <= scores["xx", "exact_match"] <= scores["xx", "f1"] <= 1
 
-    from xltransfer.embeddings import head_input_probe_embedding, task2vec_embedding, text_embedding
-    from xltransfer.task_fisher import fisher_components
+    from xltransfer.similarity.embeddings import (
+        head_input_probe_embedding,
+        task2vec_embedding,
+        text_embedding,
+    )
+    from xltransfer.similarity.task_fisher import fisher_components
 
     train = standardize(task, load_split(task, "en", "train"), "en", "train")
     small = {"n_examples": 20, "max_length": 32}  # the tiny model has 64 positions
@@ -143,9 +147,9 @@ def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, 
 def test_mlqa_normalisation_scores_each_test_split_in_its_language(
     squad, tiny_model_dir, tmp_path, monkeypatch
 ):
-    import xltransfer.evaluation
-    from xltransfer.train import run_finetune
-    from xltransfer.zero_shot import evaluate_shard
+    import xltransfer.evaluation.predict
+    from xltransfer.evaluation.zero_shot import evaluate_shard
+    from xltransfer.training.loop import run_finetune
 
     files = standardised_files(qa_task(squad), (("en", "train"), ("en", "dev")), tmp_path)
     spec = FinetuneSpec(
@@ -161,13 +165,13 @@ def test_mlqa_normalisation_scores_each_test_split_in_its_language(
     )
     run_finetune(spec, tmp_path / "model")
     languages = []
-    real = xltransfer.evaluation.squad_scores
+    real = xltransfer.evaluation.predict.squad_scores
 
     def recording(predictions, golds, language=None):
         languages.append(language)
         return real(predictions, golds, language)
 
-    monkeypatch.setattr(xltransfer.evaluation, "squad_scores", recording)
+    monkeypatch.setattr(xltransfer.evaluation.predict, "squad_scores", recording)
     evaluate_shard(
         tmp_path / "model",
         {"de": files["en", "dev"], "zh": files["en", "dev"]},

@@ -14,7 +14,7 @@ from conftest import REPO
 
 from xltransfer.cli.status import main
 from xltransfer.cli.workflow_config import load_workflow_config
-from xltransfer.grid_status import incomplete_outputs, last_error, parse_squeue
+from xltransfer.planning.grid_status import incomplete_outputs, last_error, parse_squeue
 
 TRACEBACK_LOG = """\
 INFO mnli: 200 train / 100 dev examples, 1 process(es)

@@ -13,8 +13,8 @@ from hub_fixtures import BUILDERS, UPOS_TAGS, build_all
 # The multiple-choice sources' fixtures and loading tests live in test_multiple_choice.py.
 from test_multiple_choice import MULTIPLE_CHOICE_SOURCES
 
-from xltransfer.data import DatasetError, load_split, standardize
-from xltransfer.tasks import LanguageRows, TaskSpec, load_registry
+from xltransfer.data.load import DatasetError, load_split, standardize
+from xltransfer.data.tasks import LanguageRows, TaskSpec, load_registry
 
 XTREME = yaml.safe_load((REPO / "config" / "xtreme.yaml").read_text())
 REGISTRY = load_registry(XTREME["tasks"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xltransfer.inference import (
+from xltransfer.analysis.inference import (
     adjust_pvalues,
     bootstrap_ci,
     correlation_rows,

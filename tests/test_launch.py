@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from xltransfer.launch import launch_command
+from xltransfer.training.launch import launch_command
 
 # Stands in for `accelerate` on PATH: records the arguments it was started with.
 RECORDER = """#!{python}

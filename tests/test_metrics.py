@@ -1,4 +1,4 @@
-"""Tests for xltransfer.metrics."""
+"""Tests for xltransfer.kinds.metrics."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xltransfer.metrics import METRICS_BY_TASK_TYPE, compute_metrics
+from xltransfer.kinds.metrics import METRICS_BY_TASK_TYPE, compute_metrics
 
 
 def test_classification_hand_computed() -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from xltransfer.mixed_model import (
+from xltransfer.analysis.mixed_model import (
     MIXED_COLUMNS,
     fit_pair_fixed,
     fit_pair_random_source,
@@ -72,7 +72,7 @@ def test_one_row_per_model_and_method_and_degenerate_input():
 
 
 def test_keeps_the_most_likely_converged_fit_when_a_variance_component_is_zero():
-    from xltransfer.mixed_model import OPTIMIZERS, _best_fit
+    from xltransfer.analysis.mixed_model import OPTIMIZERS, _best_fit
 
     # No target levels at all: the target variance sits on the boundary (0), where gradient
     # optimisers tend to stall; the fit kept must be converged and the most likely of all.

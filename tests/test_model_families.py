@@ -57,7 +57,7 @@ def family(request, tmp_path_factory) -> tuple[str, Path]:
     """A randomly initialised 1-layer, 32-wide model of one family with its own tokenizer."""
     from transformers import set_seed
 
-    from xltransfer.pretrain import build_model, train_tokenizer
+    from xltransfer.training.pretrain import build_model, train_tokenizer
 
     architecture = request.param
     folder = tmp_path_factory.mktemp(f"tiny-{architecture}")
@@ -113,7 +113,7 @@ def toy_files(tmp_path_factory) -> dict[str, dict[str, Path]]:
 
 
 def finetune(model_dir: Path, head: str, files, output: Path, init_checkpoint=None):
-    from xltransfer.train import run_finetune
+    from xltransfer.training.loop import run_finetune
 
     # A 1-layer classifier reading one token can stall on 2 of 3 classes at 4 epochs of 3e-3.
     epochs, rate = (6, 5e-3) if head == "classification" else (4, 3e-3)
@@ -148,7 +148,7 @@ def checkpoints(family, toy_files, tmp_path_factory) -> dict[str, tuple[Path, ob
 
 
 def test_tokenizer_has_the_family_layout(family):
-    from xltransfer.models import load_tokenizer
+    from xltransfer.models.factory import load_tokenizer
 
     architecture, model_dir = family
     tokenizer = load_tokenizer(str(model_dir))
@@ -169,8 +169,8 @@ def test_tokenizer_has_the_family_layout(family):
 
 
 def test_word_tags_go_on_each_words_first_sub_token(family):
-    from xltransfer.models import load_tokenizer
-    from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
+    from xltransfer.kinds.token_labels import IGNORED_LABEL, encode_tagged_words
+    from xltransfer.models.factory import load_tokenizer
 
     _, model_dir = family
     tokenizer = load_tokenizer(str(model_dir))
@@ -185,8 +185,8 @@ def test_word_tags_go_on_each_words_first_sub_token(family):
 
 
 def test_qa_windows_map_answers_and_keep_the_null_slot_out_of_the_context(family):
-    from xltransfer.batches import answer_windows
-    from xltransfer.models import load_tokenizer
+    from xltransfer.models.factory import load_tokenizer
+    from xltransfer.training.loaders import answer_windows
 
     architecture, model_dir = family
     tokenizer = load_tokenizer(str(model_dir))
@@ -218,8 +218,8 @@ def test_qa_windows_map_answers_and_keep_the_null_slot_out_of_the_context(family
 def test_padding_to_a_multiple_of_8_does_not_change_the_logits(family):
     from transformers import AutoModelForSequenceClassification
 
-    from xltransfer.batches import encode_frame, make_loader
-    from xltransfer.models import load_tokenizer
+    from xltransfer.models.factory import load_tokenizer
+    from xltransfer.training.loaders import encode_frame, make_loader
 
     _, model_dir = family
     tokenizer = load_tokenizer(str(model_dir))
@@ -239,8 +239,8 @@ def test_padding_to_a_multiple_of_8_does_not_change_the_logits(family):
 
 
 def test_every_head_trains_and_scores(family, checkpoints, toy_files):
-    from xltransfer.train import read_summary
-    from xltransfer.zero_shot import evaluate_shard
+    from xltransfer.evaluation.zero_shot import evaluate_shard
+    from xltransfer.training.loop import read_summary
 
     # Above chance: 3 balanced classes (1/3); ~80 % of words are not nouns; any signal; a span.
     bars = {"classification": 0.6, "token": 0.9, "regression": 0.2, "qa": 0.5}
@@ -260,11 +260,11 @@ def test_every_head_trains_and_scores(family, checkpoints, toy_files):
 def test_encoder_carried_across_head_kinds_equals_the_source_encoder(family, checkpoints, caplog):
     from transformers import set_seed
 
-    from xltransfer.carry_over import encoder_state
-    from xltransfer.models import build_classifier, checkpoint_head_class
+    from xltransfer.models.carry_over import encoder_state
+    from xltransfer.models.factory import build_classifier, checkpoint_head_class
 
     _, model_dir = family
-    caplog.set_level(logging.INFO, logger="xltransfer.models")
+    caplog.set_level(logging.INFO, logger="xltransfer.models.factory")
     for source_head in ("classification", "token", "qa"):
         path = checkpoints[source_head][0]
         source = encoder_state(checkpoint_head_class(str(path)).from_pretrained(path))
@@ -292,7 +292,7 @@ def test_encoder_carried_across_head_kinds_equals_the_source_encoder(family, che
 
 
 def test_checkpoints_are_safetensors_and_tied_embeddings_survive(family, checkpoints, tmp_path):
-    from xltransfer.models import checkpoint_head_class
+    from xltransfer.models.factory import checkpoint_head_class
 
     architecture, _ = family
     for head, (path, _) in checkpoints.items():
@@ -314,8 +314,8 @@ def test_checkpoints_are_safetensors_and_tied_embeddings_survive(family, checkpo
 
 
 def test_task_embeddings_are_finite_vectors_of_the_encoder_width(family, checkpoints):
-    from xltransfer.embeddings import head_input_probe_embedding, text_embedding
-    from xltransfer.task_fisher import fisher_components
+    from xltransfer.similarity.embeddings import head_input_probe_embedding, text_embedding
+    from xltransfer.similarity.task_fisher import fisher_components
 
     _, model_dir = family
     small = {"n_examples": 24, "max_length": 32}
@@ -355,7 +355,7 @@ def test_pretraining_lowers_the_loss_and_saves_safetensors(architecture, tmp_pat
 
 
 def test_span_corruption_hides_spans_behind_sentinels_the_target_restores():
-    from xltransfer.architectures import span_corruption
+    from xltransfer.models.architectures import span_corruption
 
     ids = list(range(100, 140))
     sentinels, eos = [1000 + i for i in range(8)], 1
@@ -376,8 +376,8 @@ def test_span_corruption_hides_spans_behind_sentinels_the_target_restores():
 
 
 def test_an_encoder_of_another_family_is_refused_by_name():
-    from xltransfer.architectures import build_pretraining_model, train_family_tokenizer
-    from xltransfer.carry_over import carry_encoder
+    from xltransfer.models.architectures import build_pretraining_model, train_family_tokenizer
+    from xltransfer.models.carry_over import carry_encoder
 
     built = {
         a: build_pretraining_model(train_family_tokenizer(corpus(), 200, a), tiny_spec(a))
@@ -420,8 +420,8 @@ def test_the_schema_takes_the_three_architectures_and_defaults_to_xlmr():
 def test_biases_and_layer_norms_of_every_family_get_no_weight_decay(architecture):
     from transformers import AutoModelForSequenceClassification
 
-    from xltransfer.architectures import build_pretraining_model, train_family_tokenizer
-    from xltransfer.train import build_optimizer
+    from xltransfer.models.architectures import build_pretraining_model, train_family_tokenizer
+    from xltransfer.training.loop import build_optimizer
 
     tokenizer = train_family_tokenizer(corpus(), 200, architecture)
     config = build_pretraining_model(tokenizer, tiny_spec(architecture)).config
@@ -438,9 +438,9 @@ def test_biases_and_layer_norms_of_every_family_get_no_weight_decay(architecture
 def test_bi_encoder_of_every_family_shares_its_encoder_with_other_heads(
     family, checkpoints, tmp_path
 ):
-    from xltransfer.bi_encoder import BiEncoder
-    from xltransfer.carry_over import encoder_state
-    from xltransfer.models import build_classifier, checkpoint_head_class, load_tokenizer
+    from xltransfer.models.bi_encoder import BiEncoder
+    from xltransfer.models.carry_over import encoder_state
+    from xltransfer.models.factory import build_classifier, checkpoint_head_class, load_tokenizer
 
     _, model_dir = family
     path = checkpoints["classification"][0]

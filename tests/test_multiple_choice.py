@@ -16,10 +16,10 @@ import yaml
 from conftest import REPO
 from test_train import HP
 
-from xltransfer.data import CHOICES, DatasetError, load_split, standardize
+from xltransfer.data.load import CHOICES, DatasetError, load_split, standardize
+from xltransfer.data.tasks import TaskSpec
 from xltransfer.demo.hub_layout import HubConfig, write_readme, write_split
 from xltransfer.spec import FinetuneSpec, TaskHead
-from xltransfer.tasks import TaskSpec
 
 # The registry entries of config/xtreme.yaml; the tests swap in the fixture folders.
 MULTIPLE_CHOICE_SOURCES = ("hellaswag", "cosmos_qa", "commonsense_qa")
@@ -292,7 +292,7 @@ PAIR = TaskHead(task="toy", head="classification", labels=("different", "same"),
 @pytest.fixture(scope="module")
 def mc_source(tiny_model_dir, tmp_path_factory):
     """A trained toy multiple-choice checkpoint, its training state and its train frame."""
-    from xltransfer.train import run_finetune
+    from xltransfer.training.loop import run_finetune
 
     folder = tmp_path_factory.mktemp("mc")
     files = {}
@@ -316,8 +316,8 @@ def mc_source(tiny_model_dir, tmp_path_factory):
 
 
 def test_encoding_pairs_the_context_with_each_choice(tiny_model_dir):
-    from xltransfer.batches import encode_frame, make_loader
-    from xltransfer.models import load_tokenizer
+    from xltransfer.models.factory import load_tokenizer
+    from xltransfer.training.loaders import encode_frame, make_loader
 
     tokenizer = load_tokenizer(str(tiny_model_dir))
     frame = toy_choices(3, 0).assign(text_b=["the", None, None])  # one row with a question
@@ -341,7 +341,7 @@ def test_choice_head_trains_well_above_chance(mc_source):
 def test_choice_source_passes_its_encoder_to_a_classifier(mc_source, tiny_model_dir):
     from transformers import AutoModelForMultipleChoice, set_seed
 
-    from xltransfer.models import build_classifier, checkpoint_head_class
+    from xltransfer.models.factory import build_classifier, checkpoint_head_class
 
     checkpoint, _, _ = mc_source
     assert checkpoint_head_class(str(checkpoint)) is AutoModelForMultipleChoice
@@ -367,7 +367,7 @@ def test_choice_source_passes_its_encoder_to_a_classifier(mc_source, tiny_model_
 def test_a_choice_head_carries_over_between_choice_tasks(mc_source, tiny_model_dir):
     from transformers import AutoModelForMultipleChoice
 
-    from xltransfer.models import build_classifier
+    from xltransfer.models.factory import build_classifier
 
     checkpoint, _, _ = mc_source
     five_way = dataclasses.replace(MC, task="csqa", labels=tuple("ABCDE"))
@@ -378,8 +378,8 @@ def test_a_choice_head_carries_over_between_choice_tasks(mc_source, tiny_model_d
 
 
 def test_text_and_task_embeddings_of_a_choice_task_are_finite(mc_source, tiny_model_dir):
-    from xltransfer.embeddings import head_input_probe_embedding, text_embedding
-    from xltransfer.task_fisher import fisher_components
+    from xltransfer.similarity.embeddings import head_input_probe_embedding, text_embedding
+    from xltransfer.similarity.task_fisher import fisher_components
 
     checkpoint, _, train = mc_source
     small = {"n_examples": 40, "max_length": 16}
@@ -399,7 +399,7 @@ def test_text_and_task_embeddings_of_a_choice_task_are_finite(mc_source, tiny_mo
 
 
 def test_the_choice_probe_recovers_a_planted_scorer():
-    from xltransfer.multiple_choice import choice_head_gradients, fit_choice_head
+    from xltransfer.kinds.multiple_choice import choice_head_gradients, fit_choice_head
 
     rng = np.random.default_rng(0)
     features = rng.normal(size=(400, 4, 3))
@@ -434,8 +434,8 @@ def test_a_classifier_source_passes_its_encoder_to_a_choice_target(
     from test_train import make_spec
     from transformers import AutoModelForSequenceClassification
 
-    from xltransfer.models import build_classifier
-    from xltransfer.train import run_finetune
+    from xltransfer.models.factory import build_classifier
+    from xltransfer.training.loop import run_finetune
 
     source = tmp_path / "source"
     run_finetune(make_spec(tiny_model_dir, toy_splits), source)

@@ -15,7 +15,7 @@ from test_token_classification import NER_TAGS, ner_task, wikiann  # noqa: F401 
 from test_train import HP, finetune_on_two_ranks, without_dropout
 
 from xltransfer.spec import FinetuneSpec, TaskHead
-from xltransfer.train import run_finetune
+from xltransfer.training.loop import run_finetune
 
 
 @pytest.mark.parametrize("head", ["token", "qa"])

@@ -12,7 +12,7 @@ from conftest import REPO
 from xltransfer.cli.plan import main
 from xltransfer.cli.workflow_config import load_workflow_config
 from xltransfer.config import expected_job_counts
-from xltransfer.plan import PlanError, build_plan, lock_rows, model_throughput, read_locks
+from xltransfer.planning.plan import PlanError, build_plan, lock_rows, model_throughput, read_locks
 
 PAIR = {
     "columns": {"text_a": "a", "text_b": "b", "label": "label"},

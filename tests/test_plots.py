@@ -1,4 +1,4 @@
-"""Tests for xltransfer.plots (and the atomic file helpers used to write figures)."""
+"""Tests for xltransfer.report.plots (and the atomic file helpers used to write figures)."""
 
 from pathlib import Path
 
@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xltransfer import analysis, plots
+from xltransfer.analysis import gains as analysis
 from xltransfer.io import atomic_path, write_bytes_atomic
+from xltransfer.report import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,10 +12,7 @@ import yaml
 from conftest import REPO
 from test_workflow import SNAKEMAKE, dry_run_counts, workflow_copy
 
-from xltransfer.answer import answer
-from xltransfer.config import ConfigError, check_published, expected_job_counts
-from xltransfer.plots import plot_gain_heatmap, plot_similarity_vs_gain
-from xltransfer.published import (
+from xltransfer.analysis.published import (
     PublishedDesign,
     PublishedTableError,
     check_taxonomy,
@@ -25,7 +22,10 @@ from xltransfer.published import (
     read_design,
     table_has_language_axis,
 )
-from xltransfer.selection import DATASET_SIZE, evaluate_selection, pair_means
+from xltransfer.analysis.selection import DATASET_SIZE, evaluate_selection, pair_means
+from xltransfer.config import ConfigError, check_published, expected_job_counts
+from xltransfer.report.answer import answer
+from xltransfer.report.plots import plot_gain_heatmap, plot_similarity_vs_gain
 
 EXAMPLE = REPO / "config" / "published_example.yaml"
 ENGLISH = REPO / "tests" / "configs" / "published_english.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xltransfer.qa_features import best_answers, check_answers, make_windows
+from xltransfer.kinds.qa_features import best_answers, check_answers, make_windows
 
 FILLER = "the dog sees a cat and the bird likes the old cat"
 ANSWER = "small red bird"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xltransfer.qa_metrics import exact_match, normalize_answer, squad_scores, token_f1
+from xltransfer.kinds.qa_metrics import exact_match, normalize_answer, squad_scores, token_f1
 
 
 def test_squad_normalisation_drops_case_punctuation_articles_and_spaces():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import ndcg_score
 
-from xltransfer.ranking import (
+from xltransfer.analysis.ranking import (
     REGRET_DEFINITIONS,
     best_source_rank,
     expected_max_of_subset,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from xltransfer.analysis import SUMMARY_COLUMNS
-from xltransfer.mixed_model import MIXED_COLUMNS
-from xltransfer.report import correlation_table, ranking_table, summary_page
+from xltransfer.analysis.gains import SUMMARY_COLUMNS
+from xltransfer.analysis.mixed_model import MIXED_COLUMNS
+from xltransfer.report.page import correlation_table, ranking_table, summary_page
 
 
 def correlations() -> pd.DataFrame:

@@ -15,11 +15,12 @@ from conftest import REPO, write_hub_repo
 from scipy.stats import special_ortho_group
 from snakemake.utils import validate
 
-from xltransfer.alignment import add_alignment_gains, cross_fit_alignment, fold_ids
-from xltransfer.analysis import compute_gains
+from xltransfer.analysis.gains import compute_gains
 from xltransfer.config import ConfigError, Grid, check_config, expected_job_counts
-from xltransfer.data import load_split, standardize
-from xltransfer.retrieval import (
+from xltransfer.data.load import load_split, standardize
+from xltransfer.data.tasks import TaskSpec
+from xltransfer.evaluation.alignment import add_alignment_gains, cross_fit_alignment, fold_ids
+from xltransfer.evaluation.retrieval import (
     EmbeddedPairs,
     Proposals,
     RetrievalSetup,
@@ -32,7 +33,6 @@ from xltransfer.retrieval import (
     retrieval_accuracy,
     similarity_view,
 )
-from xltransfer.tasks import TaskSpec
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 XTREME_TASKS = {
@@ -348,7 +348,7 @@ def test_a_shard_scores_a_pretrained_encoder_with_provenance(tiny_model_dir, tmp
 
 
 def test_the_embedding_layer_is_selectable(tiny_model_dir):
-    from xltransfer.embeddings import frozen_encoder, pool_states
+    from xltransfer.similarity.embeddings import frozen_encoder, pool_states
 
     tokenizer, encoder = frozen_encoder(str(tiny_model_dir))
     frame = pd.DataFrame({"text_a": ["the dog sees a cat", "a red bird"], "text_b": None})

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xltransfer.answer import answer
-from xltransfer.selection import evaluate_selection, pair_means
+from xltransfer.analysis.selection import evaluate_selection, pair_means
+from xltransfer.report.answer import answer
 
 SOURCES = ["a", "b", "c", "d"]
 SCORES = {"a": 60.0, "b": 70.0, "c": 65.0, "d": 80.0}  # target score after S -> T

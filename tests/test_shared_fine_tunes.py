@@ -80,10 +80,10 @@ def test_the_dry_run_scores_the_copy_from_the_shared_checkpoint(tmp_path):
 def test_a_checkpoint_cannot_score_a_task_of_another_head(
     head, tiny_model_dir, toy_splits, tmp_path
 ):
+    from xltransfer.data.tasks import TaskSpec
+    from xltransfer.evaluation.zero_shot import evaluate_shard
     from xltransfer.spec import Hyperparameters, TaskHead, finetune_spec
-    from xltransfer.tasks import TaskSpec
-    from xltransfer.train import run_finetune
-    from xltransfer.zero_shot import evaluate_shard
+    from xltransfer.training.loop import run_finetune
 
     task = TaskSpec.from_config(
         "pairs",

@@ -1,8 +1,8 @@
-"""Tests for xltransfer.similarity."""
+"""Tests for xltransfer.similarity.measures."""
 
 import pytest
 
-from xltransfer.similarity import SIMILARITY_COLUMNS, taxonomy_similarity
+from xltransfer.similarity.measures import SIMILARITY_COLUMNS, taxonomy_similarity
 
 FACETS = {
     "mnli": {"format": "pair", "output": "cls", "domain": "mixed"},
@@ -69,7 +69,7 @@ TREE = {
 
 
 def test_wu_palmer_by_hand():
-    from xltransfer.similarity import wu_palmer_similarity
+    from xltransfer.similarity.measures import wu_palmer_similarity
 
     levels = ["format", "input", "family"]  # leaves at depth 5: root, 3 levels, task
     df = wu_palmer_similarity(TREE, ["mnli", "qqp", "sst2", "stsb", "xnli"], ["xnli"], levels)
@@ -83,7 +83,7 @@ def test_wu_palmer_by_hand():
 
 
 def test_wu_palmer_counts_a_lower_level_only_under_agreement_above():
-    from xltransfer.similarity import wu_palmer_similarity
+    from xltransfer.similarity.measures import wu_palmer_similarity
 
     # stsb and qqp share `input: pair` but not the format above it: nothing beyond the root.
     df = wu_palmer_similarity(TREE, ["stsb"], ["qqp"], ["format", "input", "family"])
@@ -93,7 +93,7 @@ def test_wu_palmer_counts_a_lower_level_only_under_agreement_above():
 
 
 def test_every_missing_facet_of_every_task_is_named_at_once():
-    from xltransfer.similarity import taxonomy_similarity, wu_palmer_similarity
+    from xltransfer.similarity.measures import taxonomy_similarity, wu_palmer_similarity
 
     facets = {"a": {"format": "x"}, "b": {"input": "pair"}}
     with pytest.raises(ValueError) as error:
@@ -110,7 +110,7 @@ def test_every_missing_facet_of_every_task_is_named_at_once():
 
 
 def test_vocabulary_overlap_by_hand():
-    from xltransfer.similarity import top_vocabulary, vocabulary_overlap
+    from xltransfer.similarity.measures import top_vocabulary, vocabulary_overlap
 
     texts = ["the cat sat", "The cat ran", "a dog"]
     assert top_vocabulary(texts, 2) == {"the", "cat"}  # the two most frequent, lower-cased

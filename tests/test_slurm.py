@@ -18,7 +18,7 @@ import yaml
 from conftest import REPO
 from test_workflow import SNAKEMAKE, workflow_copy
 
-from xltransfer.train import STEP_DELAY, complete_checkpoints
+from xltransfer.training.loop import STEP_DELAY, complete_checkpoints
 
 pytestmark = pytest.mark.workflow
 KEY = ["source", "target", "language", "metric"]

@@ -17,8 +17,8 @@ from hub_server import LocalHub
 from test_slurm import SLURM, newest_job_id, slurm, slurm_jobs  # noqa: F401 (a fixture)
 from test_workflow import workflow_copy
 
+from xltransfer.data.staging import read_lock
 from xltransfer.jobs import FAIL_EVALUATE
-from xltransfer.staging import read_lock
 
 pytestmark = pytest.mark.workflow
 TOKEN = "hf_secret_workflow_token"

@@ -9,8 +9,8 @@ import pytest
 from hub_fixtures import glue, xnli
 from hub_server import LocalHub
 
-from xltransfer.data import load_split, standardize
-from xltransfer.staging import (
+from xltransfer.data.load import load_split, standardize
+from xltransfer.data.staging import (
     StageRequest,
     StagingError,
     lock_path,
@@ -19,7 +19,7 @@ from xltransfer.staging import (
     stage,
     staged_folder,
 )
-from xltransfer.tasks import TaskSpec
+from xltransfer.data.tasks import TaskSpec
 
 GLUE = "nyu-mll/glue"
 MODEL = "xlt-test/tiny-xlmr"
@@ -188,7 +188,7 @@ def test_xnli_fixture_serves_per_language_configs(hub, tmp_path):
 
 
 def test_a_job_given_an_unstaged_hub_model_stops_naming_it():
-    from xltransfer.models import load_tokenizer
+    from xltransfer.models.factory import load_tokenizer
 
     with pytest.raises(StagingError, match=r"'FacebookAI/xlm-roberta-base' is a Hub id.*stage"):
         load_tokenizer("FacebookAI/xlm-roberta-base")

@@ -1,4 +1,4 @@
-"""Tests for xltransfer.stats."""
+"""Tests for xltransfer.analysis.stats."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xltransfer.stats import correlations
+from xltransfer.analysis.stats import correlations
 
 
 def test_matches_scipy() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xltransfer.tagging_metrics import entity_scores, tag_scores, word_level
+from xltransfer.kinds.tagging_metrics import entity_scores, tag_scores, word_level
 
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "I-ORG", "O"]]
 
@@ -37,7 +37,7 @@ def test_ignored_positions_are_dropped_and_mismatches_refused():
 
 
 def test_entity_scores_only_for_iob_tag_sets():
-    from xltransfer.evaluation import is_iob
+    from xltransfer.evaluation.predict import is_iob
 
     assert is_iob(("O", "B-PER", "I-PER", "B-LOC", "I-LOC"))
     # UD-POS's 17 UPOS tags are plain tags: seqeval would misread e.g. "INTJ" as nothing.

@@ -9,9 +9,9 @@ import pytest
 import torch
 from conftest import toy_pairs
 
-from xltransfer.rank_fusion import combine_component_similarities
+from xltransfer.similarity.rank_fusion import combine_component_similarities
+from xltransfer.similarity.task_fisher import encoder_layers, fisher_components
 from xltransfer.spec import TaskHead
-from xltransfer.task_fisher import encoder_layers, fisher_components
 
 COMPONENTS = {"layer00.attention", "layer00.output", "head"}
 
@@ -29,7 +29,7 @@ def classifier(tiny_model_dir, tmp_path_factory):
     """The tiny XLM-R with a fresh 2-way sentence head (dense + tanh + out_proj)."""
     from accelerate.utils import set_seed
 
-    from xltransfer.models import build_classifier
+    from xltransfer.models.factory import build_classifier
 
     head = TaskHead(task="toy", head="classification", labels=("different", "same"), metric="f1")
     # The fresh head is drawn from the global RNG: seeded, so the tests below do not depend on
@@ -182,8 +182,8 @@ def test_bert_pooler_output_is_the_pooled_component(tiny_model_dir, tmp_path):
 def test_token_head_fisher_averages_each_example_over_its_scored_words(tiny_model_dir, tmp_path):
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from xltransfer.models import build_classifier
-    from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
+    from xltransfer.kinds.token_labels import IGNORED_LABEL, encode_tagged_words
+    from xltransfer.models.factory import build_classifier
 
     head = TaskHead(task="ner", head="token", labels=("O", "B", "I"), metric="f1")
     model, _ = build_classifier(str(tiny_model_dir), None, head, None)

@@ -11,9 +11,9 @@ import pytest
 from conftest import standardised_files, write_hub_repo
 from test_train import HP
 
-from xltransfer.data import DatasetError, load_split, standardize
+from xltransfer.data.load import DatasetError, load_split, standardize
+from xltransfer.data.tasks import TaskSpec
 from xltransfer.spec import FinetuneSpec, TaskHead
-from xltransfer.tasks import TaskSpec
 
 # WikiANN's (unimelb-nlp/wikiann) seven tags in their ClassLabel order.
 NER_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
@@ -103,10 +103,10 @@ def test_tag_names_must_match_and_tags_must_be_in_the_label_set(wikiann, tmp_pat
 
 
 def test_tagger_trains_and_scores_entities_zero_shot(wikiann, tiny_model_dir, tmp_path):
-    from xltransfer.embeddings import head_input_probe_embedding, text_embedding
-    from xltransfer.task_fisher import fisher_components
-    from xltransfer.train import run_finetune
-    from xltransfer.zero_shot import evaluate_shard
+    from xltransfer.evaluation.zero_shot import evaluate_shard
+    from xltransfer.similarity.embeddings import head_input_probe_embedding, text_embedding
+    from xltransfer.similarity.task_fisher import fisher_components
+    from xltransfer.training.loop import run_finetune
 
     task = ner_task(wikiann)
     roles = (("en", "train"), ("en", "dev"), ("en", "test"), ("xx", "test"))

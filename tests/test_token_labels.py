@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
+from xltransfer.kinds.token_labels import IGNORED_LABEL, encode_tagged_words
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from xltransfer.spec import FinetuneSpec, Hyperparameters, TaskHead
-from xltransfer.train import (
+from xltransfer.training.loop import (
     SUMMARY_FILE,
     TrainingError,
     accumulation_steps,
@@ -103,7 +103,7 @@ def test_encoder_is_carried_over_and_new_head_matches_the_baseline(
 ):
     from transformers import AutoModelForSequenceClassification, set_seed
 
-    from xltransfer.models import build_classifier
+    from xltransfer.models.factory import build_classifier
 
     source = tmp_path / "source"
     run_finetune(make_spec(tiny_model_dir, toy_splits), source)
@@ -125,7 +125,7 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(
 ):
     import dataclasses
 
-    from xltransfer.train import FAIL_AFTER_STEPS, resume_folder
+    from xltransfer.training.loop import FAIL_AFTER_STEPS, resume_folder
 
     hp = dataclasses.replace(HP, checkpoint_steps=2)
     spec = make_spec(tiny_model_dir, toy_splits, hyperparameters=hp)
@@ -158,7 +158,7 @@ def test_resume_state_is_also_saved_on_a_wall_clock_interval(
 ):
     import dataclasses
 
-    from xltransfer.train import FAIL_AFTER_STEPS, complete_checkpoints, resume_folder
+    from xltransfer.training.loop import FAIL_AFTER_STEPS, complete_checkpoints, resume_folder
 
     # No step interval; every step is "late" on the clock (a microsecond interval).
     hp = dataclasses.replace(HP, checkpoint_steps=0, checkpoint_minutes=1e-8)
@@ -174,7 +174,7 @@ def test_resume_state_is_also_saved_on_a_wall_clock_interval(
 def test_checkpoints_of_another_spec_are_not_resumed(tiny_model_dir, toy_splits, tmp_path):
     import dataclasses
 
-    from xltransfer.train import resume_folder
+    from xltransfer.training.loop import resume_folder
 
     out = tmp_path / "run"
     stale = resume_folder(out) / "checkpoints" / "checkpoint_0"
@@ -251,7 +251,7 @@ def test_two_processes_equal_one_process_with_accumulation(tiny_model_dir, toy_s
 def test_a_launch_that_forms_no_process_group_is_refused(monkeypatch):
     from accelerate import PartialState
 
-    from xltransfer.train import process_state
+    from xltransfer.training.loop import process_state
 
     PartialState._reset_state()
     monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it, but no group on this process

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xltransfer.names import name_problem
-from xltransfer.qa_metrics import ARTICLES
-from xltransfer.tasks import (
+from xltransfer.data.tasks import (
     LABELLED_HEADS,
     METRICS_BY_HEAD,
     TASK_TYPES,
@@ -23,6 +21,8 @@ from xltransfer.tasks import (
     is_local_reference,
     load_registry,
 )
+from xltransfer.kinds.qa_metrics import ARTICLES
+from xltransfer.names import name_problem
 
 BASELINE_SOURCE = "none"
 
@@ -678,7 +678,7 @@ def published_job_counts(config: dict[str, Any]) -> dict[str, int]:
 
 
 def _stage_job_counts(config, grid, registry) -> dict[str, int]:
-    from xltransfer.staging import stage_requests
+    from xltransfer.data.staging import stage_requests
 
     requests = stage_requests(config, grid, registry)
     return {

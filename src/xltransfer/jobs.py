@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from xltransfer import analysis, similarity
-from xltransfer.data import load_split, standardize
+from xltransfer.analysis import gains as analysis
+from xltransfer.data.load import load_split, standardize
+from xltransfer.data.tasks import TaskSpec
 from xltransfer.io import (
     atomic_path,
     read_parquet_checked,
@@ -24,8 +25,8 @@ from xltransfer.io import (
     write_json_atomic,
     write_parquet_atomic,
 )
+from xltransfer.similarity import measures as similarity
 from xltransfer.spec import PretrainSpec
-from xltransfer.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
 # Fault injection for the rerun tests (off unless set): evaluation shards named here, as
@@ -72,7 +73,7 @@ def _corpus_texts(corpus: Path) -> list[str]:
 
 def train_tokenizer(corpus: Path, build: dict[str, Any], output: Path) -> None:
     """Train the demo model's tokenizer on every language of the corpus."""
-    from xltransfer.pretrain import train_tokenizer as train
+    from xltransfer.training.pretrain import train_tokenizer as train
 
     texts = _corpus_texts(corpus)
     spec = PretrainSpec.from_dict(build)
@@ -84,7 +85,7 @@ def train_tokenizer(corpus: Path, build: dict[str, Any], output: Path) -> None:
 
 def pretrain(corpus: Path, tokenizer: Path, build: dict[str, Any], output: Path, threads: int):
     """Pretraining of the demo model on the whole multilingual corpus."""
-    from xltransfer.pretrain import pretrain_mlm
+    from xltransfer.training.pretrain import pretrain_mlm
 
     texts = _corpus_texts(corpus)
     with atomic_path(output) as staging:
@@ -118,8 +119,8 @@ def evaluate(
     """Zero-shot scores of one checkpoint on a shard of languages (with projection-aligned ones
     for a bi-encoder when `alignment` and the English test split are given), scored as `task`
     (a TaskHead's fields) where the checkpoint is shared by several targets."""
+    from xltransfer.evaluation.zero_shot import evaluate_shard
     from xltransfer.spec import TaskHead
-    from xltransfer.zero_shot import evaluate_shard
 
     _fail_if_asked(context)
     frame = evaluate_shard(
@@ -153,9 +154,13 @@ def evaluate_retrieval(
 ) -> pd.DataFrame:
     """Retrieval scores of one encoder (a source checkpoint's, or with `checkpoint` None the
     pretrained model's) on a shard of languages; `files[lang][role]` are standardised splits."""
-    from xltransfer.checkpoints import checked_checkpoint
-    from xltransfer.retrieval import RetrievalSetup, encoder_summary, evaluate_retrieval_shard
-    from xltransfer.train import read_summary
+    from xltransfer.evaluation.retrieval import (
+        RetrievalSetup,
+        encoder_summary,
+        evaluate_retrieval_shard,
+    )
+    from xltransfer.models.checkpoints import checked_checkpoint
+    from xltransfer.training.loop import read_summary
 
     _fail_if_asked(context)
     trained = None
@@ -226,9 +231,9 @@ def vocabulary_similarity(
 ) -> pd.DataFrame:
     """Vocabulary overlap of every (source, task) from the tasks' English training text (a
     retrieval task's English sentences)."""
-    from xltransfer.batches import sentence_texts
-    from xltransfer.data import CHOICES, read_standard
-    from xltransfer.retrieval import similarity_view
+    from xltransfer.data.load import CHOICES, read_standard
+    from xltransfer.evaluation.retrieval import similarity_view
+    from xltransfer.training.loaders import sentence_texts
 
     vocabularies = {}
     for task, path in train_files.items():
@@ -261,7 +266,7 @@ def aggregate(expected: list[Path], allow_partial: bool, output: Path) -> pd.Dat
 
 def gains(scores: Path, output: Path) -> pd.DataFrame:
     """Gain of every source over the target-only baseline, per score row."""
-    from xltransfer.alignment import add_alignment_gains
+    from xltransfer.evaluation.alignment import add_alignment_gains
 
     table = read_parquet_checked(scores)
     frame = add_alignment_gains(analysis.compute_gains(table), table)
@@ -271,7 +276,7 @@ def gains(scores: Path, output: Path) -> pd.DataFrame:
 
 def import_published(settings: dict, output: Path) -> pd.DataFrame:
     """A published result table as the workflow's gains table."""
-    from xltransfer.published import load_results
+    from xltransfer.analysis.published import load_results
 
     frame = load_results(settings)
     write_parquet_atomic(frame, output)
@@ -286,7 +291,7 @@ def import_published(settings: dict, output: Path) -> pd.DataFrame:
 
 def import_similarity(path: Path, grid, reserved: list[str], output: Path) -> pd.DataFrame:
     """A published similarity (or selection-score) table in the workflow's similarity layout."""
-    from xltransfer.published import load_similarity
+    from xltransfer.analysis.published import load_similarity
 
     frame = load_similarity(path, grid, list(reserved))
     write_parquet_atomic(frame[similarity.SIMILARITY_COLUMNS], output)
@@ -301,7 +306,7 @@ def correlate(
     inference: dict | None = None,
 ) -> str:
     """Per-(source, target) gain summary, correlations, the mixed model and the headline."""
-    from xltransfer.mixed_model import mixed_effects
+    from xltransfer.analysis.mixed_model import mixed_effects
 
     settings = analysis.InferenceSettings(**(inference or {}))
     gains, similarity_table = read_parquets_checked([gains_file, similarity_file])
@@ -319,7 +324,7 @@ def correlate(
 
 def transfer_gap(scores: Path, source_language: str, outputs: dict) -> pd.DataFrame:
     """Choi et al.'s per-task transfer gap of the target-only baselines: table and bars."""
-    from xltransfer import plots
+    from xltransfer.report import plots
 
     gaps = analysis.transfer_gaps(read_parquet_checked(scores), source_language)
     write_parquet_atomic(gaps, outputs["table"])
@@ -341,21 +346,23 @@ def embedding_similarity(
 
     `task_models[model][task]` is the model that embeds the task: the pretrained encoder for
     TextEmb and the probes (`task2vec`, `head_input_probe`), the checkpoint fine-tuned on that
-    task for `fine_tuned` TaskEmb (Vu et al. 2020, `xltransfer.task_fisher`). `heads[task]` is the
-    task's head kind; a retrieval task is embedded through `retrieval.similarity_view`.
+    task for `fine_tuned` TaskEmb (Vu et al. 2020, `xltransfer.similarity.task_fisher`).
+    `heads[task]` is the task's head kind; a retrieval task is embedded through
+    `retrieval.similarity_view`.
 
     TextEmb: one vector per task (component `mean`), compared by cosine, centred on the grid's
     mean vector under `textemb_centre`. TaskEmb `fine_tuned` and `task2vec`: one vector per
     component, compared per component and combined (`taskemb_combine`: reciprocal rank fusion
-    or the cosine of the concatenated unit components, `xltransfer.rank_fusion`);
+    or the cosine of the concatenated unit components, `xltransfer.similarity.rank_fusion`);
     `head_input_probe`: one vector (component `head_input`), cosine. The vectors table has one
     row per (model, task, method, component).
     """
     import numpy as np
     import torch
 
-    from xltransfer.data import read_standard
-    from xltransfer.embeddings import (
+    from xltransfer.data.load import read_standard
+    from xltransfer.evaluation.retrieval import similarity_view
+    from xltransfer.similarity.embeddings import (
         EMBEDDING_COLUMNS,
         centred_cosine_similarities,
         cosine_similarities,
@@ -363,9 +370,8 @@ def embedding_similarity(
         task2vec_embedding,
         text_embedding,
     )
-    from xltransfer.rank_fusion import combine_component_similarities
-    from xltransfer.retrieval import similarity_view
-    from xltransfer.task_fisher import fisher_components
+    from xltransfer.similarity.rank_fusion import combine_component_similarities
+    from xltransfer.similarity.task_fisher import fisher_components
 
     frames = {task: read_standard(Path(path)) for task, path in train_files.items()}
     heads = dict(heads)
@@ -442,7 +448,7 @@ STAGE_UPDATE = "XLTRANSFER_STAGE_UPDATE"
 
 def stage_repository(request: dict, cache: str, output: Path) -> dict:
     """Stage one Hub repository into the cache and write the run's receipt (its lock)."""
-    from xltransfer.staging import StageRequest, stage
+    from xltransfer.data.staging import StageRequest, stage
 
     parsed = StageRequest.from_json(request)
     update = os.environ.get(STAGE_UPDATE, "").split(",")
@@ -455,7 +461,7 @@ def stage_repository(request: dict, cache: str, output: Path) -> dict:
 
 def stage_manifest(receipts: list[str], output: Path) -> dict:
     """Every staged repository of the run in one file: revision, commit, files and sizes."""
-    from xltransfer.staging import read_lock
+    from xltransfer.data.staging import read_lock
 
     manifest = {"repositories": [read_lock(path) for path in sorted(receipts)]}
     write_json_atomic(output, manifest)

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from xltransfer.tasks import LABELLED_HEADS, TaskSpec
+from xltransfer.data.tasks import LABELLED_HEADS, TaskSpec
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class PretrainSpec:
     mlm_probability: float
     max_length: int
     seed: int
-    architecture: str = "xlmr"  # xlmr | bert | mt5 (xltransfer.architectures)
+    architecture: str = "xlmr"  # xlmr | bert | mt5 (xltransfer.models.architectures)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PretrainSpec:

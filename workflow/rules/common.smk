@@ -14,10 +14,10 @@ from xltransfer.config import (
 )
 from xltransfer.config_files import check_config_files
 from xltransfer.config_schema import validate_config
-from xltransfer.published import check_taxonomy, load_similarity, read_design
+from xltransfer.analysis.published import check_taxonomy, load_similarity, read_design
 from xltransfer.spec import finetune_spec, task_head
-from xltransfer.staging import check_writable, stage_requests, staged_folder
-from xltransfer.tasks import load_registry
+from xltransfer.data.staging import check_writable, stage_requests, staged_folder
+from xltransfer.data.tasks import load_registry
 
 # Each --configfile strictly (duplicate keys, empty file), then the merged config against the
 # schema, which also fills in its defaults: a bad key fails here with one line naming it.

@@ -1,5 +1,5 @@
 # Hub models and datasets are staged once, on the login node, at a commit; every other job
-# reads only staged files with the Hub switched off (see src/xltransfer/staging.py).
+# reads only staged files with the Hub switched off (see src/xltransfer/data/staging.py).
 localrules:
     stage_model,
     stage_dataset,

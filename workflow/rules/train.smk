@@ -1,6 +1,6 @@
 # Fine-tuning runs one process per GPU (one on a CPU node): a single process in the job's own
 # Python, several through `accelerate launch`, which the entry point starts itself
-# (xltransfer.launch). The run spec (JSON) is the only way hyperparameters reach the training
+# (xltransfer.training.launch). The run spec (JSON) is the only way hyperparameters reach the training
 # code. The rule's name and GPUs let the job check, before anything loads, that it got the GPUs
 # it asked for. Every value is shell-quoted (`:q`; tests/test_shell_quoting.py holds to this).
 FINETUNE = (

@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from xltransfer.answer import answer
+from xltransfer.analysis.published import table_has_language_axis
 from xltransfer.io import read_parquets_checked, write_bytes_atomic
 from xltransfer.logs import log_to
-from xltransfer.published import table_has_language_axis
+from xltransfer.report.answer import answer
 
 log_to(snakemake.log[0])
 # A published table without a language axis asks of the transfer gain, not zero-shot transfer.

@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from xltransfer.devices import require_gpus
+from xltransfer.data.staging import commit_of
 from xltransfer.jobs import evaluate_retrieval, shard_context
 from xltransfer.logs import log_to
-from xltransfer.staging import commit_of
+from xltransfer.training.devices import require_gpus
 
 log_to(snakemake.log[0])
 require_gpus(snakemake.rule, snakemake.resources.gpu)  # fail before loading anything

@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from xltransfer import plots
+from xltransfer.analysis.published import table_has_language_axis
 from xltransfer.io import read_parquets_checked
 from xltransfer.logs import log_to
-from xltransfer.published import table_has_language_axis
+from xltransfer.report import plots
 
 log_to(snakemake.log[0])
 zero_shot = table_has_language_axis(snakemake.config)  # else: "transfer gain", no languages

@@ -1,8 +1,8 @@
 from pathlib import Path
 
+from xltransfer.data.tasks import TaskSpec
 from xltransfer.jobs import prepare_data
 from xltransfer.logs import log_to
-from xltransfer.tasks import TaskSpec
 
 log_to(snakemake.log[0])
 folder = snakemake.params.folder

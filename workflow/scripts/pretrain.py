@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from xltransfer.devices import require_gpus
 from xltransfer.jobs import pretrain
 from xltransfer.logs import log_to
+from xltransfer.training.devices import require_gpus
 
 log_to(snakemake.log[0])
 require_gpus(snakemake.rule, snakemake.resources.gpu)  # fail before loading anything

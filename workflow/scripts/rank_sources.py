@@ -1,7 +1,7 @@
 from pathlib import Path
 
+from xltransfer.analysis.selection import rank_sources
 from xltransfer.logs import log_to
-from xltransfer.selection import rank_sources
 
 log_to(snakemake.log[0])
 train = list(map(Path, snakemake.input.train))  # none for published results

@@ -2,7 +2,8 @@
 [--processes N --accelerate-config FILE] [--rule NAME --gpus N]`.
 
 One process trains here; with N > 1 the job replaces itself by `accelerate launch`, which starts
-N copies of it (xltransfer.launch). With the rule's GPU count, the job first checks it got them.
+N copies of it (xltransfer.training.launch). With the rule's GPU count, the job first checks it
+got them.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--accelerate-config", help="`accelerate launch` settings, for N > 1")
     args = parser.parse_args(argv)
     # Only what this decision needs is imported before it: the launcher's children import the rest.
-    from xltransfer.devices import require_gpus
-    from xltransfer.launch import relaunch_if_needed
+    from xltransfer.training.devices import require_gpus
+    from xltransfer.training.launch import relaunch_if_needed
 
     # Before the process group forms or anything loads: a job without its GPUs stops here.
     require_gpus(args.rule, args.gpus)
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     import transformers
 
     from xltransfer.spec import FinetuneSpec
-    from xltransfer.train import process_state, run_finetune
+    from xltransfer.training.loop import process_state, run_finetune
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not process_state().is_main_process:

@@ -10,16 +10,16 @@ from pathlib import Path
 import yaml
 
 from xltransfer.cli.workflow_config import REPO, load_workflow_config
+from xltransfer.data.tasks import is_local_reference
 from xltransfer.io import write_bytes_atomic
-from xltransfer.plan import (
+from xltransfer.planning.markdown import render_markdown
+from xltransfer.planning.plan import (
     DEFAULT_JOBS_IN_FLIGHT,
     DEFAULT_STAGING_CACHE,
     PlanError,
     build_plan,
     read_locks,
 )
-from xltransfer.plan_markdown import render_markdown
-from xltransfer.tasks import is_local_reference
 
 
 def jobs_in_flight(profile: Path) -> tuple[int, str]:

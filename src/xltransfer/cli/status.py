@@ -10,7 +10,13 @@ from pathlib import Path
 
 from xltransfer.cli.workflow_config import load_workflow_config
 from xltransfer.config import Grid
-from xltransfer.grid_status import SLURM_LOGDIR, Evidence, grid_status, query_squeue, render_text
+from xltransfer.planning.grid_status import (
+    SLURM_LOGDIR,
+    Evidence,
+    grid_status,
+    query_squeue,
+    render_text,
+)
 
 
 def main(argv: list[str] | None = None) -> None:

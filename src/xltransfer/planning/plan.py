@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from xltransfer.config import Grid, expected_job_counts, stage_hyperparameters
-from xltransfer.dataset_files import CARD, DatasetLayoutError, read_card, split_files
-from xltransfer.tasks import TaskSpec, load_registry
+from xltransfer.data.dataset_files import CARD, DatasetLayoutError, read_card, split_files
+from xltransfer.data.tasks import TaskSpec, load_registry
 
 BYTES_PER_PARAMETER = 4  # checkpoints are fp32 safetensors
 # An Accelerate resume state holds the model and AdamW's two moments; train.save_resume_state

@@ -3,7 +3,7 @@
 For each (model, target) and candidate set, every predictor (each similarity method, the
 training-set size of the source, and a uniformly random order) ranks the candidate sources, and
 the ranking is scored, per k, against the non-English means of the primary metric
-(`xltransfer.ranking` defines each metric and cites its source):
+(`xltransfer.analysis.ranking` defines each metric and cites its source):
 
 - ``ndcg``: NDCG@k against the gains, with the gain definition `ranking.ndcg`
   (``exponential_rank`` after Vu et al., 2020, or ``linear_gain``);
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xltransfer.analysis import primary_rows
-from xltransfer.ranking import (
+from xltransfer.analysis.gains import primary_rows
+from xltransfer.analysis.ranking import (
     ALL,
     NDCG_DEFINITIONS,
     REGRET_DEFINITIONS,

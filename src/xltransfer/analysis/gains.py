@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xltransfer.inference import (
+from xltransfer.analysis.inference import (
     INTERVALS,
     POOLINGS,
     adjust_pvalues,
@@ -20,8 +20,8 @@ from xltransfer.inference import (
     source_permutation_pvalue,
     within_strata,
 )
+from xltransfer.analysis.stats import STATISTICS, correlations
 from xltransfer.io import read_parquets_checked
-from xltransfer.stats import STATISTICS, correlations
 
 SCORE_KEY = ["model", "source", "target", "language", "seed", "metric"]
 GAIN_COLUMNS = [
@@ -223,7 +223,7 @@ class InferenceSettings:
     `pooled`: how similarity and gain are transformed within each target before the pooled
     correlation (`within_target_rank`, `z_score` or `raw`); `interval`: `jackknife` (over
     sources, Fisher z) or the `bca` or `percentile` bootstrap over sources; `mixed_model`: the
-    variant of `xltransfer.mixed_model.mixed_effects`.
+    variant of `xltransfer.analysis.mixed_model.mixed_effects`.
     """
 
     bootstrap_resamples: int = 2000
@@ -337,7 +337,7 @@ def correlate(
     adjusted (Holm or Benjamini-Hochberg) within its family: one model, scope and statistic.
     The permutation p-values are exact under exchangeable sources (pooled: source labels permuted
     jointly across targets); the intervals are approximate (jackknife by default), see
-    xltransfer.inference. `source_language=None`: no language axis, every row is zero-shot.
+    xltransfer.analysis.inference. `source_language=None`: no language axis, every row is zero-shot.
     `scopes` limits the scopes computed (the calibration benchmark computes only what it checks).
     """
     settings = settings or InferenceSettings()

@@ -24,12 +24,12 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from xltransfer.architectures import (
+from xltransfer.logs import progress
+from xltransfer.models.architectures import (
     SpanCorruptionCollator,
     build_pretraining_model,
     train_family_tokenizer,
 )
-from xltransfer.logs import progress
 from xltransfer.spec import PretrainSpec
 
 log = logging.getLogger(__name__)

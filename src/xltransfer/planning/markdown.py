@@ -1,10 +1,10 @@
-"""A cost plan (xltransfer.plan) as Markdown tables, readable in a terminal and on GitHub."""
+"""A cost plan (xltransfer.planning.plan) as Markdown tables, for a terminal and GitHub."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from xltransfer.plan import FAMILIES, STATE_COPIES, STATES_KEPT, Plan
+from xltransfer.planning.plan import FAMILIES, STATE_COPIES, STATES_KEPT, Plan
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:

@@ -17,14 +17,14 @@ from accelerate.utils import ProjectConfiguration, broadcast, parse_flag_from_en
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
-from xltransfer.batches import encode_frame, make_loader
-from xltransfer.data import read_standard
-from xltransfer.devices import DeviceFacts, check_precision
-from xltransfer.evaluation import build_eval_set, score_eval_set
+from xltransfer.data.load import read_standard
+from xltransfer.evaluation.predict import build_eval_set, score_eval_set
 from xltransfer.logs import progress
-from xltransfer.models import build_classifier, load_tokenizer
+from xltransfer.models.factory import build_classifier, load_tokenizer
 from xltransfer.results import package_versions
 from xltransfer.spec import FinetuneSpec, Hyperparameters
+from xltransfer.training.devices import DeviceFacts, check_precision
+from xltransfer.training.loaders import encode_frame, make_loader
 
 log = get_logger(__name__)
 SUMMARY_FILE = "training_summary.json"
@@ -350,7 +350,7 @@ def pinned_to_commit(spec: FinetuneSpec) -> FinetuneSpec:
     checkpoint's summary and every score row record the exact weights."""
     if spec.staged is None:
         return spec
-    from xltransfer.staging import commit_of, require_staged
+    from xltransfer.data.staging import commit_of, require_staged
 
     require_staged(spec.staged)
     return replace(spec, revision=commit_of(spec.staged))

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xltransfer.alignment import ALIGNED_SUFFIX, cross_fit_alignment
+from xltransfer.evaluation.alignment import ALIGNED_SUFFIX, cross_fit_alignment
 from xltransfer.results import score_rows
 
 log = logging.getLogger(__name__)
@@ -220,8 +220,8 @@ def evaluate_retrieval_shard(
     `test` (and `dev` when mining) to standardised splits. The encoder is loaded once."""
     import torch
 
-    from xltransfer.data import read_standard
-    from xltransfer.embeddings import frozen_encoder, pool_states
+    from xltransfer.data.load import read_standard
+    from xltransfer.similarity.embeddings import frozen_encoder, pool_states
 
     torch.set_num_threads(threads)
     tokenizer, encoder = frozen_encoder(str(encoder_path), revision)

@@ -1,18 +1,24 @@
 """The run's summary page for `snakemake --report`: question, configuration, answer and tables.
 
-Plots reach the report as their own items; this page holds what a plot cannot: the exact numbers
-of the correlation table (intervals, permutation and adjusted p-values), the pooled mixed model,
-the source-selection metrics, and the configuration that produced them.
+The page holds what a plot cannot: the exact numbers of the correlation table (intervals,
+permutation and adjusted p-values), the pooled mixed model, the source-selection metrics, and the
+configuration that produced them. Each plot is embedded beside the table it summarises (the gain
+heatmap beside the gain table, similarity against gain beside the correlations, the transfer gap
+beside its table) as a base64 data URI, so the page is one self-contained file a reader can look
+at instead of read. The plots also reach the report as their own items.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+from collections.abc import Mapping
+from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from xltransfer.answer import METHOD_NAMES
+from xltransfer.report.answer import METHOD_NAMES
 
 QUESTION = (
     "Does task similarity, measured by a task taxonomy or by task embeddings, predict the "
@@ -33,7 +39,16 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 .answer { border-left: 4px solid #4a7; padding: 0.4em 1em; background: #f4faf6; }
+.beside { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+.beside > .table { overflow-x: auto; max-width: 100%; }
+.beside > figure { flex: 1 1 28em; margin: 0.5em 0 1.5em; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; }
 """
+# The plots the page embeds, by the name the workflow gives them; `transfer_gap` only where
+# targets are fine-tuned (Choi et al.'s gap needs the target-only baseline's English score).
+PLOTS = ("heatmap", "scatter", "transfer_gap")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _interval(low: float, high: float, digits: int = 2) -> str:
@@ -149,8 +164,46 @@ def gain_table(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def transfer_gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
+    """The transfer gap (% of the English score lost) per (model, target) and language, with
+    the English score and the mean over languages."""
+    rows = gaps.sort_values(["model", "target", "language"])
+    wide = rows.pivot_table(
+        index=["model", "target"], columns="language", values="gap_percent", sort=False
+    )
+    english = rows.groupby(["model", "target"], sort=False)["english"].first()
+    table = wide.map("{:.1f}".format)
+    table.insert(0, "English score", english.reindex(wide.index).map("{:.3f}".format))
+    table["mean gap (%)"] = wide.mean(axis=1).map("{:.1f}".format)
+    table.columns.name = None
+    return table.reset_index()
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, escape=True)
+
+
+def _figure(path: Path | str, alt: str, caption: str) -> str:
+    """A PNG file as an inline <figure> (a base64 data URI), so the page needs no other file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"summary page: the plot {path} is missing") from None
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError(f"summary page: the plot {path} is not a PNG file")
+    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return (
+        f"<figure><img src='{uri}' alt='{html.escape(alt, quote=True)}'>"
+        f"<figcaption>{caption} (<code>{html.escape(path.name)}</code>)</figcaption></figure>"
+    )
+
+
+def _beside(table: str, figure: str | None) -> str:
+    """A table with the plot that summarises it next to it (below it where the page is narrow)."""
+    if figure is None:
+        return table
+    return f"<div class='beside'><div class='table'>{table}</div>{figure}</div>"
 
 
 def summary_page(
@@ -161,11 +214,21 @@ def summary_page(
     selection: pd.DataFrame,
     gains: pd.DataFrame,
     zero_shot: bool = True,
+    plots: Mapping[str, Path | str] | None = None,
+    transfer_gap: pd.DataFrame | None = None,
 ) -> str:
-    """A self-contained HTML page: the question, the answer, the tables and the configuration.
+    """A self-contained HTML page: the question, the answer, the tables, their plots and the
+    configuration.
 
     `gains` is the gain summary (one row per model, source and target). `zero_shot` False (a
-    published table without a language axis) speaks of the transfer gain, with no languages."""
+    published table without a language axis) speaks of the transfer gain, with no languages.
+    `plots` maps `heatmap`, `scatter` and (optionally) `transfer_gap` to PNG files, each embedded
+    beside its table; a named file that is missing or not a PNG is an error naming it.
+    `transfer_gap` is the transfer-gap table, shown with its plot where the run has one."""
+    plots = dict(plots or {})
+    unknown = sorted(set(plots) - set(PLOTS))
+    if unknown:
+        raise KeyError(f"summary page: unknown plots {unknown}; known: {list(PLOTS)}")
     shown = {key: config[key] for key in CONFIG_SECTIONS if key in config}
     gain = "zero-shot gain" if zero_shot else "transfer gain"
     averaged = (
@@ -178,6 +241,38 @@ def summary_page(
     per_target_selection = selection.assign(
         predictor=selection["predictor"].map(lambda m: METHOD_NAMES.get(m, m))
     )
+    heatmap = scatter = gap_figure = None
+    if "heatmap" in plots:
+        heatmap = _figure(
+            plots["heatmap"],
+            f"Heatmap of the {gain} per source and target",
+            f"{gain.capitalize()} per source (rows) and target (columns).",
+        )
+    if "scatter" in plots:
+        scatter = _figure(
+            plots["scatter"],
+            f"Similarity against {gain}, one panel per method",
+            f"Similarity against {gain} per method, one point per (source, target) pair, "
+            "with a least-squares line and the pooled Spearman correlation.",
+        )
+    if "transfer_gap" in plots:
+        gap_figure = _figure(
+            plots["transfer_gap"],
+            "Transfer gap per target task and language",
+            "Share of the English score the target-only baseline loses per language; "
+            "the black bar is the mean over languages.",
+        )
+    gap_section = []
+    if transfer_gap is not None or gap_figure is not None:
+        gap_section = [
+            "<h2>Transfer gap</h2>",
+            "<p>The share of the English score (%) that the target-only baseline "
+            "(<code>none</code>) loses in each language, mean over seeds (Choi et al. 2021).</p>",
+            _beside(
+                "" if transfer_gap is None else _table(transfer_gap_table(transfer_gap)),
+                gap_figure,
+            ),
+        ]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>xltransfer: {html.escape(str(config.get('run', '')))}</title>",
@@ -189,13 +284,13 @@ def summary_page(
         f"<p>{gain.capitalize()} of each source over the target-only baseline (primary metric, "
         f"{averaged}). A gain whose spread across seeds exceeds it is not a finding on its "
         "own.</p>",
-        _table(gain_table(gains)),
+        _beside(_table(gain_table(gains)), heatmap),
         "<h2>Similarity against gain</h2>",
         f"<p>Correlation of each similarity method with the {gain} ({pair_mean}), pooled over "
         "all (source, target) pairs and per target task. "
         "Intervals resample source tasks; p-values come from permutations of similarity across "
         "sources within each target and are adjusted within each family of tests.</p>",
-        _table(correlation_table(correlations)),
+        _beside(_table(correlation_table(correlations)), scatter),
         "<h2>Pooled slope</h2>",
         "<p>gain ~ standardised similarity on the (source, target) pair means, with source and "
         "target fixed effects and a t-test (<code>pair_fixed</code>, the default; "
@@ -215,6 +310,7 @@ def summary_page(
         "<details><summary>Correlations per target task and language</summary>",
         _table(per_language),
         "</details>",
+        *gap_section,
         "<h2>Configuration</h2>",
         f"<pre>{html.escape(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True))}</pre>",
         "</body></html>",

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from xltransfer.dataset_files import CARD, read_split
+from xltransfer.data.dataset_files import CARD, read_split
+from xltransfer.data.tasks import TaskSpec
 from xltransfer.io import read_parquet_checked, unreadable_parquets
-from xltransfer.tasks import TaskSpec
 
 if TYPE_CHECKING:  # imported where used: a training job reads only standardised splits
     import datasets
@@ -205,7 +205,7 @@ def standardize(
     if task.head == "qa":
         return _qa_frame(task, dataset, where)
     if task.head == "multiple_choice":
-        from xltransfer.multiple_choice import choice_frame
+        from xltransfer.kinds.multiple_choice import choice_frame
 
         return choice_frame(task, dataset, where)
     if task.head == "retrieval":

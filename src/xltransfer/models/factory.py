@@ -15,9 +15,9 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from xltransfer.bi_encoder import BiEncoder, is_bi_encoder
-from xltransfer.carry_over import carry_encoder
-from xltransfer.checkpoints import checked_checkpoint
+from xltransfer.models.bi_encoder import BiEncoder, is_bi_encoder
+from xltransfer.models.carry_over import carry_encoder
+from xltransfer.models.checkpoints import checked_checkpoint
 from xltransfer.spec import TaskHead
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 def load_tokenizer(name_or_path: str, revision: str | None = None) -> PreTrainedTokenizerBase:
     """Tokenizer of a local folder (trust_remote_code stays off). Every model load starts here,
     so a Hub id that was never staged stops at once instead of reaching for the network."""
-    from xltransfer.staging import STAGE_RULE, StagingError
-    from xltransfer.tasks import is_local_reference
+    from xltransfer.data.staging import STAGE_RULE, StagingError
+    from xltransfer.data.tasks import is_local_reference
 
     if not is_local_reference(str(name_or_path)):
         raise StagingError(

@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from xltransfer.simulation import GridShape, minimum_detectable_effect
+from xltransfer.analysis.simulation import GridShape, minimum_detectable_effect
 
 METHOD_NAMES = {
     "taxonomy": "Taxonomy",

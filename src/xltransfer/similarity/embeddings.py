@@ -13,7 +13,8 @@
 * The head-input probe (`head_input_probe_embedding`), a cheap baseline: the squared gradient
   at the probe head's input, which for every one-weight-vector head is mean((p − y)²)·w⊙w,
   the squared probe weights times a scalar.
-* Vu et al.'s TaskEmb on the checkpoint fine-tuned on each task is `xltransfer.task_fisher`.
+* Vu et al.'s TaskEmb on the checkpoint fine-tuned on each task is
+  `xltransfer.similarity.task_fisher`.
 
 Multiple-choice tasks are read as (context, question + choice) pairs, the unit a choice head
 scores: TextEmb averages each example's pairs; the probes' head is a linear scorer with a softmax
@@ -32,14 +33,14 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
-from xltransfer.batches import answer_windows, encode_frame, make_loader, sentence_texts
-from xltransfer.checkpoints import checked_checkpoint
-from xltransfer.data import ANSWER_START, CHOICES
-from xltransfer.models import load_tokenizer
-from xltransfer.multiple_choice import choice_head_gradients, choice_pairs, encode_choices
-from xltransfer.similarity import pairwise_similarity
-from xltransfer.task_fisher import sample_frame
-from xltransfer.token_labels import IGNORED_LABEL
+from xltransfer.data.load import ANSWER_START, CHOICES
+from xltransfer.kinds.multiple_choice import choice_head_gradients, choice_pairs, encode_choices
+from xltransfer.kinds.token_labels import IGNORED_LABEL
+from xltransfer.models.checkpoints import checked_checkpoint
+from xltransfer.models.factory import load_tokenizer
+from xltransfer.similarity.measures import pairwise_similarity
+from xltransfer.similarity.task_fisher import sample_frame
+from xltransfer.training.loaders import answer_windows, encode_frame, make_loader, sentence_texts
 
 EMBEDDING_COLUMNS = ["model", "task", "method", "component", "vector"]
 
@@ -397,7 +398,7 @@ def fit_probe_head(features: np.ndarray, labels: np.ndarray, head: str) -> Probe
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.preprocessing import StandardScaler
 
-    from xltransfer.multiple_choice import fit_choice_head
+    from xltransfer.kinds.multiple_choice import fit_choice_head
 
     width = features.shape[-1]
     scaler = StandardScaler().fit(features.reshape(-1, width))

@@ -13,12 +13,12 @@ from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel
 
-from xltransfer.batches import encode_frame, make_loader
-from xltransfer.metrics import compute_metrics
-from xltransfer.qa_features import QAWindows, best_answers, make_windows
-from xltransfer.qa_metrics import squad_scores
-from xltransfer.tagging_metrics import entity_scores, tag_scores, word_level
-from xltransfer.token_labels import IGNORED_LABEL
+from xltransfer.kinds.metrics import compute_metrics
+from xltransfer.kinds.qa_features import QAWindows, best_answers, make_windows
+from xltransfer.kinds.qa_metrics import squad_scores
+from xltransfer.kinds.tagging_metrics import entity_scores, tag_scores, word_level
+from xltransfer.kinds.token_labels import IGNORED_LABEL
+from xltransfer.training.loaders import encode_frame, make_loader
 
 
 def _inputs(batch: dict) -> dict:

@@ -9,14 +9,14 @@ import pandas as pd
 import torch
 from accelerate import Accelerator
 
-from xltransfer.bi_encoder import aligned_sts_scores, sentence_embeddings
-from xltransfer.checkpoints import checked_checkpoint
-from xltransfer.data import read_standard
-from xltransfer.evaluation import build_eval_set, score_eval_set
-from xltransfer.models import head_class, load_tokenizer
+from xltransfer.data.load import read_standard
+from xltransfer.evaluation.predict import build_eval_set, score_eval_set
+from xltransfer.models.bi_encoder import aligned_sts_scores, sentence_embeddings
+from xltransfer.models.checkpoints import checked_checkpoint
+from xltransfer.models.factory import head_class, load_tokenizer
 from xltransfer.results import score_rows
 from xltransfer.spec import Hyperparameters, TaskHead
-from xltransfer.train import read_summary
+from xltransfer.training.loop import read_summary
 
 log = logging.getLogger(__name__)
 

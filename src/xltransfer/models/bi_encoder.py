@@ -174,8 +174,8 @@ def aligned_sts_scores(
     An orthogonal map (procrustes) keeps every angle, so it cannot change a within-language
     cosine: its aligned scores equal the plain ones, and only `least_squares` can differ.
     """
-    from xltransfer.alignment import ALIGNED_SUFFIX, cross_fit_alignment
-    from xltransfer.metrics import compute_metrics
+    from xltransfer.evaluation.alignment import ALIGNED_SUFFIX, cross_fit_alignment
+    from xltransfer.kinds.metrics import compute_metrics
 
     if len(foreign) != len(english):
         raise ValueError(

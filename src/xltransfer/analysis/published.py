@@ -46,9 +46,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xltransfer.analysis import GAIN_COLUMNS, compute_gains
+from xltransfer.analysis.gains import GAIN_COLUMNS, compute_gains
 from xltransfer.names import ALPHABET, is_safe_name
-from xltransfer.similarity import describe_missing, missing_facets
+from xltransfer.similarity.measures import describe_missing, missing_facets
 
 RESULT_DEFAULTS = {"language": "avg", "seed": 0}  # language `avg`: no language axis
 OPTIONAL_COLUMNS = ("model", "language", "seed", "metric", "note")

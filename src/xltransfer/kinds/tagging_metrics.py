@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xltransfer.token_labels import IGNORED_LABEL
+from xltransfer.kinds.token_labels import IGNORED_LABEL
 
 
 def _checked(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> None:

@@ -59,10 +59,10 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
-from xltransfer.batches import encode_frame, make_loader
-from xltransfer.checkpoints import checked_checkpoint
-from xltransfer.models import checkpoint_head_class, load_tokenizer
-from xltransfer.token_labels import IGNORED_LABEL
+from xltransfer.kinds.token_labels import IGNORED_LABEL
+from xltransfer.models.checkpoints import checked_checkpoint
+from xltransfer.models.factory import checkpoint_head_class, load_tokenizer
+from xltransfer.training.loaders import encode_frame, make_loader
 
 LABELS = ("gold", "sampled")
 ESTIMATORS = ("per_example", "batch")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xltransfer.dataset_files import CARD, read_card, split_files
+from xltransfer.data.dataset_files import CARD, read_card, split_files
 from xltransfer.io import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -300,7 +300,7 @@ def stage_requests(config: dict[str, Any], grid, registry) -> dict[str, dict[str
     """What staging fetches for a grid: per kind ("models", "datasets"), per Hub id, one
     request. Two entries asking one repository at different revisions are refused."""
     from xltransfer.config import ConfigError
-    from xltransfer.tasks import is_local_reference
+    from xltransfer.data.tasks import is_local_reference
 
     asked: dict[tuple[str, str], tuple[str, str]] = {}
 

@@ -13,11 +13,11 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from xltransfer.bi_encoder import SentencePairCollator, encode_sentence_pairs
-from xltransfer.data import ANSWER_START
-from xltransfer.multiple_choice import ChoiceCollator, encode_choices
-from xltransfer.qa_features import make_windows
-from xltransfer.token_labels import IGNORED_LABEL, encode_tagged_words
+from xltransfer.data.load import ANSWER_START
+from xltransfer.kinds.multiple_choice import ChoiceCollator, encode_choices
+from xltransfer.kinds.qa_features import make_windows
+from xltransfer.kinds.token_labels import IGNORED_LABEL, encode_tagged_words
+from xltransfer.models.bi_encoder import SentencePairCollator, encode_sentence_pairs
 
 log = logging.getLogger(__name__)
 

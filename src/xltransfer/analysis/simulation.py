@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from xltransfer.analysis import InferenceSettings, correlate, zero_shot_pairs
-from xltransfer.inference import bootstrap_ci, permutation_pvalue
-from xltransfer.mixed_model import mixed_effects
+from xltransfer.analysis.gains import InferenceSettings, correlate, zero_shot_pairs
+from xltransfer.analysis.inference import bootstrap_ci, permutation_pvalue
+from xltransfer.analysis.mixed_model import mixed_effects
 
 
 @dataclass(frozen=True)

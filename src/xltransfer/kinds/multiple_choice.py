@@ -20,8 +20,8 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from xltransfer.data import CHOICES, DatasetError, _checked_label_names, _class_id
-from xltransfer.tasks import TaskSpec
+from xltransfer.data.load import CHOICES, DatasetError, _checked_label_names, _class_id
+from xltransfer.data.tasks import TaskSpec
 
 if TYPE_CHECKING:  # annotations only: a training job never imports `datasets`
     import datasets

@@ -1,0 +1,1 @@
+"""Gains, correlations, statistics and source selection."""

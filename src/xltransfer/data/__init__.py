@@ -1,0 +1,1 @@
+"""Task registry, dataset loading, Hub-shaped dataset files and staging."""

@@ -1,0 +1,1 @@
+"""Zero-shot evaluation: predictions, scores and retrieval."""

@@ -1,0 +1,1 @@
+"""One module per task kind: what differs between classification, tagging, QA, ..."""

@@ -1,0 +1,1 @@
+"""Building and loading models: families, heads, the bi-encoder, carry-over."""

@@ -1,0 +1,1 @@
+"""Cost plans and live status of a grid."""

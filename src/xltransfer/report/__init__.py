@@ -1,0 +1,1 @@
+"""The answer, plots and the summary page."""

@@ -1,0 +1,1 @@
+"""Task similarity: TextEmb, TaskEmb, probes and the measures over them."""

@@ -1,0 +1,1 @@
+"""Fine-tuning and pretraining: the loop, loaders, launcher and device checks."""
