@@ -20,9 +20,9 @@ from accelerate.utils import set_seed
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 from xltransfer.data.load import read_standard
+from xltransfer.kinds import get_kind
 from xltransfer.models.factory import build_classifier, load_tokenizer
 from xltransfer.spec import Hyperparameters, TaskHead
-from xltransfer.training.loaders import encode_frame, make_loader
 from xltransfer.training.loop import (
     TrainState,
     build_accelerator,
@@ -32,6 +32,7 @@ from xltransfer.training.loop import (
 )
 
 HEAD = TaskHead("xnli", "classification", ("entailment", "neutral", "contradiction"), "accuracy")
+KIND = get_kind(HEAD.head)
 
 
 def hyperparameters(batch: int) -> Hyperparameters:
@@ -55,7 +56,7 @@ def ours(model_dir: str, examples: list[dict], tokenizer, hp: Hyperparameters) -
     set_seed(0)
     accelerator = build_accelerator(hp)
     model, _ = build_classifier(model_dir, None, HEAD, None)
-    loader = make_loader(examples, tokenizer, hp.per_device_batch_size, shuffle=True, seed=0)
+    loader = KIND.loader(examples, tokenizer, hp.per_device_batch_size, shuffle=True, seed=0)
     optimizer = build_optimizer(model, hp)
     scheduler = build_scheduler(optimizer, hp, len(loader), 1)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
@@ -109,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tokenizer = load_tokenizer(args.model)
-    examples = encode_frame(read_standard(Path(args.train)), tokenizer, 64, "classification")
+    examples = KIND.encode(read_standard(Path(args.train)), tokenizer, 64)
     hp = hyperparameters(args.batch)
     rates = {"xltransfer": [], "Trainer": []}
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits both alike

@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import toy_pairs
 
+from xltransfer.kinds import get_kind
 from xltransfer.similarity.embeddings import cosine_similarities, text_embedding
 
 
@@ -60,7 +61,7 @@ def test_probe_gradient_equals_autograd_through_the_fitted_head(n_classes):
     rng = np.random.default_rng(n_classes)
     features = rng.normal(size=(40, 5))
     labels = rng.integers(0, n_classes, size=40)
-    ours = head_input_gradients(features, labels, "classification")
+    ours = head_input_gradients(features, labels, "softmax")
     fit = LogisticRegression(max_iter=5000).fit(features, labels)  # the same convex fit
     x = torch.tensor(features, requires_grad=True)
     weight, bias = torch.tensor(fit.coef_), torch.tensor(fit.intercept_)
@@ -87,7 +88,7 @@ def test_probe_regression_gradient_by_hand():
     fit = Ridge(alpha=1.0).fit(features, labels)
     residual = features @ fit.coef_ + fit.intercept_ - labels
     np.testing.assert_allclose(
-        head_input_gradients(features, labels, "regression"), residual[:, None] * fit.coef_
+        head_input_gradients(features, labels, "ridge"), residual[:, None] * fit.coef_
     )
 
 
@@ -95,16 +96,22 @@ def test_head_input_probe_embedding_separates_tasks_by_their_labels(tiny_model_d
     from xltransfer.similarity.embeddings import head_input_probe_embedding
 
     frame = toy_pairs(40, seed=2)
-    same = head_input_probe_embedding(str(tiny_model_dir), frame, head="classification", seed=0)
-    again = head_input_probe_embedding(str(tiny_model_dir), frame, head="classification", seed=0)
+    same = head_input_probe_embedding(
+        str(tiny_model_dir), frame, kind=get_kind("classification"), seed=0
+    )
+    again = head_input_probe_embedding(
+        str(tiny_model_dir), frame, kind=get_kind("classification"), seed=0
+    )
     shuffled = frame.assign(label=frame["label"].sample(frac=1, random_state=3).to_numpy())
-    other = head_input_probe_embedding(str(tiny_model_dir), shuffled, head="classification", seed=0)
+    other = head_input_probe_embedding(
+        str(tiny_model_dir), shuffled, kind=get_kind("classification"), seed=0
+    )
     assert same.shape == (32,) and (same >= 0).all()
     np.testing.assert_array_equal(same, again)  # a function of the data alone
     assert not np.allclose(same, other)  # the labels, not only the text, shape it
     with pytest.raises(ValueError, match="single label"):
         head_input_probe_embedding(
-            str(tiny_model_dir), frame.assign(label=0), head="classification", seed=0
+            str(tiny_model_dir), frame.assign(label=0), kind=get_kind("classification"), seed=0
         )
 
 
@@ -116,7 +123,7 @@ def test_head_input_probe_of_a_binary_task_is_a_scalar_times_the_squared_weights
 
     frame = toy_pairs(30, seed=5)
     ours = head_input_probe_embedding(
-        str(tiny_model_dir), frame, head="classification", n_examples=None
+        str(tiny_model_dir), frame, kind=get_kind("classification"), n_examples=None
     )
     features, y = pooled_states(str(tiny_model_dir), frame), frame["label"].to_numpy()
     fit = LogisticRegression(max_iter=5000).fit(features, y)
@@ -137,7 +144,7 @@ def test_task2vec_fisher_equals_a_per_example_autograd_loop(tiny_model_dir):
 
     frame = toy_pairs(8, seed=4)
     ours = task2vec_embedding(
-        str(tiny_model_dir), frame, head="classification", n_examples=None, labels="gold"
+        str(tiny_model_dir), frame, kind=get_kind("classification"), n_examples=None, labels="gold"
     )
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     encoder = AutoModel.from_pretrained(tiny_model_dir).eval()
@@ -172,7 +179,8 @@ def test_task2vec_sampled_labels_are_seeded(tiny_model_dir):
     from xltransfer.similarity.embeddings import task2vec_embedding
 
     frame = toy_pairs(10, seed=6)
-    options = {"head": "classification", "n_examples": None}  # the same examples every time
+    # The same examples every time.
+    options = {"kind": get_kind("classification"), "n_examples": None}
     first = task2vec_embedding(str(tiny_model_dir), frame, **options, seed=0)
     again = task2vec_embedding(str(tiny_model_dir), frame, **options, seed=0)
     other = task2vec_embedding(str(tiny_model_dir), frame, **options, seed=1)
@@ -190,7 +198,7 @@ def test_sampled_labels_follow_the_probe_distribution():
     one = torch.ones(1, dtype=torch.float64)
     # logits (0, log 4) give p = (0.2, 0.8) on every unit.
     classifier = ProbeHead(
-        "classification", 0 * one, one, torch.tensor([[0.0], [1.0]]), torch.tensor([0.0, 0.0])
+        "softmax", 0 * one, one, torch.tensor([[0.0], [1.0]]), torch.tensor([0.0, 0.0])
     )
     states = [torch.full((4000, 1), float(np.log(4)))]
     draws = sample_probe_labels(classifier, states, torch.Generator().manual_seed(0))[0]
@@ -199,7 +207,7 @@ def test_sampled_labels_follow_the_probe_distribution():
     assert torch.equal(draws, repeat)
     # Regression: y ~ N(ŷ, variance), ŷ = 2·x + 1 = 3 at x = 1.
     ridge = ProbeHead(
-        "regression", 0 * one, one, torch.tensor([[2.0]]), torch.tensor([1.0]), variance=0.25
+        "ridge", 0 * one, one, torch.tensor([[2.0]]), torch.tensor([1.0]), variance=0.25
     )
     ys = torch.cat(
         sample_probe_labels(ridge, [torch.ones(1, 1)] * 4000, torch.Generator().manual_seed(1))
@@ -218,7 +226,7 @@ def test_probe_head_standardises_its_features(n_classes):
     rng = np.random.default_rng(n_classes)
     features = rng.normal(size=(60, 4)) * np.array([0.1, 1.0, 3.0, 10.0]) + 3.0
     labels = rng.integers(0, n_classes, size=60)
-    probe, scaled = (fit_probe_head(x, labels, "classification") for x in (features, features * 10))
+    probe, scaled = (fit_probe_head(x, labels, "softmax") for x in (features, features * 10))
     p = probe.scores(torch.tensor(features)).softmax(-1).numpy()
     np.testing.assert_allclose(scaled.scores(torch.tensor(features * 10)).softmax(-1), p, atol=1e-8)
     pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
@@ -239,7 +247,7 @@ def test_probe_head_regression_is_standardised_ridge_with_its_residual_variance(
     rng = np.random.default_rng(0)
     features = rng.normal(size=(50, 3)) * np.array([0.1, 1.0, 30.0])
     y = features @ np.array([4.0, -1.0, 0.05]) + rng.normal(size=50)
-    probe, scaled = (fit_probe_head(x, y, "regression") for x in (features, features * 10))
+    probe, scaled = (fit_probe_head(x, y, "ridge") for x in (features, features * 10))
     z = StandardScaler().fit_transform(features)
     fit = Ridge(alpha=1.0).fit(z, y)
     np.testing.assert_allclose(probe.scores(torch.tensor(features)), fit.predict(z), atol=1e-8)
@@ -310,10 +318,11 @@ def test_text_embedding_reads_every_qa_window(tiny_model_dir):
         windows += [{"input_ids": torch.tensor([ids])} for ids in encoded["input_ids"]]
     assert len(windows) > 4
     expected = _pooled_rows(tiny_model_dir, windows).mean(0).numpy()
-    ours = text_embedding(str(tiny_model_dir), frame, n_examples=None, max_length=24)
+    qa = get_kind("qa")
+    ours = text_embedding(str(tiny_model_dir), frame, n_examples=None, max_length=24, kind=qa)
     np.testing.assert_allclose(ours, expected, atol=1e-5)
     truncated = text_embedding(
-        str(tiny_model_dir), frame, n_examples=None, max_length=24, qa_windows=False
+        str(tiny_model_dir), frame, n_examples=None, max_length=24, qa_windows=False, kind=qa
     )
     assert not np.allclose(truncated, expected, atol=1e-3)
 
@@ -336,7 +345,6 @@ def test_task2vec_token_fisher_reads_each_word_first_sub_token(tiny_model_dir):
     from transformers import AutoModel, AutoTokenizer
 
     from xltransfer.similarity.embeddings import task2vec_embedding
-    from xltransfer.training.loaders import encode_frame
 
     kinds = {"dog": 1, "cat": 1, "bird": 1, "sees": 2, "likes": 2, "follows": 2}
     words = [row.text_a.split() for row in toy_pairs(6, seed=9).itertuples()]
@@ -344,12 +352,12 @@ def test_task2vec_token_fisher_reads_each_word_first_sub_token(tiny_model_dir):
         {"text_a": words, "text_b": None, "label": [[kinds.get(w, 0) for w in s] for s in words]}
     )
     ours = task2vec_embedding(
-        str(tiny_model_dir), frame, head="token", n_examples=None, labels="gold"
+        str(tiny_model_dir), frame, kind=get_kind("token"), n_examples=None, labels="gold"
     )
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     encoder = AutoModel.from_pretrained(tiny_model_dir).eval()
     rows = []
-    for encoded in encode_frame(frame, tokenizer, 128, "token"):
+    for encoded in get_kind("token").encode(frame, tokenizer, 128):
         scored = [t for t, tag in enumerate(encoded["labels"]) if tag != -100]
         tags = torch.tensor([encoded["labels"][t] for t in scored])
         rows.append((torch.tensor([encoded["input_ids"]]), scored, tags))
@@ -390,7 +398,7 @@ def test_task2vec_choice_fisher_has_a_softmax_over_the_choices(tiny_model_dir):
         }
     )
     ours = task2vec_embedding(
-        str(tiny_model_dir), frame, head="multiple_choice", n_examples=None, labels="gold"
+        str(tiny_model_dir), frame, kind=get_kind("multiple_choice"), n_examples=None, labels="gold"
     )
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     encoder = AutoModel.from_pretrained(tiny_model_dir).eval()

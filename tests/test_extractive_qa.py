@@ -124,6 +124,7 @@ def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, 
     assert scores["en", "f1"] == pytest.approx(state.best_score)
     assert 0 <= scores["xx", "exact_match"] <= scores["xx", "f1"] <= 1
 
+    from xltransfer.kinds import get_kind
     from xltransfer.similarity.embeddings import (
         head_input_probe_embedding,
         task2vec_embedding,
@@ -133,10 +134,11 @@ def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, 
 
     train = standardize(task, load_split(task, "en", "train"), "en", "train")
     small = {"n_examples": 20, "max_length": 32}  # the tiny model has 64 positions
-    probe = head_input_probe_embedding(str(tiny_model_dir), train, head="qa", **small)
-    task2vec = task2vec_embedding(str(tiny_model_dir), train, head="qa", **small)
+    qa = get_kind("qa")
+    probe = head_input_probe_embedding(str(tiny_model_dir), train, kind=qa, **small)
+    task2vec = task2vec_embedding(str(tiny_model_dir), train, kind=qa, **small)
     fine_tuned = fisher_components(str(out), train, **small)
-    assert text_embedding(str(tiny_model_dir), train, **small).shape == (32,)
+    assert text_embedding(str(tiny_model_dir), train, kind=qa, **small).shape == (32,)
     assert probe.shape == (32,) and (probe >= 0).all()
     assert set(task2vec) == {"layer00"} and (task2vec["layer00"] >= 0).all()
     # A span head reads every token of the last layer: attention context and output of layer 0.
@@ -147,7 +149,7 @@ def test_qa_model_trains_over_windows_and_scores_answers(squad, tiny_model_dir, 
 def test_mlqa_normalisation_scores_each_test_split_in_its_language(
     squad, tiny_model_dir, tmp_path, monkeypatch
 ):
-    import xltransfer.evaluation.predict
+    import xltransfer.kinds.extractive_qa
     from xltransfer.evaluation.zero_shot import evaluate_shard
     from xltransfer.training.loop import run_finetune
 
@@ -165,13 +167,13 @@ def test_mlqa_normalisation_scores_each_test_split_in_its_language(
     )
     run_finetune(spec, tmp_path / "model")
     languages = []
-    real = xltransfer.evaluation.predict.squad_scores
+    real = xltransfer.kinds.extractive_qa.squad_scores
 
     def recording(predictions, golds, language=None):
         languages.append(language)
         return real(predictions, golds, language)
 
-    monkeypatch.setattr(xltransfer.evaluation.predict, "squad_scores", recording)
+    monkeypatch.setattr(xltransfer.kinds.extractive_qa, "squad_scores", recording)
     evaluate_shard(
         tmp_path / "model",
         {"de": files["en", "dev"], "zh": files["en", "dev"]},

@@ -185,8 +185,8 @@ def test_word_tags_go_on_each_words_first_sub_token(family):
 
 
 def test_qa_windows_map_answers_and_keep_the_null_slot_out_of_the_context(family):
+    from xltransfer.kinds.extractive_qa import answer_windows
     from xltransfer.models.factory import load_tokenizer
-    from xltransfer.training.loaders import answer_windows
 
     architecture, model_dir = family
     tokenizer = load_tokenizer(str(model_dir))
@@ -218,15 +218,16 @@ def test_qa_windows_map_answers_and_keep_the_null_slot_out_of_the_context(family
 def test_padding_to_a_multiple_of_8_does_not_change_the_logits(family):
     from transformers import AutoModelForSequenceClassification
 
+    from xltransfer.kinds import get_kind
     from xltransfer.models.factory import load_tokenizer
-    from xltransfer.training.loaders import encode_frame, make_loader
 
     _, model_dir = family
     tokenizer = load_tokenizer(str(model_dir))
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=3).eval()
-    examples = encode_frame(toy_frame("classification", 6, 2), tokenizer, 32, "classification")
+    kind = get_kind("classification")
+    examples = kind.encode(toy_frame("classification", 6, 2), tokenizer, 32)
     plain, padded = (
-        next(iter(make_loader(examples, tokenizer, 6, shuffle=False, seed=0, mixed_precision=p)))
+        next(iter(kind.loader(examples, tokenizer, 6, shuffle=False, seed=0, mixed_precision=p)))
         for p in ("no", "bf16")
     )
     assert padded["input_ids"].shape[1] % 8 == 0
@@ -314,6 +315,7 @@ def test_checkpoints_are_safetensors_and_tied_embeddings_survive(family, checkpo
 
 
 def test_task_embeddings_are_finite_vectors_of_the_encoder_width(family, checkpoints):
+    from xltransfer.kinds import get_kind
     from xltransfer.similarity.embeddings import head_input_probe_embedding, text_embedding
     from xltransfer.similarity.task_fisher import fisher_components
 
@@ -321,11 +323,12 @@ def test_task_embeddings_are_finite_vectors_of_the_encoder_width(family, checkpo
     small = {"n_examples": 24, "max_length": 32}
     for head, (path, _) in checkpoints.items():
         train = toy_frame(head, 24, 3)
-        text = text_embedding(str(model_dir), train, **small)
+        kind = get_kind(HEADS[head].head)
+        text = text_embedding(str(model_dir), train, kind=kind, **small)
         fine_tuned = fisher_components(str(path), train, **small)
         vectors = {"text": text} | {f"fine_tuned {c}": v for c, v in fine_tuned.items()}
         if head in ("classification", "token"):
-            probe = head_input_probe_embedding(str(model_dir), train, head=head, **small)
+            probe = head_input_probe_embedding(str(model_dir), train, kind=kind, **small)
             vectors["probe"] = probe
         for name, vector in vectors.items():
             assert vector.shape == (WIDTH,), (head, name)

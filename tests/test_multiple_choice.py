@@ -316,17 +316,18 @@ def mc_source(tiny_model_dir, tmp_path_factory):
 
 
 def test_encoding_pairs_the_context_with_each_choice(tiny_model_dir):
+    from xltransfer.kinds import get_kind
     from xltransfer.models.factory import load_tokenizer
-    from xltransfer.training.loaders import encode_frame, make_loader
 
     tokenizer = load_tokenizer(str(tiny_model_dir))
     frame = toy_choices(3, 0).assign(text_b=["the", None, None])  # one row with a question
-    examples = encode_frame(frame, tokenizer, 16, "multiple_choice")
+    kind = get_kind("multiple_choice")
+    examples = kind.encode(frame, tokenizer, 16)
     for row, second in ((0, f"the {frame.loc[0, CHOICES][2]}"), (1, frame.loc[1, CHOICES][2])):
         expected = tokenizer(frame.loc[row, "text_a"], second, truncation=True, max_length=16)
         assert examples[row]["input_ids"][2] == expected["input_ids"]
     assert examples[0]["labels"] == frame.loc[0, "label"]
-    loader = make_loader(examples, tokenizer, 3, shuffle=False, seed=0, head="multiple_choice")
+    loader = kind.loader(examples, tokenizer, 3, shuffle=False, seed=0)
     batch = next(iter(loader))
     assert batch["input_ids"].shape[:2] == (3, 4)
     assert batch["labels"].tolist() == frame["label"].tolist()
@@ -378,16 +379,16 @@ def test_a_choice_head_carries_over_between_choice_tasks(mc_source, tiny_model_d
 
 
 def test_text_and_task_embeddings_of_a_choice_task_are_finite(mc_source, tiny_model_dir):
+    from xltransfer.kinds import get_kind
     from xltransfer.similarity.embeddings import head_input_probe_embedding, text_embedding
     from xltransfer.similarity.task_fisher import fisher_components
 
     checkpoint, _, train = mc_source
+    kind = get_kind("multiple_choice")
     small = {"n_examples": 40, "max_length": 16}
     vectors = {
-        "textemb": text_embedding(str(tiny_model_dir), train, **small),
-        "probe": head_input_probe_embedding(
-            str(tiny_model_dir), train, head="multiple_choice", **small
-        ),
+        "textemb": text_embedding(str(tiny_model_dir), train, kind=kind, **small),
+        "probe": head_input_probe_embedding(str(tiny_model_dir), train, kind=kind, **small),
     }
     components = fisher_components(str(checkpoint), train, **small)
     assert {"layer00.attention", "layer00.output"} <= set(components)
@@ -424,7 +425,9 @@ def test_vocabulary_overlap_reads_the_choices(tmp_path):
     paths = {"mc": tmp_path / "mc.parquet", "plain": tmp_path / "plain.parquet"}
     mc.to_parquet(paths["mc"])
     plain.to_parquet(paths["plain"])
-    frame = vocabulary_similarity(paths, 10, ["m"], ["mc"], ["plain"], tmp_path / "v.parquet")
+    heads = {"mc": "multiple_choice", "plain": "classification"}
+    output = tmp_path / "v.parquet"
+    frame = vocabulary_similarity(paths, 10, ["m"], ["mc"], ["plain"], output, heads)
     assert frame["value"].iloc[0] == pytest.approx(2 / 4)  # {quokka, yak} of 4 word types
 
 

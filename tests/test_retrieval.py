@@ -31,8 +31,8 @@ from xltransfer.evaluation.retrieval import (
     margin_matrix,
     pretrained_summary,
     retrieval_accuracy,
-    similarity_view,
 )
+from xltransfer.kinds.retrieval import Retrieval
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 XTREME_TASKS = {
@@ -204,11 +204,11 @@ def test_similarity_reads_the_english_side_and_taskemb_probes_the_pairing():
     frame = pd.DataFrame(
         {"text_a": ["ein", "zwei", "drei"], "text_b": ["one", "two", "three"], "label": 1.0}
     )
-    english, head = similarity_view(frame, "textemb")
-    assert english["text_a"].tolist() == ["one", "two", "three"] and head == "regression"
+    english, kind = Retrieval().similarity_view(frame, "textemb")
+    assert english["text_a"].tolist() == ["one", "two", "three"] and kind.name == "regression"
     assert english["text_b"].isna().all()
-    probe, head = similarity_view(frame, "taskemb", seed=3)
-    assert head == "classification" and probe["label"].tolist() == [1, 1, 1, 0, 0, 0]
+    probe, kind = Retrieval().similarity_view(frame, "taskemb", seed=3)
+    assert kind.name == "classification" and probe["label"].tolist() == [1, 1, 1, 0, 0, 0]
     gold = dict(zip(frame["text_a"], frame["text_b"], strict=True))
     negatives = probe.loc[probe["label"] == 0]
     assert all(gold[a] != b for a, b in zip(negatives["text_a"], negatives["text_b"], strict=True))

@@ -37,7 +37,7 @@ def test_ignored_positions_are_dropped_and_mismatches_refused():
 
 
 def test_entity_scores_only_for_iob_tag_sets():
-    from xltransfer.evaluation.predict import is_iob
+    from xltransfer.kinds.tagging import is_iob
 
     assert is_iob(("O", "B-PER", "I-PER", "B-LOC", "I-LOC"))
     # UD-POS's 17 UPOS tags are plain tags: seqeval would misread e.g. "INTJ" as nothing.

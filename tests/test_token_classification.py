@@ -104,6 +104,7 @@ def test_tag_names_must_match_and_tags_must_be_in_the_label_set(wikiann, tmp_pat
 
 def test_tagger_trains_and_scores_entities_zero_shot(wikiann, tiny_model_dir, tmp_path):
     from xltransfer.evaluation.zero_shot import evaluate_shard
+    from xltransfer.kinds import get_kind
     from xltransfer.similarity.embeddings import head_input_probe_embedding, text_embedding
     from xltransfer.similarity.task_fisher import fisher_components
     from xltransfer.training.loop import run_finetune
@@ -145,7 +146,9 @@ def test_tagger_trains_and_scores_entities_zero_shot(wikiann, tiny_model_dir, tm
 
     train = standardize(task, load_split(task, "en", "train"), "en", "train")
     assert text_embedding(str(tiny_model_dir), train, n_examples=20).shape == (32,)
-    probe = head_input_probe_embedding(str(tiny_model_dir), train, head="token", n_examples=20)
+    probe = head_input_probe_embedding(
+        str(tiny_model_dir), train, kind=get_kind("token"), n_examples=20
+    )
     fine_tuned = fisher_components(str(out), train, n_examples=20)
     assert probe.shape == (32,) and np.all(probe >= 0)
     assert set(fine_tuned) == {"layer00.attention", "layer00.output"}

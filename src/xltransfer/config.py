@@ -13,22 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xltransfer.data.tasks import (
-    LABELLED_HEADS,
-    METRICS_BY_HEAD,
-    TASK_TYPES,
-    TaskSpec,
-    is_local_reference,
-    load_registry,
-)
-from xltransfer.kinds.qa_metrics import ARTICLES
+from xltransfer.data.tasks import TaskSpec, is_local_reference, load_registry
+from xltransfer.errors import ConfigError
+from xltransfer.kinds import TASK_TYPES
 from xltransfer.names import name_problem
 
 BASELINE_SOURCE = "none"
-
-
-class ConfigError(ValueError):
-    """A config value that is well-formed but inconsistent; the message names the key."""
 
 
 def _check_name(key: str, name: str) -> None:
@@ -102,21 +92,23 @@ def check_config(config: dict[str, Any]) -> None:
         if len(set(values)) != len(values):
             raise ConfigError(f"experiment.{key}: duplicate entries in {values}")
     source_language = experiment["source_language"]
+    for name in experiment["sources"] + experiment["targets"]:
+        _check_architecture(f"tasks.{name}", registry[name])
     for name in experiment["sources"]:
-        if registry[name].is_retrieval:
+        if not registry[name].kind.trainable:
             raise ConfigError(
-                f"experiment.sources: {name!r} is a retrieval task, which trains nothing; it can "
-                "only be a target"
+                f"experiment.sources: {name!r} is a {registry[name].type} task, which trains "
+                "nothing; it can only be a target"
             )
-    retrieval_targets = [t for t in experiment["targets"] if registry[t].is_retrieval]
+    untrained = [t for t in experiment["targets"] if not registry[t].kind.trainable]
     if (
-        retrieval_targets
+        untrained
         and "taskemb" in config["similarity"]["methods"]
         and config["similarity"]["taskemb_model"] == "fine_tuned"
     ):
         raise ConfigError(
             f"similarity.taskemb_model: 'fine_tuned' needs a checkpoint fine-tuned on every task, "
-            f"and the retrieval targets {retrieval_targets} have none; use 'task2vec' (or "
+            f"and the retrieval targets {untrained} have none; use 'task2vec' (or "
             "'head_input_probe')"
         )
     for role in ("sources", "targets"):
@@ -152,11 +144,11 @@ def check_config(config: dict[str, Any]) -> None:
         )
     if "taskemb" in methods and config["similarity"]["taskemb_model"] == "fine_tuned":
         for name in experiment["sources"] + experiment["targets"]:
-            if registry[name].architecture == "bi_encoder":
+            if not registry[name].kind.has_fisher_head:
                 raise ConfigError(
-                    f"tasks.{name}.architecture: a bi_encoder checkpoint has no task head for "
-                    "similarity.taskemb_model fine_tuned to take the Fisher at; use task2vec "
-                    "(or head_input_probe)"
+                    f"tasks.{name}.architecture: a {registry[name].architecture} checkpoint has "
+                    "no task head for similarity.taskemb_model fine_tuned to take the Fisher at; "
+                    "use task2vec (or head_input_probe)"
                 )
     if "taxonomy" in methods:
         for name in experiment["sources"] + experiment["targets"]:
@@ -219,7 +211,7 @@ def _check_windows(config: dict[str, Any], registry: dict[str, TaskSpec]) -> Non
     experiment = config["experiment"]
     for stage, tasks in (("source", experiment["sources"]), ("target", experiment["targets"])):
         for task, model in itertools.product(tasks, experiment["models"]):
-            if registry[task].head != "qa":
+            if not registry[task].kind.windowed:
                 continue
             hp = stage_hyperparameters(config, stage, task, model)
             if hp["doc_stride"] >= hp["max_length"] // 2:
@@ -259,7 +251,7 @@ def training_jobs(
     """(stage, task, model) of every fine-tuning rule's hyperparameters: train_source per
     source, train_target per target that is trained (retrieval targets are not)."""
     experiment = config["experiment"]
-    targets = [t for t in experiment["targets"] if not registry[t].is_retrieval]
+    targets = [t for t in experiment["targets"] if registry[t].kind.trainable]
     return [
         (stage, task, model)
         for stage, tasks in (("source", experiment["sources"]), ("target", targets))
@@ -393,42 +385,34 @@ def check_dataset_paths(config: dict[str, Any], workdir: str | Path) -> None:
             raise ConfigError(f"{key}: local dataset {reference!r} does not exist under {workdir}")
 
 
+def _check_architecture(key: str, task: TaskSpec) -> None:
+    """The task's type can be fine-tuned with its architecture (a kind exists for both)."""
+    if TASK_TYPES[task.type].kind_name(task.architecture) is None:
+        takes = [name for name, t in TASK_TYPES.items() if t.kind_name(task.architecture)]
+        raise ConfigError(
+            f"{key}.architecture: {task.architecture} fine-tunes task types {takes} (it scores "
+            f"sentence pairs by cosine), not {task.type!r}"
+        )
+
+
 def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
-    allowed = METRICS_BY_HEAD[task.head]
-    if task.metric not in allowed:
+    kind = task.kind
+    if task.metric not in kind.metrics:
         raise ConfigError(
             f"{key}.metric: {task.metric!r} does not fit task type {task.type!r}; "
-            f"choose one of {list(allowed)}"
+            f"choose one of {list(kind.metrics)}"
         )
-    if task.is_retrieval:
-        _check_retrieval_task(key, task)
-        return
-    if source_language not in task.languages:
+    for language in task.languages:
+        _check_name(f"{key}.languages", language)
+    if kind.trainable and source_language not in task.languages:
         raise ConfigError(
             f"{key}.languages: the source language {source_language!r} is missing; "
             "fine-tuning is done in it"
         )
-    for language in task.languages:
-        _check_name(f"{key}.languages", language)
-    needed = {"text_a", "label"} | ({"text_b"} if task.is_pair else set())
-    needed |= set(TASK_TYPES[task.type].get("requires", ()))
-    missing = needed - set(task.columns)
-    if missing:
-        raise ConfigError(f"{key}.columns: task type {task.type!r} needs {sorted(missing)}")
-    if task.head in LABELLED_HEADS and len(task.labels) < 2:
-        raise ConfigError(f"{key}.labels: a {task.type} task needs at least two label names")
-    if task.architecture == "bi_encoder" and task.type != "pair_regression":
-        raise ConfigError(
-            f"{key}.architecture: bi_encoder scores sentence pairs by cosine; it needs type "
-            f"pair_regression, not {task.type!r}"
-        )
-    if task.answer_normalization == "mlqa":
-        unknown = sorted(set(task.languages) - set(ARTICLES))
-        if task.head != "qa" or unknown:
-            raise ConfigError(
-                f"{key}.answer_normalization: mlqa normalises extractive QA answers in "
-                f"{sorted(ARTICLES)}; {task.type!r} task languages {unknown} do not fit"
-            )
+    for problem in kind.problems(task):
+        raise ConfigError(f"{key}.{problem.key}: {problem.message}")
+    if not kind.trainable:
+        return
     if task.language_rows is not None:
         unknown = sorted(set(task.language_rows.values) - set(task.languages))
         if unknown:
@@ -439,27 +423,6 @@ def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
         raise ConfigError(
             f"{key}.config: a multilingual task needs a config template with {{lang}}"
         )
-
-
-def _check_retrieval_task(key: str, task: TaskSpec) -> None:
-    """A retrieval task pairs foreign sentences with English ones and is never trained, so it
-    needs no English split; mining needs a dev split of its own to choose its threshold on."""
-    for language in task.languages:
-        _check_name(f"{key}.languages", language)
-    missing = {"text_a", "text_b"} - set(task.columns)
-    if missing:
-        raise ConfigError(
-            f"{key}.columns: a retrieval task needs text_a (the foreign sentence) and text_b "
-            f"(its English translation); {sorted(missing)} missing"
-        )
-    if task.mines_pairs and task.split_name("dev") == task.split_name("test"):
-        raise ConfigError(
-            f"{key}.splits: mining F1 chooses its threshold on the dev split, which must differ "
-            f"from the test split (both are {task.split_name('test')!r}); use metric accuracy or "
-            "give a separate dev split (BUCC's validation)"
-        )
-    if task.retrieval.margin_k < 1:
-        raise ConfigError(f"{key}.retrieval.margin_k: must be at least 1")
 
 
 def _check_train_task(
@@ -515,7 +478,7 @@ def fine_tuning_signature(
                 data.columns,
                 repr(data.language_rows),
             ],
-            "head": task.fine_tuning_head,
+            "head": task.kind.name,
             "labels": list(task.labels),
             "metric": task.metric,
             "hyperparameters": {
@@ -531,7 +494,7 @@ def shared_fine_tunes(config: dict[str, Any], registry: dict[str, TaskSpec]) -> 
     first: dict[str, str] = {}
     shared = {}
     for name in config["experiment"]["targets"]:
-        if registry[name].is_retrieval:
+        if not registry[name].kind.trainable:
             continue
         signature = fine_tuning_signature(config, registry, registry[name])
         shared[name] = first.setdefault(signature, name)
@@ -581,7 +544,7 @@ class Grid:
             retrieval_roles={
                 t: ("dev", "test") if registry[t].mines_pairs else ("test",)
                 for t in experiment["targets"]
-                if registry[t].is_retrieval
+                if not registry[t].kind.trainable
             },
             train_data={
                 name: registry[name].train_task or name
@@ -592,7 +555,7 @@ class Grid:
             aligned_targets=tuple(
                 t
                 for t in experiment["targets"]
-                if registry[t].architecture == "bi_encoder"
+                if registry[t].kind.aligns_embeddings
                 and config["analysis"]["alignment"]["method"] != "none"
             ),
             fine_tunes=fine_tunes,

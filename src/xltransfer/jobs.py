@@ -227,23 +227,20 @@ def vocabulary_similarity(
     sources: list[str],
     targets: list[str],
     output: Path,
-    heads: dict[str, str] | None = None,
+    heads: dict[str, str],
 ) -> pd.DataFrame:
     """Vocabulary overlap of every (source, task) from the tasks' English training text (a
-    retrieval task's English sentences)."""
-    from xltransfer.data.load import CHOICES, read_standard
-    from xltransfer.evaluation.retrieval import similarity_view
-    from xltransfer.training.loaders import sentence_texts
+    retrieval task's English sentences, a multiple-choice task's answers too); `heads[task]`
+    names the task's kind."""
+    from xltransfer.data.load import read_standard
+    from xltransfer.kinds import get_kind
 
     vocabularies = {}
     for task, path in train_files.items():
         frame = read_standard(Path(path))
-        if (heads or {}).get(task) == "retrieval":
-            frame, _ = similarity_view(frame, "vocab_overlap")
-        frame = sentence_texts(frame)
-        texts = [*frame["text_a"]] + ([*frame["text_b"]] if "text_b" in frame else [])
-        if CHOICES in frame:  # a multiple-choice task's words are in its answers too
-            texts += [option for options in frame[CHOICES] for option in options]
+        # What the method reads of the task (a retrieval task: its English side).
+        frame, kind = get_kind(heads[task]).similarity_view(frame, "vocab_overlap")
+        texts = kind.vocabulary_texts(frame)
         vocabularies[task] = similarity.top_vocabulary(texts, size)
         log.info("vocab_overlap %s: %d word types", task, len(vocabularies[task]))
     base = similarity.vocabulary_overlap(vocabularies, list(sources), list(targets))
@@ -347,8 +344,8 @@ def embedding_similarity(
     `task_models[model][task]` is the model that embeds the task: the pretrained encoder for
     TextEmb and the probes (`task2vec`, `head_input_probe`), the checkpoint fine-tuned on that
     task for `fine_tuned` TaskEmb (Vu et al. 2020, `xltransfer.similarity.task_fisher`).
-    `heads[task]` is the task's head kind; a retrieval task is embedded through
-    `retrieval.similarity_view`.
+    `heads[task]` names the task's kind, whose `similarity_view` says what the method reads
+    (a retrieval task: its English side, or its pairing for TaskEmb).
 
     TextEmb: one vector per task (component `mean`), compared by cosine, centred on the grid's
     mean vector under `textemb_centre`. TaskEmb `fine_tuned` and `task2vec`: one vector per
@@ -361,7 +358,7 @@ def embedding_similarity(
     import torch
 
     from xltransfer.data.load import read_standard
-    from xltransfer.evaluation.retrieval import similarity_view
+    from xltransfer.kinds import get_kind
     from xltransfer.similarity.embeddings import (
         EMBEDDING_COLUMNS,
         centred_cosine_similarities,
@@ -374,10 +371,10 @@ def embedding_similarity(
     from xltransfer.similarity.task_fisher import fisher_components
 
     frames = {task: read_standard(Path(path)) for task, path in train_files.items()}
-    heads = dict(heads)
+    kinds = {}
     for task in frames:
-        if heads[task] == "retrieval":  # no training data: its sentences, or its pairing
-            frames[task], heads[task] = similarity_view(frames[task], method, settings["seed"])
+        kind = get_kind(heads[task])
+        frames[task], kinds[task] = kind.similarity_view(frames[task], method, settings["seed"])
     taskemb_model = settings["taskemb_model"]
     components = method == "taskemb" and taskemb_model in ("fine_tuned", "task2vec")
 
@@ -392,12 +389,13 @@ def embedding_similarity(
             if settings["textemb_all_examples"]:
                 common["n_examples"] = None
             qa_windows = settings["textemb_qa_windows"]
-            return {"mean": text_embedding(path, frame, **common, qa_windows=qa_windows)}
+            vector = text_embedding(path, frame, **common, qa_windows=qa_windows, kind=kinds[task])
+            return {"mean": vector}
         if taskemb_model == "head_input_probe":
-            vector = head_input_probe_embedding(path, frame, head=heads[task], **common)
+            vector = head_input_probe_embedding(path, frame, kind=kinds[task], **common)
             return {"head_input": vector}
         if taskemb_model == "task2vec":  # Task2Vec's own labels: sampled from the probe
-            return task2vec_embedding(path, frame, head=heads[task], **common)
+            return task2vec_embedding(path, frame, kind=kinds[task], **common)
         return fisher_components(
             path,
             frame,

@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from xltransfer.data.tasks import LABELLED_HEADS, TaskSpec
+from xltransfer.data.tasks import TaskSpec
+from xltransfer.kinds import get_kind
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Hyperparameters:
 
 @dataclass(frozen=True)
 class TaskHead:
-    """What a checkpoint's head predicts: the task, its head kind and its label names."""
+    """What a checkpoint's head predicts: the task, its kind's name and its label names."""
 
     task: str
     head: str
@@ -51,8 +52,13 @@ class TaskHead:
         return language if self.answer_normalization == "mlqa" else None
 
     @property
+    def kind(self):
+        """The task kind the head belongs to (`head` is its registry name)."""
+        return get_kind(self.head)
+
+    @property
     def num_labels(self) -> int:
-        return len(self.labels) if self.head in LABELLED_HEADS else 1
+        return self.kind.num_labels(self.labels)
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ def task_head(task: TaskSpec) -> TaskHead:
     """What a registry task's fine-tuned head predicts and how its test sets are scored."""
     return TaskHead(
         task=task.name,
-        head=task.fine_tuning_head,
+        head=task.kind.name,
         labels=task.labels,
         metric=task.metric,
         answer_normalization=task.answer_normalization,

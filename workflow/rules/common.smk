@@ -326,7 +326,8 @@ def embedding_tasks():
 
 
 def embedding_heads():
-    return {task: TASKS[task].head for task in embedding_tasks()}
+    """Each embedded task's kind by name (`xltransfer.kinds`)."""
+    return {task: TASKS[task].kind.name for task in embedding_tasks()}
 
 
 def _embedding_file(task):

@@ -12,25 +12,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from xltransfer.data.dataset_files import CARD, read_split
 from xltransfer.data.tasks import TaskSpec
 from xltransfer.io import read_parquet_checked, unreadable_parquets
+from xltransfer.kinds.base import ANSWER_START, CHOICES, STANDARD_COLUMNS, DatasetError
 
 if TYPE_CHECKING:  # imported where used: a training job reads only standardised splits
     import datasets
 
-STANDARD_COLUMNS = ["text_a", "text_b", "label"]
-# Extractive QA adds the character offset of each gold answer (label holds their texts).
-ANSWER_START = "answer_start"
-# Multiple choice adds the list of candidate answers (label is the gold one's index).
-CHOICES = "choices"
-
-
-class DatasetError(ValueError):
-    """A dataset that does not match its registry entry; the message names dataset, split, row."""
+# The standard frame is the kinds' (re-exported for readers of prepared splits).
+__all__ = [
+    "ANSWER_START",
+    "CHOICES",
+    "STANDARD_COLUMNS",
+    "DatasetError",
+    "load_split",
+    "read_standard",
+    "standardize",
+]
 
 
 def load_split(
@@ -95,100 +96,6 @@ def _language_subset(
     return dataset.select([i for i, kept in enumerate(keep) if kept])
 
 
-def _label_names(dataset: datasets.Dataset, column: str) -> list[str] | None:
-    import datasets
-
-    feature = dataset.features[column]
-    # A token task's tags are a list feature of ClassLabel (Sequence or List in datasets 4+).
-    feature = getattr(feature, "feature", feature)
-    return list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
-
-
-def _checked_label_names(task: TaskSpec, dataset: datasets.Dataset, where: str) -> None:
-    names = _label_names(dataset, task.columns["label"])
-    if names is not None and names != list(task.labels):
-        raise DatasetError(
-            f"{where}: ClassLabel names {names} differ from the registry's {list(task.labels)}"
-        )
-
-
-def _class_id(task: TaskSpec, lookup: dict[str, int], value, where: str) -> int:
-    """One label as an id in the registry's order, whether stored as an id or a name."""
-    label = lookup.get(value) if isinstance(value, str) else value
-    if label is None or not 0 <= int(label) < len(task.labels):
-        raise DatasetError(f"{where}: label {value!r} is outside the label set {list(task.labels)}")
-    return int(label)
-
-
-def _class_ids(task: TaskSpec, dataset: datasets.Dataset, where: str) -> np.ndarray:
-    """Map labels to the registry's label order, whether the dataset stores ids or strings."""
-    _checked_label_names(task, dataset, where)
-    lookup = {name: i for i, name in enumerate(task.labels)}
-    values = dataset[task.columns["label"]]
-    return np.array(
-        [_class_id(task, lookup, value, f"{where} row {row}") for row, value in enumerate(values)],
-        dtype=np.int64,
-    )
-
-
-def _tag_ids(task: TaskSpec, dataset: datasets.Dataset, where: str) -> list[list[int]]:
-    """Per sentence, one tag id per word; a sentence without words or with a tag per word
-    missing is refused, naming the row."""
-    _checked_label_names(task, dataset, where)
-    lookup = {name: i for i, name in enumerate(task.labels)}
-    words, tags = dataset[task.columns["text_a"]], dataset[task.columns["label"]]
-    out = []
-    for row, (sentence, sentence_tags) in enumerate(zip(words, tags, strict=True)):
-        if not sentence:
-            raise DatasetError(f"{where} row {row}: a sentence without words")
-        if len(sentence) != len(sentence_tags):
-            raise DatasetError(
-                f"{where} row {row}: {len(sentence)} words but {len(sentence_tags)} tags"
-            )
-        out.append([_class_id(task, lookup, tag, f"{where} row {row}") for tag in sentence_tags])
-    return out
-
-
-def _qa_frame(task: TaskSpec, dataset: datasets.Dataset, where: str) -> pd.DataFrame:
-    """Question, context, answer texts and starts; an answer not found at its start in the
-    context is refused, naming the row (an empty answer list is SQuAD v2's unanswerable)."""
-    questions = dataset[task.columns["text_a"]]
-    contexts = dataset[task.columns["text_b"]]
-    texts, starts = [], []
-    for row, (context, answers) in enumerate(
-        zip(contexts, dataset[task.columns["label"]], strict=True)
-    ):
-        if not isinstance(answers, dict) or not {"text", "answer_start"} <= set(answers):
-            raise DatasetError(
-                f"{where} row {row}: answers must hold 'text' and 'answer_start' lists, "
-                f"got {answers!r}"
-            )
-        for text, start in zip(answers["text"], answers["answer_start"], strict=True):
-            if context[start : start + len(text)] != text:
-                raise DatasetError(
-                    f"{where} row {row}: answer {text!r} does not occur at character {start} "
-                    f"of its context"
-                )
-        texts.append(list(answers["text"]))
-        starts.append([int(start) for start in answers["answer_start"]])
-    return pd.DataFrame(
-        {"text_a": questions, "text_b": contexts, "label": texts, ANSWER_START: starts}
-    )
-
-
-def _bitext_frame(task: TaskSpec, dataset: datasets.Dataset, where: str) -> pd.DataFrame:
-    """Foreign sentence (text_a) and its English translation (text_b), one gold pair per row
-    (label 1.0). Line ends are stripped: google/xtreme's Tatoeba keeps each file line's newline."""
-    pairs = {}
-    for standard in ("text_a", "text_b"):
-        texts = [str(text).strip() for text in dataset[task.columns[standard]]]
-        empty = [row for row, text in enumerate(texts) if not text]
-        if empty:
-            raise DatasetError(f"{where} row {empty[0]}: an empty sentence in {standard}")
-        pairs[standard] = texts
-    return pd.DataFrame({**pairs, "label": np.ones(len(dataset))})
-
-
 def standardize(
     task: TaskSpec, dataset: datasets.Dataset, language: str, role: str
 ) -> pd.DataFrame:
@@ -202,27 +109,7 @@ def standardize(
         )
     if len(dataset) == 0:
         raise DatasetError(f"{where}: the split is empty")
-    if task.head == "qa":
-        return _qa_frame(task, dataset, where)
-    if task.head == "multiple_choice":
-        from xltransfer.kinds.multiple_choice import choice_frame
-
-        return choice_frame(task, dataset, where)
-    if task.head == "retrieval":
-        return _bitext_frame(task, dataset, where)
-    if task.head == "token":
-        labels = _tag_ids(task, dataset, where)
-    elif task.head == "classification":
-        labels = _class_ids(task, dataset, where)
-    else:
-        labels = np.asarray(dataset[task.columns["label"]], dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(labels))
-        if bad.size:
-            raise DatasetError(f"{where} row {bad[0]}: regression label is not a finite number")
-    text_b = dataset[task.columns["text_b"]] if task.is_pair else [None] * len(dataset)
-    return pd.DataFrame(
-        {"text_a": dataset[task.columns["text_a"]], "text_b": text_b, "label": labels}
-    )
+    return task.kind.standardise(task, dataset, where)
 
 
 def read_standard(path: Path) -> pd.DataFrame:

@@ -299,8 +299,8 @@ def require_staged(receipt: Path | str) -> Path:
 def stage_requests(config: dict[str, Any], grid, registry) -> dict[str, dict[str, StageRequest]]:
     """What staging fetches for a grid: per kind ("models", "datasets"), per Hub id, one
     request. Two entries asking one repository at different revisions are refused."""
-    from xltransfer.config import ConfigError
     from xltransfer.data.tasks import is_local_reference
+    from xltransfer.errors import ConfigError
 
     asked: dict[tuple[str, str], tuple[str, str]] = {}
 

@@ -1,45 +1,16 @@
-"""Task registry: where each dataset lives and how its columns map onto a task type."""
+"""Task registry: where each dataset lives and how its columns map onto a task type (whose kind,
+`xltransfer.kinds`, says how it is encoded, trained, scored and embedded)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Task knowledge is data: a task type fixes the input shape and the kind of head and metrics.
-TASK_TYPES: dict[str, dict[str, Any]] = {
-    "pair_classification": {"pair": True, "head": "classification"},
-    "single_classification": {"pair": False, "head": "classification"},
-    "pair_regression": {"pair": True, "head": "regression"},
-    "single_regression": {"pair": False, "head": "regression"},
-    # NER/POS: text_a holds a sentence's words, label one tag id per word.
-    "token_classification": {"pair": False, "head": "token"},
-    # SQuAD-style: text_a the question, text_b the context, label the answers field.
-    "extractive_qa": {"pair": True, "head": "qa"},
-    # HellaSwag/CosmosQA/CommonsenseQA: text_a the context, optional text_b the question,
-    # choices the candidate answers, label the gold choice named in `labels` order.
-    "multiple_choice": {"pair": False, "head": "multiple_choice", "requires": ("choices",)},
-    # Bitext retrieval (Tatoeba, BUCC): text_a a foreign sentence, text_b its English translation;
-    # scored from a frozen encoder's sentence embeddings, never trained (see retrieval.py).
-    "retrieval": {"pair": True, "head": "retrieval"},
-}
-# Architectures a pair regression (STS) can be fine-tuned with.
-ARCHITECTURES = ("cross_encoder", "bi_encoder")
-# Heads that predict names from a label set (per sentence, per word, or the gold choice).
-LABELLED_HEADS = ("classification", "token", "multiple_choice")
+from xltransfer.kinds import TASK_TYPES, kind_for
 
-METRICS_BY_HEAD: dict[str, tuple[str, ...]] = {
-    "classification": ("accuracy", "f1_macro"),
-    "regression": ("pearson", "spearman"),
-    # f1/precision/recall: entity level (seqeval, IOB2 tags, NER); accuracy/f1_macro: per tag (POS).
-    "token": ("f1", "precision", "recall", "accuracy", "f1_macro"),
-    # SQuAD's exact match and token F1 over the best gold answer.
-    "qa": ("f1", "exact_match"),
-    # The share of questions whose gold choice scores highest.
-    "multiple_choice": ("accuracy",),
-    # Top-1 foreign->English accuracy (Tatoeba); F1 of margin-mined pairs (BUCC).
-    "retrieval": ("accuracy", "f1"),
-}
+if TYPE_CHECKING:
+    from xltransfer.kinds.base import TaskKind
 
 SPLIT_ROLES = ("train", "dev", "test")
 
@@ -142,23 +113,17 @@ class TaskSpec:
         )
 
     @property
-    def head(self) -> str:
-        """`classification`, `regression`, `token`, `qa`, `multiple_choice` or `retrieval`."""
-        return TASK_TYPES[self.type]["head"]
-
-    @property
-    def fine_tuning_head(self) -> str:
-        """The head a fine-tuned model of this task has: `head`, or `bi_encoder` for a sentence
-        pair regression fine-tuned as a Siamese bi-encoder."""
-        return "bi_encoder" if self.architecture == "bi_encoder" else self.head
+    def kind(self) -> TaskKind:
+        """How the task is encoded, fine-tuned, scored and embedded (type and architecture)."""
+        return kind_for(self.type, self.architecture)
 
     @property
     def is_pair(self) -> bool:
-        return TASK_TYPES[self.type]["pair"]
+        return TASK_TYPES[self.type].pair
 
     @property
     def num_labels(self) -> int:
-        return len(self.labels) if self.head in LABELLED_HEADS else 1
+        return self.kind.num_labels(self.labels)
 
     @property
     def dataset_columns(self) -> list[str]:
@@ -170,14 +135,9 @@ class TaskSpec:
         return list(dict.fromkeys(names))
 
     @property
-    def is_retrieval(self) -> bool:
-        """Scored from an encoder's sentence embeddings: it has no training data of its own."""
-        return self.head == "retrieval"
-
-    @property
     def mines_pairs(self) -> bool:
-        """A retrieval task scored by mining F1, whose threshold is chosen on its dev split."""
-        return self.is_retrieval and self.metric == "f1"
+        """Scored by mining F1, whose threshold is chosen on its dev split (BUCC)."""
+        return self.kind.mines_pairs(self)
 
     @property
     def is_local(self) -> bool:

@@ -122,3 +122,41 @@ def add_alignment_gains(gains: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFra
     out["alignment_gain"] = (out["score"] - out["plain"]).where(aligned)
     out["baseline_alignment_gain"] = (out["baseline_score"] - out["baseline_plain"]).where(aligned)
     return out.drop(columns=["plain", "baseline_plain"])
+
+
+def aligned_sts_scores(
+    embed, foreign: pd.DataFrame, english: pd.DataFrame, *, method: str, folds: int, seed: int
+) -> dict[str, float]:
+    """Pearson and Spearman (as `<metric>_aligned`) of a bi-encoder's cosine after projection
+    alignment: each foreign sentence embedding is mapped onto the English space by a matrix
+    cross-fit on the row-aligned English translations of the same test pairs (stsb_multi_mt's
+    configs are translations row for row), with both sentences of a pair in one fold so no pair
+    is mapped with its own translation's help. `embed(texts)` returns sentence embeddings.
+
+    An orthogonal map (procrustes) keeps every angle, so it cannot change a within-language
+    cosine: its aligned scores equal the plain ones, and only `least_squares` can differ.
+    """
+    from xltransfer.kinds.metrics import correlation_scores
+
+    if len(foreign) != len(english):
+        raise ValueError(
+            f"aligning STS needs the English translation of every test pair: {len(foreign)} "
+            f"pairs against {len(english)} English ones"
+        )
+    n = len(foreign)
+    sentences = pd.concat([foreign["text_a"], foreign["text_b"]]).tolist()
+    translations = pd.concat([english["text_a"], english["text_b"]]).tolist()
+    mapped = cross_fit_alignment(
+        embed(sentences),
+        embed(translations),
+        method,
+        folds=folds,
+        seed=seed,
+        groups=np.concatenate([np.arange(n), np.arange(n)]),
+    )
+    first, second = mapped[:n], mapped[n:]
+    cosine = (first * second).sum(1) / (
+        np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1)
+    ).clip(min=1e-12)
+    scores = correlation_scores(cosine, foreign["label"].to_numpy(dtype=float))
+    return {f"{name}{ALIGNED_SUFFIX}": value for name, value in scores.items()}

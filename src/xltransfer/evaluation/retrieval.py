@@ -251,27 +251,3 @@ def evaluate_retrieval_shard(
         n_examples=sizes,
     )
     return pd.DataFrame(rows)
-
-
-def similarity_view(frame: pd.DataFrame, method: str, seed: int = 0) -> tuple[pd.DataFrame, str]:
-    """What the similarity methods read of a retrieval task, with the head that reads it.
-
-    TextEmb and vocabulary overlap see the English side, as they see the other tasks' English
-    data. The TaskEmb probe needs labels: the task is the pairing itself, a pair classifier
-    telling each gold pair (1) from the foreign sentence with another row's English one (0)."""
-    english = pd.DataFrame({"text_a": frame["text_b"], "text_b": None, "label": 0.0})
-    if method != "taskemb":
-        return english, "regression"
-    if len(frame) < 2:
-        raise ValueError("the retrieval pairing probe needs at least 2 pairs")
-    shift = int(np.random.default_rng(seed).integers(1, len(frame)))
-    foreign, translation = frame["text_a"].tolist(), frame["text_b"].tolist()
-    other = translation[shift:] + translation[:shift]  # a rotation: no row keeps its own
-    probe = pd.DataFrame(
-        {
-            "text_a": foreign + foreign,
-            "text_b": translation + other,
-            "label": [1] * len(frame) + [0] * len(frame),
-        }
-    )
-    return probe, "classification"

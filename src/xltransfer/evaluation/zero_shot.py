@@ -10,8 +10,9 @@ import torch
 from accelerate import Accelerator
 
 from xltransfer.data.load import read_standard
+from xltransfer.evaluation.alignment import aligned_sts_scores
 from xltransfer.evaluation.predict import build_eval_set, score_eval_set
-from xltransfer.models.bi_encoder import aligned_sts_scores, sentence_embeddings
+from xltransfer.models.bi_encoder import sentence_embeddings
 from xltransfer.models.checkpoints import checked_checkpoint
 from xltransfer.models.factory import head_class, load_tokenizer
 from xltransfer.results import score_rows
@@ -85,7 +86,7 @@ def evaluate_shard(
             answer_language=task.answer_language(language),
         )
         scores[language] = score_eval_set(model, test_set, accelerator)
-        if head == "bi_encoder" and _aligns(alignment, english_test, path):
+        if trained.kind.aligns_embeddings and _aligns(alignment, english_test, path):
             scores[language] |= aligned_sts_scores(
                 embed_sentences,
                 read_standard(Path(path)),

@@ -30,6 +30,11 @@ def _check_inputs(task_type: str, predictions: np.ndarray, references: np.ndarra
         raise ValueError("empty input: no predictions and references to score")
 
 
+def accuracy(predictions: np.ndarray, references: np.ndarray) -> float:
+    """The share of predictions equal to their reference."""
+    return float(np.mean(np.asarray(predictions) == np.asarray(references)))
+
+
 def _classification(predictions: np.ndarray, references: np.ndarray) -> dict[str, float]:
     """Accuracy and macro-F1 over the labels seen in references or predictions."""
     labels = np.union1d(np.unique(references), np.unique(predictions))
@@ -41,7 +46,7 @@ def _classification(predictions: np.ndarray, references: np.ndarray) -> dict[str
     }
 
 
-def _regression(predictions: np.ndarray, references: np.ndarray) -> dict[str, float]:
+def correlation_scores(predictions: np.ndarray, references: np.ndarray) -> dict[str, float]:
     """Pearson and Spearman correlation; nan (with a warning) when a side is constant."""
     pred = np.asarray(predictions, dtype=float)
     ref = np.asarray(references, dtype=float)
@@ -70,4 +75,4 @@ def compute_metrics(
     _check_inputs(task_type, predictions, references)
     if task_type == "classification":
         return _classification(predictions, references)
-    return _regression(predictions, references)
+    return correlation_scores(predictions, references)

@@ -17,14 +17,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
-from transformers import PreTrainedTokenizerBase
 
-from xltransfer.data.load import CHOICES, DatasetError, _checked_label_names, _class_id
-from xltransfer.data.tasks import TaskSpec
+from xltransfer.kinds.base import (
+    CHOICES,
+    DatasetError,
+    ProbeExample,
+    TaskKind,
+    check_label_names,
+    class_id,
+)
 
 if TYPE_CHECKING:  # annotations only: a training job never imports `datasets`
     import datasets
+    import torch
+    from transformers import PreTrainedTokenizerBase
+
+    from xltransfer.data.tasks import TaskSpec
 
 # The test splits of all three datasets carry no gold answer: "" (HellaSwag, CommonsenseQA) or
 # -1 (CosmosQA).
@@ -64,14 +72,14 @@ def _gold_choice(task: TaskSpec, lookup: dict[str, int], value, where: str) -> i
             f"{where}: unlabelled (label {value!r}, as in the dataset's test split); a source "
             "task's train and dev splits need a gold choice on every row"
         )
-    return _class_id(task, lookup, value, where)
+    return class_id(task, lookup, value, where)
 
 
 def choice_frame(task: TaskSpec, dataset: datasets.Dataset, where: str) -> pd.DataFrame:
     """The standard frame of a multiple-choice split: context, question (or None), the choices
     and the gold choice's index; rows without a gold label, with another number of choices than
     `labels` names, or with choice labels out of the registry's order are refused by row."""
-    _checked_label_names(task, dataset, where)
+    check_label_names(task, dataset, where)
     _check_fields(task, dataset, where)
     lookup = {name: i for i, name in enumerate(task.labels)}
     n = len(dataset)
@@ -162,6 +170,8 @@ class ChoiceCollator:
         counts = {len(example["input_ids"]) for example in examples}
         if len(counts) != 1:
             raise ValueError(f"a batch mixes examples with {sorted(counts)} choices")
+        import torch
+
         count = counts.pop()
         keys = [key for key in examples[0] if key != "labels"]
         flat = [
@@ -209,3 +219,57 @@ def choice_head_gradients(features: np.ndarray, gold: np.ndarray) -> np.ndarray:
     p /= p.sum(axis=1, keepdims=True)
     p[np.arange(len(gold)), gold] -= 1.0
     return (p[..., None] * w).reshape(-1, features.shape[-1])
+
+
+class MultipleChoice(TaskKind):
+    """HellaSwag, CosmosQA, CommonsenseQA: the gold choice among a fixed number of candidates."""
+
+    name = "multiple_choice"
+    model_class_name = "AutoModelForMultipleChoice"
+    metrics = ("accuracy",)
+    labelled = True
+    # A choice's score means the same for every choice task: HellaSwag's 4-way and
+    # CommonsenseQA's 5-way heads score choices alike.
+    label_free_head = True
+    extra_columns = (CHOICES,)
+    architecture_suffix = "ForMultipleChoice"
+    probe_form = "choice_softmax"
+
+    def standardise(self, task: TaskSpec, dataset: datasets.Dataset, where: str) -> pd.DataFrame:
+        return choice_frame(task, dataset, where)
+
+    def encode(self, frame: pd.DataFrame, tokenizer, max_length: int, doc_stride: int = 16):
+        return encode_choices(frame, tokenizer, max_length)
+
+    def collator(self, tokenizer, pad_to_multiple_of: int | None):
+        return ChoiceCollator(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+
+    def predict_rows(self, output: torch.Tensor) -> torch.Tensor:
+        return output.argmax(dim=-1)  # one score per choice: the prediction is the best one
+
+    def score(self, model, eval_set, accelerator) -> dict[str, float]:
+        # Macro-F1 over choice positions would mean nothing.
+        from xltransfer.kinds.metrics import accuracy
+
+        predictions, references = self.predict(model, eval_set.loader, accelerator)
+        return {"accuracy": accuracy(predictions, references)}
+
+    def vocabulary_texts(self, frame: pd.DataFrame) -> list:
+        # A multiple-choice task's words are in its answers too.
+        options = [option for choices in frame[CHOICES] for option in choices]
+        return super().vocabulary_texts(frame) + options
+
+    def text_states(self, states, sample: pd.DataFrame, *, windows: bool) -> np.ndarray:
+        # Each (context, question + choice) pair pooled, then averaged over the choices, so no
+        # label is read.
+        return states.choices(sample).mean(1)
+
+    def probe_examples(self, frame: pd.DataFrame, tokenizer, max_length: int):
+        """Each example's (context, question + choice) pairs, scored with a softmax over them."""
+        return [
+            ProbeExample({k: v for k, v in e.items() if k != "labels"}, None, [e["labels"]])
+            for e in encode_choices(frame, tokenizer, max_length)
+        ]
+
+    def head_input_features(self, states, sample: pd.DataFrame):
+        return states.choices(sample), sample["label"].to_numpy()

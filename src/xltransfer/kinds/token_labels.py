@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-IGNORED_LABEL = -100
+from xltransfer.kinds.base import IGNORED_LABEL
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,15 @@ it as Siamese, so any encoder-only Auto class can read its weights as a source f
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.nn import functional
-from transformers import AutoModelForTextEncoding, PreTrainedTokenizerBase
+from transformers import AutoModelForTextEncoding
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 MARKER_FILE = "bi_encoder.json"
-SECOND = "_b"  # suffix of the second sentence's input fields in a batch
 
 
 def is_bi_encoder(checkpoint: str | Path) -> bool:
@@ -92,56 +89,6 @@ class BiEncoder(torch.nn.Module):
         return SequenceClassifierOutput(loss=loss, logits=cosine.unsqueeze(-1))
 
 
-def rescaled_scores(labels: pd.Series) -> torch.Tensor:
-    """Gold scores mapped linearly onto [0, 1], cosine's useful range (STS-B's 0-5 → score / 5)
-    from the split's own range; Pearson and Spearman, the metrics, do not see the scale."""
-    values = torch.tensor(labels.to_numpy(), dtype=torch.float)
-    low, high = values.min(), values.max()
-    return (values - low) / (high - low) if high > low else torch.zeros_like(values)
-
-
-def encode_sentence_pairs(
-    frame: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, max_length: int
-) -> list[dict]:
-    """Each sentence of a pair tokenised on its own (no padding), with the rescaled score."""
-    first = tokenizer(frame["text_a"].tolist(), truncation=True, max_length=max_length)
-    second = tokenizer(frame["text_b"].tolist(), truncation=True, max_length=max_length)
-    labels = rescaled_scores(frame["label"])
-    return [
-        {
-            "input_ids": first["input_ids"][i],
-            "attention_mask": first["attention_mask"][i],
-            f"input_ids{SECOND}": second["input_ids"][i],
-            f"attention_mask{SECOND}": second["attention_mask"][i],
-            "labels": labels[i],
-        }
-        for i in range(len(frame))
-    ]
-
-
-@dataclass
-class SentencePairCollator:
-    """Pads each side of a batch of sentence pairs to its own longest sentence."""
-
-    tokenizer: PreTrainedTokenizerBase
-    pad_to_multiple_of: int | None = None
-
-    def _pad(self, features: list[dict], suffix: str) -> dict[str, torch.Tensor]:
-        side = [
-            {"input_ids": f[f"input_ids{suffix}"], "attention_mask": f[f"attention_mask{suffix}"]}
-            for f in features
-        ]
-        padded = self.tokenizer.pad(
-            side, pad_to_multiple_of=self.pad_to_multiple_of, return_tensors="pt"
-        )
-        return {f"{key}{suffix}": value for key, value in padded.items()}
-
-    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        batch = {**self._pad(features, ""), **self._pad(features, SECOND)}
-        batch["labels"] = torch.stack([torch.as_tensor(f["labels"]) for f in features])
-        return batch
-
-
 @torch.no_grad()
 def sentence_embeddings(
     model: BiEncoder, tokenizer, texts: list[str], *, max_length: int, batch_size: int
@@ -160,42 +107,3 @@ def sentence_embeddings(
         ).to(device)
         out.append(model.embed(batch["input_ids"], batch["attention_mask"]).float().cpu())
     return torch.cat(out).double().numpy()
-
-
-def aligned_sts_scores(
-    embed, foreign: pd.DataFrame, english: pd.DataFrame, *, method: str, folds: int, seed: int
-) -> dict[str, float]:
-    """Pearson and Spearman (as `<metric>_aligned`) of a bi-encoder's cosine after projection
-    alignment: each foreign sentence embedding is mapped onto the English space by a matrix
-    cross-fit on the row-aligned English translations of the same test pairs (stsb_multi_mt's
-    configs are translations row for row), with both sentences of a pair in one fold so no pair
-    is mapped with its own translation's help. `embed(texts)` returns sentence embeddings.
-
-    An orthogonal map (procrustes) keeps every angle, so it cannot change a within-language
-    cosine: its aligned scores equal the plain ones, and only `least_squares` can differ.
-    """
-    from xltransfer.evaluation.alignment import ALIGNED_SUFFIX, cross_fit_alignment
-    from xltransfer.kinds.metrics import compute_metrics
-
-    if len(foreign) != len(english):
-        raise ValueError(
-            f"aligning STS needs the English translation of every test pair: {len(foreign)} "
-            f"pairs against {len(english)} English ones"
-        )
-    n = len(foreign)
-    sentences = pd.concat([foreign["text_a"], foreign["text_b"]]).tolist()
-    translations = pd.concat([english["text_a"], english["text_b"]]).tolist()
-    mapped = cross_fit_alignment(
-        embed(sentences),
-        embed(translations),
-        method,
-        folds=folds,
-        seed=seed,
-        groups=np.concatenate([np.arange(n), np.arange(n)]),
-    )
-    first, second = mapped[:n], mapped[n:]
-    cosine = (first * second).sum(1) / (
-        np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1)
-    ).clip(min=1e-12)
-    scores = compute_metrics("regression", cosine, foreign["label"].to_numpy(dtype=float))
-    return {f"{name}{ALIGNED_SUFFIX}": value for name, value in scores.items()}

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 
+import transformers
 from transformers import (
     AutoConfig,
-    AutoModelForMultipleChoice,
-    AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
 
+from xltransfer.kinds import KINDS, get_kind
+from xltransfer.kinds.base import TaskKind
 from xltransfer.models.bi_encoder import BiEncoder, is_bi_encoder
 from xltransfer.models.carry_over import carry_encoder
 from xltransfer.models.checkpoints import checked_checkpoint
@@ -38,66 +38,40 @@ def load_tokenizer(name_or_path: str, revision: str | None = None) -> PreTrained
         return AutoTokenizer.from_pretrained(name_or_path, revision=revision)
 
 
-# The Auto class and problem type of each head kind.
-HEAD_CLASSES = {
-    "classification": (AutoModelForSequenceClassification, "single_label_classification"),
-    "regression": (AutoModelForSequenceClassification, "regression"),
-    "token": (AutoModelForTokenClassification, None),
-    "qa": (AutoModelForQuestionAnswering, None),
-    "bi_encoder": (BiEncoder, "regression"),
-    "multiple_choice": (AutoModelForMultipleChoice, None),
-}
-# Heads whose outputs mean the same for every task of their kind, whatever the label names: a
-# span's start/end, a choice's score (the choices' count and names do not enter the weights),
-# a bi-encoder's cosine.
-LABEL_FREE_HEADS = ("qa", "multiple_choice", "bi_encoder")
+def model_class(kind: TaskKind):
+    """The class that builds and loads checkpoints of a kind's head: a transformers Auto class,
+    or the workflow's own Siamese `BiEncoder`."""
+    name = kind.model_class_name
+    return BiEncoder if name == BiEncoder.__name__ else getattr(transformers, name)
 
 
 def head_class(head: str):
-    """The `AutoModelFor*` class that builds and loads checkpoints of a head kind."""
-    if head not in HEAD_CLASSES:
-        raise ValueError(f"unknown head {head!r}; known: {sorted(HEAD_CLASSES)}")
-    return HEAD_CLASSES[head][0]
+    """The model class of the kind named `head` (a run spec's `task.head`)."""
+    return model_class(get_kind(head))
 
 
 def _head_config(name_or_path: str, revision: str | None, head: TaskHead):
-    if head.head in LABEL_FREE_HEADS:  # start/end logits per token, one score per choice
-        return AutoConfig.from_pretrained(name_or_path, revision=revision)
-    labels = list(head.labels) if head.head != "regression" else ["score"]
-    return AutoConfig.from_pretrained(
-        name_or_path,
-        revision=revision,
-        num_labels=head.num_labels,
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
-        problem_type=HEAD_CLASSES[head.head][1],
-    )
+    options = head.kind.head_config(head.labels)
+    return AutoConfig.from_pretrained(name_or_path, revision=revision, **options)
 
 
 def checkpoint_head_class(checkpoint: str):
-    """The Auto class a fine-tuned checkpoint was saved with, from its architecture name."""
+    """The class a fine-tuned checkpoint was saved with, from its architecture name."""
     if is_bi_encoder(checkpoint):
         return BiEncoder
     with checked_checkpoint(checkpoint):
         architectures = AutoConfig.from_pretrained(checkpoint).architectures or []
-    if any(name.endswith("ForTokenClassification") for name in architectures):
-        return AutoModelForTokenClassification
-    if any(name.endswith("ForQuestionAnswering") for name in architectures):
-        return AutoModelForQuestionAnswering
-    if any(name.endswith("ForMultipleChoice") for name in architectures):
-        return AutoModelForMultipleChoice
+    for kind in KINDS.values():
+        suffix = kind.architecture_suffix
+        if suffix and any(name.endswith(suffix) for name in architectures):
+            return model_class(kind)
     return AutoModelForSequenceClassification
 
 
 def same_label_space(a: PreTrainedModel, head: TaskHead) -> bool:
-    """True when a checkpoint's head predicts exactly the labels (in order) this task needs."""
-    config = a.config
-    if head.head in LABEL_FREE_HEADS:
-        return True  # e.g. HellaSwag's 4-way and CommonsenseQA's 5-way heads score choices alike
-    if head.head == "regression":
-        return config.problem_type == "regression"
-    names = [config.id2label[i] for i in range(config.num_labels)]
-    return config.problem_type != "regression" and names == list(head.labels)
+    """True when a checkpoint's head predicts exactly the labels (in order) this task needs;
+    a label-free head (spans, choices, cosines) fits every task of its kind."""
+    return head.kind.same_label_space(a.config, head.labels)
 
 
 def build_classifier(
@@ -112,7 +86,7 @@ def build_classifier(
     embeddings and encoder stack, never a pooler or mT5's decoder.
     Returns the model and whether the head was carried over.
     """
-    target_class = head_class(head.head)
+    target_class = model_class(head.kind)
     with checked_checkpoint(init_model):
         if target_class is BiEncoder:  # no head: the pretrained encoder is the whole model
             model = BiEncoder.from_pretrained(init_model, revision=revision)

@@ -33,14 +33,17 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
-from xltransfer.data.load import ANSWER_START, CHOICES
-from xltransfer.kinds.multiple_choice import choice_head_gradients, choice_pairs, encode_choices
-from xltransfer.kinds.token_labels import IGNORED_LABEL
+from xltransfer.kinds.base import IGNORED_LABEL, SENTENCES, ProbeExample, TaskKind, sentence_texts
+from xltransfer.kinds.extractive_qa import answer_windows
+from xltransfer.kinds.multiple_choice import choice_head_gradients, choice_pairs
+from xltransfer.kinds.tagging import Tagging
 from xltransfer.models.checkpoints import checked_checkpoint
 from xltransfer.models.factory import load_tokenizer
 from xltransfer.similarity.measures import pairwise_similarity
 from xltransfer.similarity.task_fisher import sample_frame
-from xltransfer.training.loaders import answer_windows, encode_frame, make_loader, sentence_texts
+
+# The token-classification kind's encoding and batching, for reading words' states.
+TAGGING = Tagging()
 
 EMBEDDING_COLUMNS = ["model", "task", "method", "component", "vector"]
 
@@ -82,10 +85,6 @@ def pooled_states(
     """Each example's final-layer (or `layer`'s) token states of the frozen encoder, mean-pooled
     over tokens (a multiple-choice example: each (context, question + choice) pair pooled, then
     averaged over its choices, so no label is read)."""
-    if CHOICES in frame:
-        options = {"revision": revision, "max_length": max_length, "batch_size": batch_size}
-        states = choice_states(model_path, frame, **options, seed=seed)
-        return states.mean(1)
     tokenizer, encoder = _frozen_encoder(model_path, revision)
     return pool_states(
         tokenizer, encoder, frame, max_length=max_length, batch_size=batch_size, layer=layer
@@ -107,9 +106,7 @@ def pool_states(
     `layer` indexes the hidden states as transformers returns them (0 the embedding output,
     i layer i, -1 the last); None reads the final layer without keeping the others."""
     # Text only: a token task's words become one string, and the labels are not read.
-    examples = encode_frame(
-        sentence_texts(frame).assign(label=0.0), tokenizer, max_length, "regression"
-    )
+    examples = SENTENCES.encode(sentence_texts(frame).assign(label=0.0), tokenizer, max_length)
     if layer is not None:
         depth = encoder.config.num_hidden_layers
         if not -(depth + 1) <= layer <= depth:
@@ -119,7 +116,7 @@ def pool_states(
             )
     device = next(encoder.parameters()).device  # wherever the caller put the encoder
     pooled = []
-    for batch in make_loader(examples, tokenizer, batch_size, shuffle=False, seed=0):
+    for batch in SENTENCES.loader(examples, tokenizer, batch_size, shuffle=False, seed=0):
         inputs = {key: value.to(device) for key, value in _encoder_inputs(batch).items()}
         mask = inputs["attention_mask"].unsqueeze(-1).float()
         out = encoder(**inputs, output_hidden_states=layer is not None)
@@ -164,11 +161,9 @@ def word_states(
     """A token task's words as the frozen encoder's final state of their first sub-token, with
     their tag ids: what a token-classification head reads."""
     tokenizer, encoder = _frozen_encoder(model_path, revision)
-    examples = encode_frame(frame, tokenizer, max_length, "token")
+    examples = TAGGING.encode(frame, tokenizer, max_length)
     features, tags = [], []
-    for batch in make_loader(
-        examples, tokenizer, batch_size, shuffle=False, seed=seed, head="token"
-    ):
+    for batch in TAGGING.loader(examples, tokenizer, batch_size, shuffle=False, seed=seed):
         states = encoder(**_encoder_inputs(batch))
         scored = batch["labels"] != IGNORED_LABEL
         features.append(states.last_hidden_state[scored])
@@ -197,7 +192,7 @@ def answer_span_states(
         raise ValueError("TaskEmb probe: no window holds a gold answer")
     examples = [windows.features(w) for w in held]
     features, inside = [], []
-    loader = make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed)
+    loader = SENTENCES.loader(examples, tokenizer, batch_size, shuffle=False, seed=seed)
     for first, batch in zip(range(0, len(held), batch_size), loader, strict=True):
         states = encoder(**_encoder_inputs(batch)).last_hidden_state
         for row, w in enumerate(held[first : first + batch_size]):
@@ -218,6 +213,7 @@ def text_embedding(
     batch_size: int = 64,
     seed: int = 0,
     qa_windows: bool = True,
+    kind: TaskKind = SENTENCES,
 ) -> np.ndarray:
     """TextEmb of a task: mean over examples of the mean-pooled final-layer token states.
 
@@ -226,15 +222,24 @@ def text_embedding(
     (`answer_windows`, windows overlapping by a quarter of `max_length`), each window one
     example, instead of one pair truncated at `max_length`: a long context is then seen whole."""
     sample = sample_frame(frame, n_examples, seed)
-    if qa_windows and ANSWER_START in sample:
-        tokenizer, encoder = _frozen_encoder(model_path, revision)
-        windows = answer_windows(sample, tokenizer, max_length, max(1, max_length // 4))
-        examples = [windows.features(w) for w in range(len(windows.input_ids))]
-        return _pool_encoded(tokenizer, encoder, examples, batch_size).mean(0)
-    features = pooled_states(
-        model_path, sample, revision=revision, max_length=max_length, batch_size=batch_size
-    )
-    return features.mean(0)
+    states = FrozenStates(model_path, revision, max_length, batch_size)
+    return kind.text_states(states, sample, windows=qa_windows).mean(0)
+
+
+def window_states(
+    model_path: str,
+    frame: pd.DataFrame,
+    *,
+    revision: str | None = None,
+    max_length: int = 128,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """Every (question, context) window of an extractive-QA frame's training encoding
+    (windows overlapping by a quarter of `max_length`), mean-pooled, one row per window."""
+    tokenizer, encoder = _frozen_encoder(model_path, revision)
+    windows = answer_windows(frame, tokenizer, max_length, max(1, max_length // 4))
+    examples = [windows.features(w) for w in range(len(windows.input_ids))]
+    return _pool_encoded(tokenizer, encoder, examples, batch_size)
 
 
 @torch.no_grad()
@@ -242,7 +247,7 @@ def _pool_encoded(tokenizer, encoder, examples: list[dict], batch_size: int) -> 
     """Final-layer states of already tokenized examples, mean-pooled over non-padding tokens."""
     device = next(encoder.parameters()).device
     pooled = []
-    for batch in make_loader(examples, tokenizer, batch_size, shuffle=False, seed=0):
+    for batch in SENTENCES.loader(examples, tokenizer, batch_size, shuffle=False, seed=0):
         inputs = {key: value.to(device) for key, value in _encoder_inputs(batch).items()}
         mask = inputs["attention_mask"].unsqueeze(-1).float()
         states = encoder(**inputs).last_hidden_state
@@ -250,7 +255,7 @@ def _pool_encoded(tokenizer, encoder, examples: list[dict], batch_size: int) -> 
     return torch.cat(pooled).double().numpy()
 
 
-def head_input_gradients(features: np.ndarray, labels: np.ndarray, head: str) -> np.ndarray:
+def head_input_gradients(features: np.ndarray, labels: np.ndarray, form: str) -> np.ndarray:
     """Per-example gradient of the loss at the input of a linear head fit on `features`.
 
     Classification: multinomial logistic regression, loss −log p(y|x), gradient (p − onehot(y))ᵀW.
@@ -259,7 +264,7 @@ def head_input_gradients(features: np.ndarray, labels: np.ndarray, head: str) ->
     """
     from sklearn.linear_model import LogisticRegression, Ridge
 
-    if head == "regression":
+    if form == "ridge":
         fit = Ridge(alpha=1.0).fit(features, labels)
         return (fit.predict(features) - labels)[:, None] * fit.coef_[None, :]
     fit = LogisticRegression(max_iter=5000).fit(features, labels)
@@ -278,7 +283,7 @@ def head_input_probe_embedding(
     model_path: str,
     frame: pd.DataFrame,
     *,
-    head: str,
+    kind: TaskKind,
     revision: str | None = None,
     n_examples: int = 1000,
     max_length: int = 128,
@@ -298,24 +303,54 @@ def head_input_probe_embedding(
     mean((p − y)²)·w⊙w, a scalar times the squared probe weights, and its direction (all a
     cosine sees) is that of w⊙w alone; only a K-way head (K > 2) mixes its rows by the
     residuals. `task2vec_embedding` takes the Fisher of the encoder's weights instead."""
+    form = _probe_form(kind)
     sample = sample_frame(frame, n_examples, seed)
-    options = {"revision": revision, "max_length": max_length, "batch_size": batch_size}
-    if head == "multiple_choice":
-        features = choice_states(model_path, sample, **options)
-        gradients = choice_head_gradients(features, sample["label"].to_numpy())
-        return (gradients**2).mean(0)
-    if head == "token":
-        features, labels = word_states(model_path, sample, **options)
-        head = "classification"
-    elif head == "qa":
-        # A span head scores every context token: probe it as "inside the answer or not".
-        features, labels = answer_span_states(model_path, sample, **options)
-        head = "classification"
-    else:
-        features, labels = pooled_states(model_path, sample, **options), sample["label"].to_numpy()
-    if head == "classification" and len(np.unique(labels)) < 2:
+    states = FrozenStates(model_path, revision, max_length, batch_size)
+    features, labels = kind.head_input_features(states, sample)
+    if form == "choice_softmax":
+        return (choice_head_gradients(features, labels) ** 2).mean(0)
+    if form == "softmax" and len(np.unique(labels)) < 2:
         raise ValueError("TaskEmb probe: the sample holds a single label; a head cannot be fit")
-    return (head_input_gradients(features, labels, head) ** 2).mean(0)
+    return (head_input_gradients(features, labels, form) ** 2).mean(0)
+
+
+@dataclass(frozen=True)
+class FrozenStates:
+    """Reads a frozen encoder's states in the unit each kind's probe head sees; a kind's
+    `head_input_features` picks the reader."""
+
+    model_path: str
+    revision: str | None
+    max_length: int
+    batch_size: int
+
+    def _options(self) -> dict:
+        return {
+            "revision": self.revision,
+            "max_length": self.max_length,
+            "batch_size": self.batch_size,
+        }
+
+    def sentences(self, frame: pd.DataFrame) -> np.ndarray:
+        return pooled_states(self.model_path, frame, **self._options())
+
+    def words(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return word_states(self.model_path, frame, **self._options())
+
+    def answer_tokens(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return answer_span_states(self.model_path, frame, **self._options())
+
+    def choices(self, frame: pd.DataFrame) -> np.ndarray:
+        return choice_states(self.model_path, frame, **self._options())
+
+    def windows(self, frame: pd.DataFrame) -> np.ndarray:
+        return window_states(self.model_path, frame, **self._options())
+
+
+def _probe_form(kind: TaskKind) -> str:
+    if kind.probe_form is None:
+        raise ValueError(f"TaskEmb probe: no probe head for {kind.name!r} tasks")
+    return kind.probe_form
 
 
 def cosine_similarities(
@@ -353,7 +388,6 @@ def centred_cosine_similarities(
 # --- Task2Vec on the frozen probe network ------------------------------------------------------
 
 LAYER_NAME = re.compile(r"(?:^|\.)(?:layer|block)\.(\d+)\.")
-PROBE_HEADS = ("classification", "regression", "token", "qa", "multiple_choice")
 
 
 @dataclass
@@ -363,7 +397,7 @@ class ProbeHead:
     the prediction z·w + b with Gaussian variance `variance` (regression), or choice scores
     z·w with a softmax over an example's choices (multiple choice, no bias)."""
 
-    kind: str  # classification, regression or choice
+    form: str  # softmax, ridge or choice_softmax (`xltransfer.kinds.base.PROBE_FORMS`)
     mean: torch.Tensor
     scale: torch.Tensor
     weight: torch.Tensor  # (classes, width); regression and choice (1, width)
@@ -376,20 +410,20 @@ class ProbeHead:
         scores of `states` (..., width)."""
         z = (states - self.mean.to(states)) / self.scale.to(states)
         out = z @ self.weight.to(states).T + self.bias.to(states)
-        return out if self.kind == "classification" else out[..., 0]
+        return out if self.form == "softmax" else out[..., 0]
 
     def loss(self, states: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """−log p(target) averaged over the units of one example (up to a constant for
         regression: ½(ŷ − y)² / variance); a choice example's states are (choices, width)."""
         scores = self.scores(states)
-        if self.kind == "regression":
+        if self.form == "ridge":
             return (0.5 * (scores - target.to(scores)) ** 2 / self.variance).mean()
-        if self.kind == "choice":
+        if self.form == "choice_softmax":
             return functional.cross_entropy(scores[None], target.view(1))
         return functional.cross_entropy(scores, target)
 
 
-def fit_probe_head(features: np.ndarray, labels: np.ndarray, head: str) -> ProbeHead:
+def fit_probe_head(features: np.ndarray, labels: np.ndarray, form: str) -> ProbeHead:
     """The Task2Vec probe: features standardised (sklearn's StandardScaler: mean 0, variance 1
     per dimension, a constant one left unscaled), then logistic regression (classification),
     ridge (regression, alpha 1) or the conditional-logit choice scorer (`multiple_choice`:
@@ -404,14 +438,14 @@ def fit_probe_head(features: np.ndarray, labels: np.ndarray, head: str) -> Probe
     scaler = StandardScaler().fit(features.reshape(-1, width))
     z = scaler.transform(features.reshape(-1, width)).reshape(features.shape)
     mean, scale = torch.tensor(scaler.mean_), torch.tensor(scaler.scale_)
-    if head == "multiple_choice":
+    if form == "choice_softmax":
         w = fit_choice_head(z, np.asarray(labels, dtype=np.int64))
-        return ProbeHead("choice", mean, scale, torch.tensor(w)[None], torch.zeros(1))
-    if head == "regression":
+        return ProbeHead(form, mean, scale, torch.tensor(w)[None], torch.zeros(1))
+    if form == "ridge":
         fit = Ridge(alpha=1.0).fit(z, labels)
         variance = float(np.mean((fit.predict(z) - labels) ** 2))
         weight, bias = torch.tensor(fit.coef_)[None], torch.tensor([float(fit.intercept_)])
-        return ProbeHead("regression", mean, scale, weight, bias, variance=max(variance, 1e-12))
+        return ProbeHead(form, mean, scale, weight, bias, variance=max(variance, 1e-12))
     if len(np.unique(labels)) < 2:
         raise ValueError("Task2Vec probe: the sample holds a single label; a head cannot be fit")
     fit = LogisticRegression(max_iter=5000).fit(z, labels)
@@ -419,59 +453,10 @@ def fit_probe_head(features: np.ndarray, labels: np.ndarray, head: str) -> Probe
     if len(fit.classes_) == 2:  # sklearn's binary head: the logits (0, w·z + b)
         weight = torch.cat([torch.zeros_like(weight), weight])
         bias = torch.cat([torch.zeros_like(bias), bias])
-    return ProbeHead("classification", mean, scale, weight, bias, classes=fit.classes_)
+    return ProbeHead(form, mean, scale, weight, bias, classes=fit.classes_)
 
 
-@dataclass
-class _ProbeExample:
-    """One example of the probe's view: its encoder inputs (multiple choice: one list per
-    choice), the token positions whose states the head reads (None: the mean-pooled sequence)
-    and the gold label of each unit (choice: the gold index)."""
-
-    inputs: dict[str, list]
-    positions: list[int] | None
-    gold: list
-
-
-def _probe_view(frame: pd.DataFrame, tokenizer, head: str, max_length: int):
-    """The examples a probe reads and the head fit on them (token and QA tasks are probed by a
-    classifier of their units)."""
-    if head == "token":
-        examples = []
-        for encoded in encode_frame(frame, tokenizer, max_length, "token"):
-            labels = list(encoded.pop("labels"))
-            positions = [t for t, label in enumerate(labels) if label != IGNORED_LABEL]
-            if positions:
-                examples.append(_ProbeExample(encoded, positions, [labels[t] for t in positions]))
-        return examples, "classification"
-    if head == "qa":
-        windows = answer_windows(frame, tokenizer, max_length, max(1, max_length // 4))
-        examples = []
-        for w, start in enumerate(windows.start_positions):
-            if start <= 0:  # the null slot: the answer is not (wholly) in this window
-                continue
-            end = windows.end_positions[w]
-            context = [t for t, span in enumerate(windows.offsets[w]) if span is not None]
-            inside = [int(start <= t <= end) for t in context]
-            examples.append(_ProbeExample(windows.features(w), context, inside))
-        if not examples:
-            raise ValueError("Task2Vec probe: no window holds a gold answer")
-        return examples, "classification"
-    if head == "multiple_choice":
-        encoded = encode_choices(frame, tokenizer, max_length)
-        return [
-            _ProbeExample({k: v for k, v in e.items() if k != "labels"}, None, [e["labels"]])
-            for e in encoded
-        ], head
-    texts = sentence_texts(frame).assign(label=0.0)
-    encoded = encode_frame(texts, tokenizer, max_length, "regression")
-    return [
-        _ProbeExample({k: v for k, v in e.items() if k != "labels"}, None, [label])
-        for e, label in zip(encoded, frame["label"].tolist(), strict=True)
-    ], head
-
-
-def _unit_states(tokenizer, encoder, examples: list[_ProbeExample]) -> list[torch.Tensor]:
+def _unit_states(tokenizer, encoder, examples: list[ProbeExample]) -> list[torch.Tensor]:
     """Per example, the frozen-encoder states its probe head reads: mean-pooled final states
     (one row; multiple choice one per choice) or the final states at its positions."""
     device = next(encoder.parameters()).device
@@ -525,10 +510,10 @@ def sample_probe_labels(
     with torch.no_grad():
         for unit in states:
             scores = probe.scores(unit.detach().double().cpu())
-            if probe.kind == "regression":
+            if probe.form == "ridge":
                 noise = torch.randn(scores.shape, generator=generator, dtype=torch.float64)
                 labels.append(scores + noise * probe.variance**0.5)
-            elif probe.kind == "choice":
+            elif probe.form == "choice_softmax":
                 labels.append(torch.multinomial(scores.softmax(-1), 1, generator=generator)[0])
             else:
                 labels.append(torch.multinomial(scores.softmax(-1), 1, generator=generator)[:, 0])
@@ -539,7 +524,7 @@ def task2vec_embedding(
     model_path: str,
     frame: pd.DataFrame,
     *,
-    head: str,
+    kind: TaskKind,
     revision: str | None = None,
     n_examples: int | None = 1000,
     max_length: int = 128,
@@ -572,11 +557,10 @@ def task2vec_embedding(
     """
     if labels not in ("sampled", "gold"):
         raise ValueError(f"labels must be 'sampled' or 'gold', not {labels!r}")
-    if head not in PROBE_HEADS:
-        raise ValueError(f"Task2Vec probe: no probe head for {head!r} tasks (one of {PROBE_HEADS})")
+    form = _probe_form(kind)
     sample = sample_frame(frame, n_examples, seed)
     tokenizer, encoder = _frozen_encoder(model_path, revision)
-    examples, probe_kind = _probe_view(sample, tokenizer, head, max_length)
+    examples = kind.probe_examples(sample, tokenizer, max_length)
     if not examples:
         raise ValueError("Task2Vec probe: no example has a unit to probe")
     with torch.no_grad():
@@ -584,19 +568,19 @@ def task2vec_embedding(
         for first in range(0, len(examples), batch_size):
             batch = examples[first : first + batch_size]
             states += [unit.cpu() for unit in _unit_states(tokenizer, encoder, batch)]
-    if probe_kind == "multiple_choice":
+    if form == "choice_softmax":
         features = torch.stack(states).double().numpy()
         gold = np.array([e.gold[0] for e in examples])
     else:
         features = torch.cat(states).double().numpy()
         gold = np.concatenate([e.gold for e in examples])
-    probe = fit_probe_head(features, gold, probe_kind)
+    probe = fit_probe_head(features, gold, form)
     if labels == "sampled":
         targets = sample_probe_labels(probe, states, torch.Generator().manual_seed(seed))
-    elif probe.kind == "classification":
+    elif probe.form == "softmax":
         index = {value: i for i, value in enumerate(probe.classes)}
         targets = [torch.tensor([index[g] for g in e.gold]) for e in examples]
-    elif probe.kind == "choice":
+    elif probe.form == "choice_softmax":
         targets = [torch.tensor(e.gold[0]) for e in examples]
     else:
         targets = [torch.tensor(e.gold, dtype=torch.float64) for e in examples]

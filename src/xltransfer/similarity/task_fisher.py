@@ -57,12 +57,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional
 
-from xltransfer.kinds.token_labels import IGNORED_LABEL
+from xltransfer.kinds import checkpoint_kind
 from xltransfer.models.checkpoints import checked_checkpoint
 from xltransfer.models.factory import checkpoint_head_class, load_tokenizer
-from xltransfer.training.loaders import encode_frame, make_loader
 
 LABELS = ("gold", "sampled")
 ESTIMATORS = ("per_example", "batch")
@@ -79,20 +77,6 @@ def sample_frame(frame: pd.DataFrame, n_examples: int | None, seed: int) -> pd.D
     if n_examples is None:
         return frame.reset_index(drop=True)
     return frame.sample(n=min(n_examples, len(frame)), random_state=seed).reset_index(drop=True)
-
-
-def head_kind(model: torch.nn.Module) -> str:
-    """The head kind of a fine-tuned checkpoint, from its class and config."""
-    name = type(model).__name__
-    if name.endswith("ForMultipleChoice"):
-        return "multiple_choice"
-    if name.endswith("ForQuestionAnswering"):
-        return "qa"
-    if name.endswith("ForTokenClassification"):
-        return "token"
-    if model.config.problem_type == "regression" or model.config.num_labels == 1:
-        return "regression"
-    return "classification"
 
 
 def head_module(model: torch.nn.Module) -> torch.nn.Module:
@@ -178,58 +162,6 @@ class _Captured:
             hook.remove()
 
 
-def _sample_labels(head: str, out, batch: dict, generator: torch.Generator) -> dict:
-    """Labels drawn from the model's predictive distribution, in the batch's label fields."""
-
-    def draw(logits: torch.Tensor) -> torch.Tensor:  # one class per row of (rows, classes)
-        probabilities = torch.softmax(logits.detach().double().cpu(), dim=-1)
-        return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)
-
-    if head == "qa":
-        real = batch["attention_mask"].cpu().bool()
-        drawn = {}
-        for key, logits in (
-            ("start_positions", out.start_logits),
-            ("end_positions", out.end_logits),
-        ):
-            drawn[key] = draw(logits.detach().cpu().masked_fill(~real, float("-inf")))
-        return drawn
-    logits = out.logits
-    if head == "regression":
-        prediction = logits.detach().squeeze(-1).double().cpu()
-        noise = torch.randn(prediction.shape, generator=generator, dtype=torch.float64)
-        return {"labels": (prediction + noise).to(batch["labels"].dtype)}
-    if head == "token":
-        gold = batch["labels"].cpu()
-        drawn = draw(logits.flatten(0, 1)).view_as(gold)
-        return {"labels": torch.where(gold == IGNORED_LABEL, gold, drawn)}
-    return {"labels": draw(logits)}
-
-
-def _losses(head: str, out, labels: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each example's loss (shape (examples,)) and the batch loss as transformers reduces it."""
-    if head == "qa":
-        start = functional.cross_entropy(
-            out.start_logits, labels["start_positions"], reduction="none"
-        )
-        end = functional.cross_entropy(out.end_logits, labels["end_positions"], reduction="none")
-        per_example = (start + end) / 2
-        return per_example, per_example.mean()
-    logits, target = out.logits, labels["labels"]
-    if head == "regression":
-        per_example = (logits.squeeze(-1) - target.to(logits.dtype)) ** 2
-        return per_example, per_example.mean()
-    if head == "token":
-        tokens = functional.cross_entropy(
-            logits.transpose(1, 2), target, ignore_index=IGNORED_LABEL, reduction="none"
-        )
-        scored = (target != IGNORED_LABEL).to(tokens.dtype)
-        per_example = tokens.sum(1) / scored.sum(1).clamp(min=1)
-        return per_example, tokens.sum() / scored.sum().clamp(min=1)
-    per_example = functional.cross_entropy(logits, target, reduction="none")
-    return per_example, per_example.mean()
-
-
 def _masked(gradient: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """A gradient as (rows, tokens, width) in float64 with its padding zeroed; a 2-D one (a
     pooled state per row) as one token per row."""
@@ -279,27 +211,26 @@ def fisher_components(
         model = checkpoint_head_class(checkpoint).from_pretrained(checkpoint).eval()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
-    head = head_kind(model)
+    kind = checkpoint_kind(model)
     captured = _Captured(model)  # before any data: an unknown layout fails fast
     sample = sample_frame(frame, n_examples, seed)
-    examples = encode_frame(sample, tokenizer, max_length, head, max(1, max_length // 4))
+    examples = kind.encode(sample, tokenizer, max_length, max(1, max_length // 4))
     generator = torch.Generator().manual_seed(seed)
-    label_keys = ("start_positions", "end_positions") if head == "qa" else ("labels",)
     sums: dict[str, torch.Tensor] = {}
     count = 0
     try:
-        loader = make_loader(examples, tokenizer, batch_size, shuffle=False, seed=seed, head=head)
+        loader = kind.loader(examples, tokenizer, batch_size, shuffle=False, seed=seed)
         for batch in loader:
             batch = {key: value.to(device) for key, value in batch.items()}
-            gold = {key: batch.pop(key) for key in label_keys}
+            gold = {key: batch.pop(key) for key in kind.fisher_label_keys}
             captured.tensors.clear()
             out = model(**batch)
             if labels == "sampled":
-                drawn = _sample_labels(head, out, {**batch, **gold}, generator)
+                drawn = kind.sample_fisher_labels(out, {**batch, **gold}, generator)
                 targets = {key: value.to(device) for key, value in drawn.items()}
             else:
                 targets = gold
-            per_example, batch_loss = _losses(head, out, targets)
+            per_example, batch_loss = kind.fisher_losses(out, targets)
             model.zero_grad(set_to_none=True)
             (per_example.sum() if estimator == "per_example" else batch_loss).backward()
             n = len(per_example)

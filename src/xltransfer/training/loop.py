@@ -18,13 +18,11 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from xltransfer.data.load import read_standard
-from xltransfer.evaluation.predict import build_eval_set, score_eval_set
 from xltransfer.logs import progress
 from xltransfer.models.factory import build_classifier, load_tokenizer
 from xltransfer.results import package_versions
 from xltransfer.spec import FinetuneSpec, Hyperparameters
 from xltransfer.training.devices import DeviceFacts, check_precision
-from xltransfer.training.loaders import encode_frame, make_loader
 
 log = get_logger(__name__)
 SUMMARY_FILE = "training_summary.json"
@@ -341,7 +339,7 @@ def _load_examples(spec: FinetuneSpec, tokenizer, accelerator: Accelerator):
         if hp.max_train_examples:
             train = train.sample(n=min(hp.max_train_examples, len(train)), random_state=spec.seed)
         dev = read_standard(Path(spec.dev_file))
-        train = encode_frame(train, tokenizer, hp.max_length, spec.task.head, hp.doc_stride)
+        train = spec.task.kind.encode(train, tokenizer, hp.max_length, hp.doc_stride)
         return train, dev
 
 
@@ -370,14 +368,14 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
     )
     train_examples, dev_frame = _load_examples(spec, tokenizer, accelerator)
     precision = accelerator.mixed_precision
-    train_loader = make_loader(
+    kind = spec.task.kind
+    train_loader = kind.loader(
         train_examples,
         tokenizer,
         hp.per_device_batch_size,
         shuffle=True,
         seed=spec.seed,
         mixed_precision=precision,
-        head=spec.task.head,
     )
     processes = accelerator.num_processes
     steps = optimizer_steps_per_epoch(len(train_examples), hp, processes) * hp.epochs
@@ -386,11 +384,10 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
     model, optimizer, train_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, scheduler
     )
-    dev_set = build_eval_set(
+    dev_set = kind.eval_set(
         dev_frame,
         tokenizer,
         accelerator,
-        spec.task.head,
         spec.task.labels,
         hp.max_length,
         hp.eval_batch_size,
@@ -414,7 +411,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
     while state.epoch < hp.epochs:
         loss = train_epoch(model, train_loader, optimizer, scheduler, accelerator, hp, state)
         rate = len(train_examples) / max(state.seconds_in_epoch, 1e-9)
-        dev = score_eval_set(model, dev_set, accelerator)
+        dev = kind.score(model, dev_set, accelerator)
         if state.record_epoch(loss, dev, spec.task.metric, rate):
             save_model(accelerator, model, tokenizer, staging)
         log.info(
