@@ -78,31 +78,6 @@ rule answer:
         "../scripts/answer.py"
 
 
-rule summary_page:
-    input:
-        answer=rules.answer.output[0],
-        correlations=rules.correlate.output.correlations,
-        mixed_effects=rules.correlate.output.mixed_effects,
-        selection=rules.rank_sources.output[0],
-        gains=rules.correlate.output.summary,
-    output:
-        report(
-            "results/{run}/summary.html",
-            caption="../report/summary.rst",
-            category="Answer",
-        ),
-    log:
-        "logs/{run}/summary_page.log",
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=get_resource("light", "mem_mb"),
-        runtime=get_resource("light", "runtime"),
-    script:
-        "../scripts/summary_page.py"
-
-
 rule plots:
     input:
         summary=rules.correlate.output.summary,
@@ -129,3 +104,42 @@ rule plots:
         runtime=get_resource("light", "runtime"),
     script:
         "../scripts/plots.py"
+
+
+rule summary_page:
+    input:
+        answer=rules.answer.output[0],
+        correlations=rules.correlate.output.correlations,
+        mixed_effects=rules.correlate.output.mixed_effects,
+        selection=rules.rank_sources.output[0],
+        gains=rules.correlate.output.summary,
+        # Embedded beside the tables they summarise, so the page is one self-contained file.
+        heatmap=rules.plots.output.heatmap,
+        scatter=rules.plots.output.scatter,
+        # Choi et al.'s transfer gap exists only where targets are fine-tuned (get_final_output).
+        transfer_gap_plot=(
+            rules.transfer_gap.output.plot
+            if not PUBLISHED and GRID.trained_targets
+            else []
+        ),
+        transfer_gap=(
+            rules.transfer_gap.output.table
+            if not PUBLISHED and GRID.trained_targets
+            else []
+        ),
+    output:
+        report(
+            "results/{run}/summary.html",
+            caption="../report/summary.rst",
+            category="Answer",
+        ),
+    log:
+        "logs/{run}/summary_page.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=get_resource("light", "mem_mb"),
+        runtime=get_resource("light", "runtime"),
+    script:
+        "../scripts/summary_page.py"

@@ -33,7 +33,7 @@ TRANSFER_QUESTION = (
 CONFIG_SECTIONS = ("run", "experiment", "models", "training", "similarity", "analysis", "published")
 STATISTIC_ORDER = {"spearman": 0, "pearson": 1, "kendall": 2}
 STYLE = """
-body { font-family: sans-serif; max-width: 70em; margin: 1em auto; line-height: 1.4; }
+body { font-family: sans-serif; max-width: 90em; margin: 1em auto; line-height: 1.4; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
@@ -41,7 +41,7 @@ pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 .answer { border-left: 4px solid #4a7; padding: 0.4em 1em; background: #f4faf6; }
 .beside { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
 .beside > .table { overflow-x: auto; max-width: 100%; }
-.beside > figure { flex: 1 1 28em; margin: 0.5em 0 1.5em; }
+.beside > figure { flex: 1 1 28em; margin: 0.5em 0 1.5em; position: sticky; top: 0.5em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; }
 """
