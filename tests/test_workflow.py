@@ -118,13 +118,16 @@ def test_xtreme_config_dry_run_builds(tmp_path):
     counts = dry_run_counts(folder, folder / "config" / "xtreme.yaml")
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     assert counts == expected_job_counts(config)
-    # 4 models x 3 seeds x 10 sources; x 11 runs (with none) x 9 trained targets; retrieval
-    # targets (tatoeba, bucc) are scored straight from each of those 11 encoders.
-    assert counts["train_source"] == 4 * 3 * 10
+    # 5 models (mt5-base with heads and text to text) x 3 seeds x 10 sources; x 11 runs (with
+    # none) x 9 trained targets; retrieval targets (tatoeba, bucc) are scored straight from each
+    # of those 11 encoders.
+    assert counts["train_source"] == 5 * 3 * 10
     # MLQA is scored from XQuAD's fine-tunes (the same SQuAD training): 8 fine-tuned targets.
-    assert counts["train_target"] == 4 * 3 * 11 * 8
-    assert counts["evaluate"] == 4 * 3 * 11 * 9
-    assert counts["evaluate_retrieval"] == 4 * 3 * 11 * 2
+    assert counts["train_target"] == 5 * 3 * 11 * 8
+    assert counts["evaluate"] == 5 * 3 * 11 * 9
+    assert counts["evaluate_retrieval"] == 5 * 3 * 11 * 2
+    # mt5-base and mt5-base-t2t are one Hub repository, staged once.
+    assert counts["stage_model"] == 4
     assert "pretrain" not in counts and "demo_benchmark" not in counts
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from xltransfer.data.tasks import TaskSpec, is_local_reference, load_registry
 from xltransfer.errors import ConfigError
-from xltransfer.kinds import TASK_TYPES
+from xltransfer.kinds import TASK_TYPES, kind_for
 from xltransfer.names import name_problem
 
 BASELINE_SOURCE = "none"
@@ -150,6 +150,7 @@ def check_config(config: dict[str, Any]) -> None:
                     "no task head for similarity.taskemb_model fine_tuned to take the Fisher at; "
                     "use task2vec (or head_input_probe)"
                 )
+    _check_text_to_text(config, registry)
     if "taxonomy" in methods:
         for name in experiment["sources"] + experiment["targets"]:
             if not registry[name].taxonomy:
@@ -395,6 +396,43 @@ def _check_architecture(key: str, task: TaskSpec) -> None:
         )
 
 
+def fine_tunes_text_to_text(config: dict[str, Any], model: str) -> bool:
+    """True for a model fine-tuned text to text (labels as words, answers generated)."""
+    return config["models"][model].get("fine_tuning", "heads") == "text_to_text"
+
+
+def _check_text_to_text(config: dict[str, Any], registry: dict[str, TaskSpec]) -> None:
+    """A text-to-text model is an encoder-decoder, every task it trains has a text-to-text
+    form whose verbaliser fits, and no TaskEmb is taken at a head it does not have."""
+    experiment = config["experiment"]
+    for model in experiment["models"]:
+        if not fine_tunes_text_to_text(config, model):
+            continue
+        built = (config["models"][model].get("build") or {}).get("architecture")
+        if built is not None and built != "mt5":
+            raise ConfigError(
+                f"models.{model}.fine_tuning: text_to_text needs an encoder-decoder, and "
+                f"build.architecture is {built!r} (use mt5)"
+            )
+        methods = config["similarity"]["methods"]
+        if "taskemb" in methods and config["similarity"]["taskemb_model"] == "fine_tuned":
+            raise ConfigError(
+                f"models.{model}.fine_tuning: a text_to_text checkpoint has no task head for "
+                "similarity.taskemb_model fine_tuned to take the Fisher at; use task2vec "
+                "(or head_input_probe)"
+            )
+        for name in experiment["sources"] + experiment["targets"]:
+            task = registry[name]
+            if not task.kind.trainable:
+                continue
+            try:
+                kind = kind_for(task.type, task.architecture, text_to_text=True)
+            except ValueError as error:
+                raise ConfigError(f"models.{model}.fine_tuning: {name}: {error}") from None
+            for problem in kind.problems(task):
+                raise ConfigError(f"tasks.{name}.{problem.key}: {problem.message}")
+
+
 def _check_task(key: str, task: TaskSpec, source_language: str) -> None:
     kind = task.kind
     if task.metric not in kind.metrics:
@@ -479,6 +517,7 @@ def fine_tuning_signature(
                 repr(data.language_rows),
             ],
             "head": task.kind.name,
+            "text_to_text": task.text_to_text,
             "labels": list(task.labels),
             "metric": task.metric,
             "hyperparameters": {

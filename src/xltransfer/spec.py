@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from xltransfer.data.tasks import TaskSpec
-from xltransfer.kinds import get_kind
+from xltransfer.kinds import get_kind, kind_for
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Hyperparameters:
     doc_stride: int = 16
     # Also save the resume state when this many minutes of training passed (0: steps only).
     checkpoint_minutes: float = 0
+    # adamw, or adafactor (T5's optimiser; constant learning rate, no parameter scaling).
+    optimizer: str = "adamw"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Hyperparameters:
@@ -46,6 +48,8 @@ class TaskHead:
     labels: tuple[str, ...]
     metric: str
     answer_normalization: str = "squad"
+    # A text-to-text kind's verbaliser (`kinds.text_to_text.Verbaliser.as_dict`); None: a head.
+    text_to_text: dict | None = None
 
     def answer_language(self, language: str) -> str | None:
         """The language whose answer normalisation scores a test split (None: SQuAD's)."""
@@ -53,8 +57,14 @@ class TaskHead:
 
     @property
     def kind(self):
-        """The task kind the head belongs to (`head` is its registry name)."""
-        return get_kind(self.head)
+        """The task kind the head belongs to (`head` is its registry name), with this task's
+        settings bound."""
+        return get_kind(self.head).for_task(self)
+
+    def as_dict(self) -> dict:
+        """The head as JSON-ready values, without fields added later that hold their default,
+        so the run specs (and with them Snakemake's params) of existing runs do not change."""
+        return _without_later_defaults(asdict(self), TaskHead)
 
     @property
     def num_labels(self) -> int:
@@ -79,7 +89,12 @@ class FinetuneSpec:
     staged: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        values = asdict(self)
+        values["task"] = self.task.as_dict()
+        values["hyperparameters"] = _without_later_defaults(
+            values["hyperparameters"], Hyperparameters
+        )
+        return json.dumps(values, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> FinetuneSpec:
@@ -113,14 +128,27 @@ class PretrainSpec:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def task_head(task: TaskSpec) -> TaskHead:
-    """What a registry task's fine-tuned head predicts and how its test sets are scored."""
+# Fields added after runs existed, left out of a spec while they hold their default.
+LATER_FIELDS = {"text_to_text", "optimizer"}
+
+
+def _without_later_defaults(values: dict, cls) -> dict:
+    defaults = {f.name: f.default for f in fields(cls)}
+    return {k: v for k, v in values.items() if k not in LATER_FIELDS or v != defaults[k]}
+
+
+def task_head(task: TaskSpec, text_to_text: bool = False) -> TaskHead:
+    """What a registry task's fine-tuned head predicts and how its test sets are scored; with
+    `text_to_text`, the task written as text for an encoder-decoder."""
+    kind = kind_for(task.type, task.architecture, text_to_text)
+    verbaliser = kind.default_verbaliser(task).as_dict() if text_to_text else None
     return TaskHead(
         task=task.name,
-        head=task.kind.name,
+        head=kind.name,
         labels=task.labels,
         metric=task.metric,
         answer_normalization=task.answer_normalization,
+        text_to_text=verbaliser,
     )
 
 
@@ -137,6 +165,7 @@ def finetune_spec(
     hyperparameters: dict[str, Any],
     threads: int,
     staged: str | None = None,
+    text_to_text: bool = False,
 ) -> FinetuneSpec:
     """The run spec of one fine-tuning job."""
     return FinetuneSpec(
@@ -144,7 +173,7 @@ def finetune_spec(
         init_model=init_model,
         revision=revision,
         init_checkpoint=init_checkpoint,
-        task=task_head(task),
+        task=task_head(task, text_to_text),
         train_file=str(train_file),
         dev_file=str(dev_file),
         seed=seed,

@@ -1,7 +1,6 @@
 import os
 import re
 import sys
-from dataclasses import asdict
 
 from xltransfer.config import (
     BASELINE_SOURCE,
@@ -9,6 +8,7 @@ from xltransfer.config import (
     check_config,
     check_paths,
     check_published,
+    fine_tunes_text_to_text,
     job_hyperparameters,
     stage_hyperparameters,
 )
@@ -278,6 +278,7 @@ def _finetune_spec(wildcards, input, task, stage):
         # Precision resolved here, from config, so every job of a model runs the same one.
         hyperparameters=job_hyperparameters(config, stage, task, wildcards.model),
         threads=config["resources"]["train"]["threads"],
+        text_to_text=fine_tunes_text_to_text(config, wildcards.model),
     ).to_json()
 
 
@@ -451,7 +452,8 @@ TARGET_RUN_GROUP = (
 
 def get_task_head(wildcards):
     """The target a shared checkpoint is scored as (its metric and answer normalisation)."""
-    return asdict(task_head(TASKS[wildcards.target]))
+    text_to_text = fine_tunes_text_to_text(config, wildcards.model)
+    return task_head(TASKS[wildcards.target], text_to_text).as_dict()
 
 
 RETRIEVAL_TARGETS = (

@@ -86,6 +86,8 @@ class TaskSpec:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     # Registry task whose English train and dev splits fine-tune this one (XQuAD trains on SQuAD).
     train_task: str | None = None
+    # How a text-to-text model writes the task (template, label_words, max_target_tokens).
+    text_to_text: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, name: str, entry: dict[str, Any]) -> TaskSpec:
@@ -110,6 +112,7 @@ class TaskSpec:
             else None,
             retrieval=RetrievalSettings.from_config(entry.get("retrieval")),
             train_task=entry.get("train_task"),
+            text_to_text=dict(entry.get("text_to_text") or {}),
         )
 
     @property

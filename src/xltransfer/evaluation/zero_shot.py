@@ -11,10 +11,9 @@ from accelerate import Accelerator
 
 from xltransfer.data.load import read_standard
 from xltransfer.evaluation.alignment import aligned_sts_scores
-from xltransfer.evaluation.predict import build_eval_set, score_eval_set
 from xltransfer.models.bi_encoder import sentence_embeddings
 from xltransfer.models.checkpoints import checked_checkpoint
-from xltransfer.models.factory import head_class, load_tokenizer
+from xltransfer.models.factory import load_tokenizer, model_class
 from xltransfer.results import score_rows
 from xltransfer.spec import Hyperparameters, TaskHead
 from xltransfer.training.loop import read_summary
@@ -41,7 +40,6 @@ def evaluate_shard(
     with checked_checkpoint(checkpoint):
         summary = read_summary(checkpoint)
     spec = summary["spec"]
-    head = spec["task"]["head"]
     hp = Hyperparameters.from_dict(spec["hyperparameters"])  # defaults for keys added later
     trained = TaskHead(**{**spec["task"], "labels": tuple(spec["task"]["labels"])})
     # A shared fine-tune (MLQA scored from XQuAD's SQuAD runs) is scored as the target it serves.
@@ -55,7 +53,7 @@ def evaluate_shard(
     accelerator = Accelerator(mixed_precision=summary["mixed_precision"])
     tokenizer = load_tokenizer(str(checkpoint))
     with checked_checkpoint(checkpoint):
-        model = head_class(head).from_pretrained(checkpoint)
+        model = model_class(trained.kind).from_pretrained(checkpoint)
     model = accelerator.prepare(model)
     scores, sizes = {}, {}
     embedded: dict[tuple[str, ...], object] = {}
@@ -73,19 +71,20 @@ def evaluate_shard(
             )
         return embedded[key]
 
+    # Read as it was trained (a text-to-text run's verbaliser), scored as the target it serves.
+    kind = trained.kind
     for language, path in test_files.items():
-        test_set = build_eval_set(
+        test_set = kind.eval_set(
             read_standard(Path(path)),
             tokenizer,
             accelerator,
-            head,
-            spec["task"]["labels"],
+            trained.labels,
             hp.max_length,
             hp.eval_batch_size,
             hp.doc_stride,
             answer_language=task.answer_language(language),
         )
-        scores[language] = score_eval_set(model, test_set, accelerator)
+        scores[language] = kind.score(model, test_set, accelerator)
         if trained.kind.aligns_embeddings and _aligns(alignment, english_test, path):
             scores[language] |= aligned_sts_scores(
                 embed_sentences,

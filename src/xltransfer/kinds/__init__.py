@@ -19,6 +19,7 @@ from xltransfer.kinds.multiple_choice import MultipleChoice
 from xltransfer.kinds.regression import Regression
 from xltransfer.kinds.retrieval import Retrieval
 from xltransfer.kinds.tagging import Tagging
+from xltransfer.kinds.text_to_text import TextToText
 
 
 def _by_name(*kinds: TaskKind) -> MappingProxyType:
@@ -37,6 +38,17 @@ KINDS = _by_name(
     MultipleChoice(),
     BiEncoderSTS(),
     Retrieval(),
+    TextToText(Classification(), "label"),
+    TextToText(Regression(), "number"),
+    TextToText(ExtractiveQA(), "answer"),
+    TextToText(MultipleChoice(), "choice"),
+    TextToText(Tagging(), "tags"),
+)
+# The text-to-text form of each trainable kind (mT5 fine-tuned as Xue et al. 2021 do). A
+# bi-encoder STS task is written as text like a cross-encoder's: one input holds both sentences.
+TEXT_TO_TEXT = MappingProxyType(
+    {kind.base.name: kind.name for kind in KINDS.values() if isinstance(kind, TextToText)}
+    | {"bi_encoder": "text_to_text_regression"}
 )
 
 # How a pair regression (STS) is fine-tuned: both sentences in one input, or each on its own.
@@ -88,8 +100,11 @@ def get_kind(name: str) -> TaskKind:
         raise ValueError(f"unknown task kind {name!r}; known: {sorted(KINDS)}") from None
 
 
-def kind_for(task_type: str, architecture: str = ARCHITECTURES[0]) -> TaskKind:
-    """The kind of a config task `type` fine-tuned with `architecture`."""
+def kind_for(
+    task_type: str, architecture: str = ARCHITECTURES[0], text_to_text: bool = False
+) -> TaskKind:
+    """The kind of a config task `type` fine-tuned with `architecture`; with `text_to_text`,
+    its text-to-text form (for a model fine-tuned that way)."""
     if task_type not in TASK_TYPES:
         raise ValueError(f"unknown task type {task_type!r}; known: {sorted(TASK_TYPES)}")
     name = TASK_TYPES[task_type].kind_name(architecture)
@@ -98,6 +113,13 @@ def kind_for(task_type: str, architecture: str = ARCHITECTURES[0]) -> TaskKind:
         raise ValueError(
             f"task type {task_type!r} cannot be fine-tuned as {architecture!r} (it takes {takes})"
         )
+    if text_to_text:
+        if name not in TEXT_TO_TEXT:
+            raise ValueError(
+                f"task type {task_type!r} has no text-to-text form; those are the types of "
+                f"kinds {sorted(TEXT_TO_TEXT)}"
+            )
+        name = TEXT_TO_TEXT[name]
     return KINDS[name]
 
 

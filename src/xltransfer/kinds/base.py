@@ -110,6 +110,8 @@ class EvalSet:
     answers: list[list[str]] | None = None
     # QA: the language whose MLQA normalisation compares answers (None: SQuAD's).
     answer_language: str | None = None
+    # Text-to-text: the tokenizer that decodes generations.
+    tokenizer: Any = None
 
     def __len__(self) -> int:
         return len(self.contexts) if self.contexts is not None else len(self.loader.dataset)
@@ -198,6 +200,11 @@ class TaskKind:
                 f"{task.type!r} task languages {unknown} do not fit",
             )
         ]
+
+    def for_task(self, head) -> TaskKind:
+        """The kind as a run of one task uses it (a run spec's `TaskHead`): itself, or with the
+        task's settings bound (text-to-text's verbaliser)."""
+        return self
 
     def mines_pairs(self, task: TaskSpec) -> bool:
         """Scored by mining pairs, with a threshold chosen on the task's dev split."""

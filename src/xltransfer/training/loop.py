@@ -131,8 +131,9 @@ class TrainState:
         return improved
 
 
-def build_optimizer(model: PreTrainedModel, hp: Hyperparameters) -> torch.optim.AdamW:
-    """AdamW without weight decay on biases and LayerNorm weights (as BERT was trained)."""
+def build_optimizer(model: PreTrainedModel, hp: Hyperparameters) -> torch.optim.Optimizer:
+    """AdamW (or Adafactor) without weight decay on biases and LayerNorm weights (as BERT was
+    trained)."""
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
         # LayerNorm (BERT, XLM-R) and layer_norm / final_layer_norm (T5) alike.
@@ -142,6 +143,17 @@ def build_optimizer(model: PreTrainedModel, hp: Hyperparameters) -> torch.optim.
         {"params": decay, "weight_decay": hp.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+    if hp.optimizer == "adafactor":
+        # T5's fine-tuning optimiser at a fixed learning rate (no relative step or scaling).
+        from transformers.optimization import Adafactor
+
+        return Adafactor(
+            groups,
+            lr=hp.learning_rate,
+            scale_parameter=False,
+            relative_step=False,
+            warmup_init=False,
+        )
     return torch.optim.AdamW(groups, lr=hp.learning_rate)
 
 
