@@ -37,6 +37,8 @@ def toy_pairs(n: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A randomly initialised 1-layer, 32-wide XLM-R masked LM with its own tokenizer."""
+    from transformers import set_seed
+
     from xltransfer.spec import PretrainSpec
     from xltransfer.training.pretrain import build_model, train_tokenizer
 
@@ -57,6 +59,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         max_length=32,
         seed=0,
     )
+    set_seed(0)  # the random initialisation: every session tests the same model
     build_model(tokenizer, spec).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

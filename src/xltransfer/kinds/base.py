@@ -325,6 +325,12 @@ class TaskKind:
     ) -> EvalSet:
         """Encode a standardised split once, as a loader prepared for the accelerator."""
         examples = self.encode(frame, tokenizer, max_length, doc_stride)
+        return EvalSet(
+            self.eval_loader(examples, tokenizer, batch_size, accelerator), self, tuple(labels)
+        )
+
+    def eval_loader(self, examples: list[dict], tokenizer, batch_size: int, accelerator):
+        """Unshuffled batches of encoded examples, prepared for the accelerator."""
         loader = self.loader(
             examples,
             tokenizer,
@@ -333,7 +339,7 @@ class TaskKind:
             seed=0,
             mixed_precision=accelerator.mixed_precision,
         )
-        return EvalSet(accelerator.prepare(loader), self, tuple(labels))
+        return accelerator.prepare(loader)
 
     def score(self, model, eval_set: EvalSet, accelerator: Accelerator) -> dict[str, float]:
         """All metrics of the kind on one prepared split."""

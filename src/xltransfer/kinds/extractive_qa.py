@@ -116,18 +116,9 @@ class ExtractiveQA(TaskKind):
             tokenizer, frame["text_a"].tolist(), contexts, max_length, doc_stride
         )
         examples = [windows.features(w) for w in range(len(windows.example))]
-        loader = self.loader(
-            examples,
-            tokenizer,
-            batch_size,
-            shuffle=False,
-            seed=0,
-            mixed_precision=accelerator.mixed_precision,
-        )
+        loader = self.eval_loader(examples, tokenizer, batch_size, accelerator)
         answers = [[str(text) for text in texts] for texts in frame["label"]]
-        return EvalSet(
-            accelerator.prepare(loader), self, (), windows, contexts, answers, answer_language
-        )
+        return EvalSet(loader, self, (), windows, contexts, answers, answer_language)
 
     def predict_spans(self, model, loader, accelerator):
         """Start and end logits of every window, in window order, unpadded."""

@@ -304,14 +304,7 @@ class TextToText(TaskKind):
         """The inputs to generate from, and each row's gold label (QA: its answers)."""
         inputs = tokenizer(self._verbaliser().inputs(frame), truncation=True, max_length=max_length)
         examples = [{key: values[i] for key, values in inputs.items()} for i in range(len(frame))]
-        loader = self.loader(
-            examples,
-            tokenizer,
-            batch_size,
-            shuffle=False,
-            seed=0,
-            mixed_precision=accelerator.mixed_precision,
-        )
+        loader = self.eval_loader(examples, tokenizer, batch_size, accelerator)
         if self.target == "answer":
             gold = [[str(text) for text in texts] for texts in frame["label"]]
         elif self.target == "tags":
@@ -319,7 +312,7 @@ class TextToText(TaskKind):
         else:
             gold = frame["label"].tolist()
         return EvalSet(
-            accelerator.prepare(loader),
+            loader,
             self,
             tuple(labels),
             answers=gold,
