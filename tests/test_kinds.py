@@ -258,3 +258,62 @@ def test_packages_depend_one_way():
     assert _cycle(packages) is None, " -> ".join(_cycle(packages))
     # The kinds are the bottom layer: they import nothing else of the library.
     assert "xltransfer.kinds" not in packages, packages.get("xltransfer.kinds")
+
+
+# -- evaluation reads the longest examples first -------------------------------------------------
+def test_examples_are_read_longest_first_and_put_back_in_order():
+    from xltransfer.kinds.base import example_length, in_example_order, longest_first
+
+    examples = [
+        {"input_ids": [1, 2]},
+        {"input_ids": [1, 2, 3, 4]},
+        {"input_ids": [[1], [1, 2, 3]]},  # multiple choice: its longest choice
+        {"input_ids": [1], "input_ids_b": [1, 2, 3, 4, 5]},  # bi-encoder: both sentences
+        {"input_ids": [5, 6]},
+    ]
+    assert [example_length(e) for e in examples] == [2, 4, 3, 6, 2]
+    order = longest_first(examples)
+    assert order == [3, 1, 2, 0, 4]  # ties keep their order
+    assert in_example_order([f"row{i}" for i in order], order) == [f"row{i}" for i in range(5)]
+
+
+def test_windows_read_longest_first_score_as_in_example_order(tiny_model_dir):
+    """Extractive QA maps each window back to its example: sorting the windows for speed must
+    not change a single answer."""
+    from accelerate import Accelerator
+
+    from xltransfer.kinds.base import EvalSet
+    from xltransfer.models.factory import build_classifier, load_tokenizer
+    from xltransfer.spec import TaskHead
+
+    kind = KINDS["qa"]
+    frame = pd.DataFrame(
+        {
+            "text_a": ["who runs?", "what is red?", "who sits?"],
+            "text_b": [
+                "the dog runs far and the cat sits still by the old red barn",
+                "a red cat sits",
+                "the cat sits on the mat while the dog runs",
+            ],
+            "label": [["the dog"], ["a red cat"], ["the cat"]],
+            "answer_start": [[0], [0], [0]],
+        }
+    )
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    torch.manual_seed(0)
+    model, _ = build_classifier(str(tiny_model_dir), None, TaskHead("t", "qa", (), "f1"), None)
+    accelerator = Accelerator(cpu=True)
+    model = accelerator.prepare(model)
+    sorted_set = kind.eval_set(frame, tokenizer, accelerator, (), 24, 2, doc_stride=6)
+    assert sorted_set.order != sorted(sorted_set.order)  # the windows were reordered
+    examples = [sorted_set.windows.features(w) for w in range(len(sorted_set.windows.example))]
+    in_order = kind.loader(examples, tokenizer, 2, shuffle=False, seed=0)
+    plain = EvalSet(
+        accelerator.prepare(in_order),
+        kind,
+        (),
+        sorted_set.windows,
+        sorted_set.contexts,
+        sorted_set.answers,
+    )
+    assert kind.score(model, sorted_set, accelerator) == kind.score(model, plain, accelerator)

@@ -85,6 +85,31 @@ def make_loader(
     )
 
 
+def example_length(example: dict) -> int:
+    """Tokens an encoded example puts in a batch row: its input ids, the longest choice of a
+    multiple-choice example, both sentences of a bi-encoder pair."""
+    ids = example["input_ids"]
+    length = max(map(len, ids)) if ids and isinstance(ids[0], list) else len(ids)
+    return length + len(example.get("input_ids_b", ()))
+
+
+def longest_first(examples: list[dict]) -> list[int]:
+    """Example indices from the longest to the shortest (ties keep their order), so a batch
+    pads to lengths close to its own instead of to a stray long row's."""
+    return sorted(range(len(examples)), key=lambda i: -example_length(examples[i]))
+
+
+def in_example_order(values: Sequence, order: Sequence[int] | None) -> list:
+    """Values produced in `order` (evaluation's longest-first order) put back in example
+    order."""
+    if order is None:
+        return list(values)
+    restored = [None] * len(order)
+    for position, index in enumerate(order):
+        restored[index] = values[position]
+    return restored
+
+
 def model_inputs(batch: dict) -> dict:
     """A batch without its gold labels."""
     return {k: v for k, v in batch.items() if k != "labels"}
@@ -112,6 +137,8 @@ class EvalSet:
     answer_language: str | None = None
     # Text-to-text: the tokenizer that decodes generations.
     tokenizer: Any = None
+    # The example index of each loader row (the loader reads the longest examples first).
+    order: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.contexts) if self.contexts is not None else len(self.loader.dataset)
@@ -325,21 +352,24 @@ class TaskKind:
     ) -> EvalSet:
         """Encode a standardised split once, as a loader prepared for the accelerator."""
         examples = self.encode(frame, tokenizer, max_length, doc_stride)
-        return EvalSet(
-            self.eval_loader(examples, tokenizer, batch_size, accelerator), self, tuple(labels)
-        )
+        loader, order = self.eval_loader(examples, tokenizer, batch_size, accelerator)
+        # Predictions and references come back in the same order, and no metric of a
+        # sequence head depends on the order of the pairs, so none is put back.
+        return EvalSet(loader, self, tuple(labels), order=order)
 
     def eval_loader(self, examples: list[dict], tokenizer, batch_size: int, accelerator):
-        """Unshuffled batches of encoded examples, prepared for the accelerator."""
+        """Batches of encoded examples, longest first, prepared for the accelerator; and the
+        example index of each row, to put per-example outputs back in order."""
+        order = longest_first(examples)
         loader = self.loader(
-            examples,
+            [examples[i] for i in order],
             tokenizer,
             batch_size,
             shuffle=False,
             seed=0,
             mixed_precision=accelerator.mixed_precision,
         )
-        return accelerator.prepare(loader)
+        return accelerator.prepare(loader), order
 
     def score(self, model, eval_set: EvalSet, accelerator: Accelerator) -> dict[str, float]:
         """All metrics of the kind on one prepared split."""
@@ -356,7 +386,7 @@ class TaskKind:
 
         model.eval()
         predictions, references = [], []
-        with torch.no_grad():
+        with torch.inference_mode():
             for batch in loader:
                 output = self.predict_rows(model(**model_inputs(batch)).logits)
                 output, labels = accelerator.gather_for_metrics((output, batch["labels"]))

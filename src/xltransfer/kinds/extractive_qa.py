@@ -16,6 +16,7 @@ from xltransfer.kinds.base import (
     Problem,
     TaskKind,
     draw_classes,
+    in_example_order,
 )
 from xltransfer.kinds.qa_features import best_answers, make_windows
 from xltransfer.kinds.qa_metrics import ARTICLES, squad_scores
@@ -116,9 +117,9 @@ class ExtractiveQA(TaskKind):
             tokenizer, frame["text_a"].tolist(), contexts, max_length, doc_stride
         )
         examples = [windows.features(w) for w in range(len(windows.example))]
-        loader = self.eval_loader(examples, tokenizer, batch_size, accelerator)
+        loader, order = self.eval_loader(examples, tokenizer, batch_size, accelerator)
         answers = [[str(text) for text in texts] for texts in frame["label"]]
-        return EvalSet(loader, self, (), windows, contexts, answers, answer_language)
+        return EvalSet(loader, self, (), windows, contexts, answers, answer_language, order=order)
 
     def predict_spans(self, model, loader, accelerator):
         """Start and end logits of every window, in window order, unpadded."""
@@ -126,7 +127,7 @@ class ExtractiveQA(TaskKind):
 
         model.eval()
         starts, ends = [], []
-        with torch.no_grad():
+        with torch.inference_mode():
             self._spans(model, loader, accelerator, starts, ends)
         model.train()
         return starts, ends
@@ -149,6 +150,9 @@ class ExtractiveQA(TaskKind):
 
     def score(self, model, eval_set: EvalSet, accelerator) -> dict[str, float]:
         starts, ends = self.predict_spans(model, eval_set.loader, accelerator)
+        # Windows were read longest first: back to window order, which maps them to examples.
+        starts = in_example_order(starts, eval_set.order)
+        ends = in_example_order(ends, eval_set.order)
         predicted = best_answers(eval_set.windows, starts, ends, eval_set.contexts)
         return squad_scores(predicted, eval_set.answers, eval_set.answer_language)
 

@@ -96,7 +96,7 @@ class Tagging(TaskKind):
 
         model.eval()
         predicted, gold = [], []
-        with torch.no_grad():
+        with torch.inference_mode():
             for batch in loader:
                 tags = model(**model_inputs(batch)).logits.argmax(dim=-1)
                 labels = batch["labels"]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from xltransfer.kinds.base import CHOICES, EvalSet, Problem, TaskKind
+from xltransfer.kinds.base import CHOICES, EvalSet, Problem, TaskKind, in_example_order
 
 if TYPE_CHECKING:
     import datasets
@@ -304,7 +304,7 @@ class TextToText(TaskKind):
         """The inputs to generate from, and each row's gold label (QA: its answers)."""
         inputs = tokenizer(self._verbaliser().inputs(frame), truncation=True, max_length=max_length)
         examples = [{key: values[i] for key, values in inputs.items()} for i in range(len(frame))]
-        loader = self.eval_loader(examples, tokenizer, batch_size, accelerator)
+        loader, order = self.eval_loader(examples, tokenizer, batch_size, accelerator)
         if self.target == "answer":
             gold = [[str(text) for text in texts] for texts in frame["label"]]
         elif self.target == "tags":
@@ -318,6 +318,7 @@ class TextToText(TaskKind):
             answers=gold,
             answer_language=answer_language,
             tokenizer=tokenizer,
+            order=order,
         )
 
     def generate(self, model, eval_set: EvalSet, accelerator) -> list[str]:
@@ -328,7 +329,7 @@ class TextToText(TaskKind):
         generator = accelerator.unwrap_model(model)
         generator.eval()
         texts = []
-        with torch.no_grad(), accelerator.autocast():
+        with torch.inference_mode(), accelerator.autocast():
             for batch in eval_set.loader:
                 ids = generator.generate(
                     input_ids=batch["input_ids"],
@@ -341,7 +342,7 @@ class TextToText(TaskKind):
                 ids = accelerator.gather_for_metrics(ids)
                 texts += tokenizer.batch_decode(ids, skip_special_tokens=True)
         generator.train()
-        return texts
+        return in_example_order(texts, eval_set.order)
 
     def score(self, model, eval_set: EvalSet, accelerator) -> dict[str, float]:
         from xltransfer.kinds.metrics import compute_metrics
