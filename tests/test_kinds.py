@@ -317,3 +317,41 @@ def test_windows_read_longest_first_score_as_in_example_order(tiny_model_dir):
         sorted_set.answers,
     )
     assert kind.score(model, sorted_set, accelerator) == kind.score(model, plain, accelerator)
+
+
+def test_evaluation_halves_its_batch_until_it_fits(tiny_model_dir, caplog):
+    """A model that runs out of memory on batches above 4 rows is scored at 4, with the scores
+    of a run at 4 from the start (32 -> 16 -> 8 -> 4)."""
+    from accelerate import Accelerator
+    from test_train import HP
+
+    from xltransfer.evaluation.zero_shot import SplitToScore, score_largest_batch
+    from xltransfer.models.factory import build_classifier, load_tokenizer
+    from xltransfer.spec import TaskHead
+
+    labels = LABELS["classification"]
+    head = TaskHead("toy", "classification", labels, "accuracy")
+    torch.manual_seed(0)
+    model, _ = build_classifier(str(tiny_model_dir), None, head, None)
+
+    class SmallMemory(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, **batch):
+            if batch["input_ids"].shape[0] > 4:
+                raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return self.inner(**batch)
+
+    frame = pd.concat([_frames()["classification"]] * 5, ignore_index=True)  # 10 rows
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    accelerator = Accelerator(cpu=True)
+    split = SplitToScore(frame, labels, HP, None)
+    kind = KINDS["classification"]
+    small = SmallMemory(model)
+    scores, fitted = score_largest_batch(kind, small, tokenizer, accelerator, split, 32)
+    assert fitted == 4
+    assert "batch size 8 -> 4" in caplog.text
+    direct, _ = score_largest_batch(kind, model, tokenizer, accelerator, split, 4)
+    assert scores == direct

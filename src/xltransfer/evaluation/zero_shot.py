@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -73,18 +74,13 @@ def evaluate_shard(
 
     # Read as it was trained (a text-to-text run's verbaliser), scored as the target it serves.
     kind = trained.kind
+    batch_size = hp.eval_batch_size
     for language, path in test_files.items():
-        test_set = kind.eval_set(
-            read_standard(Path(path)),
-            tokenizer,
-            accelerator,
-            trained.labels,
-            hp.max_length,
-            hp.eval_batch_size,
-            hp.doc_stride,
-            answer_language=task.answer_language(language),
+        frame = read_standard(Path(path))
+        split = SplitToScore(frame, trained.labels, hp, task.answer_language(language))
+        scores[language], batch_size = score_largest_batch(
+            kind, model, tokenizer, accelerator, split, batch_size
         )
-        scores[language] = kind.score(model, test_set, accelerator)
         if trained.kind.aligns_embeddings and _aligns(alignment, english_test, path):
             scores[language] |= aligned_sts_scores(
                 embed_sentences,
@@ -94,7 +90,7 @@ def evaluate_shard(
                 folds=alignment["folds"],
                 seed=alignment["seed"],
             )
-        sizes[language] = len(test_set)
+        sizes[language] = len(frame)  # examples scored (QA: questions, not windows)
         log.info("%s %s: %s", context.get("target"), language, scores[language])
     rows = score_rows(
         scores,
@@ -104,6 +100,50 @@ def evaluate_shard(
         n_examples=sizes,
     )
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class SplitToScore:
+    """A standardised test split and how its run reads it."""
+
+    frame: pd.DataFrame
+    labels: tuple[str, ...]
+    hyperparameters: Hyperparameters
+    answer_language: str | None
+
+
+def score_largest_batch(
+    kind, model, tokenizer, accelerator: Accelerator, split: SplitToScore, batch_size: int
+) -> tuple[dict[str, float], int]:
+    """The split's scores at the largest batch size that fits, starting from `batch_size` and
+    halving on out-of-memory (Accelerate's test of the error); the size that fitted is returned,
+    so the next language starts from it."""
+    from accelerate.utils import find_executable_batch_size
+
+    fitted = batch_size
+
+    def halve() -> int:
+        nonlocal fitted
+        fitted //= 2
+        log.warning("evaluation ran out of memory; batch size %d -> %d", fitted * 2, fitted)
+        return fitted
+
+    @find_executable_batch_size(starting_batch_size=batch_size, reduce_batch_size_fn=halve)
+    def scored(size: int) -> dict[str, float]:
+        hp = split.hyperparameters
+        test_set = kind.eval_set(
+            split.frame,
+            tokenizer,
+            accelerator,
+            split.labels,
+            hp.max_length,
+            size,
+            hp.doc_stride,
+            answer_language=split.answer_language,
+        )
+        return kind.score(model, test_set, accelerator)
+
+    return scored(), fitted
 
 
 def _aligns(alignment: dict | None, english_test: Path | None, test_file: Path) -> bool:
