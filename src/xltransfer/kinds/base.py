@@ -200,6 +200,8 @@ class TaskKind:
     windowed: ClassVar[bool] = False
     # The batch fields TaskEmb's Fisher draws or reads as labels.
     fisher_label_keys: ClassVar[tuple[str, ...]] = ("labels",)
+    # The torch dtype of sequence labels: float scores, or class ids (`long`).
+    label_dtype: ClassVar[str] = "float"
 
     # -- configuration --------------------------------------------------------------------
     def problems(self, task: TaskSpec) -> list[Problem]:
@@ -269,9 +271,6 @@ class TaskKind:
             {**{key: values[i] for key, values in encoded.items()}, "labels": labels[i]}
             for i in range(len(frame))
         ]
-
-    # The torch dtype of sequence labels: float scores, or class ids (`long`).
-    label_dtype: ClassVar[str] = "float"
 
     def collator(self, tokenizer, pad_to_multiple_of: int | None):
         from transformers import DataCollatorWithPadding

@@ -90,11 +90,5 @@ class BiEncoderSTS(Regression):
     def collator(self, tokenizer, pad_to_multiple_of: int | None):
         return SentencePairCollator(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
-    def head_config(self, labels) -> dict:
-        return {}
-
     def same_label_space(self, config, labels) -> bool:
-        return True
-
-    def is_checkpoint_head(self, model) -> bool:
-        return False  # found by its marker file (`models.bi_encoder.is_bi_encoder`)
+        return True  # Regression's check reads a head's problem type; a cosine has none

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from xltransfer.kinds.base import TaskKind, check_label_names, class_id
+from xltransfer.kinds.regression import predicts_a_number
 
 if TYPE_CHECKING:
     import datasets
@@ -40,7 +41,7 @@ class Classification(TaskKind):
         )
 
     def is_checkpoint_head(self, model) -> bool:
-        return super().is_checkpoint_head(model) and not _predicts_a_number(model.config)
+        return super().is_checkpoint_head(model) and not predicts_a_number(model.config)
 
     def predict_rows(self, output: torch.Tensor) -> torch.Tensor:
         return output.argmax(dim=-1)
@@ -50,7 +51,3 @@ class Classification(TaskKind):
 
         predictions, references = self.predict(model, eval_set.loader, accelerator)
         return compute_metrics("classification", predictions, references)
-
-
-def _predicts_a_number(config) -> bool:
-    return config.problem_type == "regression" or config.num_labels == 1

@@ -35,9 +35,7 @@ class Regression(TaskKind):
         return config.problem_type == "regression"
 
     def is_checkpoint_head(self, model) -> bool:
-        config = model.config
-        one_number = config.problem_type == "regression" or config.num_labels == 1
-        return super().is_checkpoint_head(model) and one_number
+        return super().is_checkpoint_head(model) and predicts_a_number(model.config)
 
     def score(self, model, eval_set, accelerator) -> dict[str, float]:
         from xltransfer.kinds.metrics import compute_metrics
@@ -56,3 +54,8 @@ class Regression(TaskKind):
         logits, target = out.logits, labels["labels"]
         per_example = (logits.squeeze(-1) - target.to(logits.dtype)) ** 2
         return per_example, per_example.mean()
+
+
+def predicts_a_number(config) -> bool:
+    """A sequence head that outputs one score (regression) rather than class logits."""
+    return config.problem_type == "regression" or config.num_labels == 1

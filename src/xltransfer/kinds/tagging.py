@@ -18,7 +18,6 @@ from xltransfer.kinds.base import (
     class_id,
     draw_classes,
     model_inputs,
-    sentence_texts,
 )
 from xltransfer.kinds.token_labels import IGNORED_LABEL, encode_tagged_words
 
@@ -85,9 +84,6 @@ class Tagging(TaskKind):
         return DataCollatorForTokenClassification(
             tokenizer, pad_to_multiple_of=pad_to_multiple_of, label_pad_token_id=IGNORED_LABEL
         )
-
-    def text_view(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return sentence_texts(frame)
 
     def predict_tags(self, model, loader, accelerator):
         """Per sentence, the predicted and gold tag ids of the scored (first sub-token)

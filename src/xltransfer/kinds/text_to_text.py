@@ -68,23 +68,24 @@ class Verbaliser:
 
     def inputs(self, frame: pd.DataFrame) -> list[str]:
         """Each row written out by the template (a token task's words joined by spaces)."""
-        rows = []
-        for index in range(len(frame)):
-            row = frame.iloc[index]
-            text_a = row["text_a"] if isinstance(row["text_a"], str) else " ".join(row["text_a"])
-            text_b = row.get("text_b")
-            choices = row.get(CHOICES)
-            written = (
-                ""
-                if choices is None
-                else " ".join(
-                    f"({word}) {choice}"
-                    for word, choice in zip(self.label_words, choices, strict=True)
-                )
+        missing = [None] * len(frame)
+        texts_b = frame["text_b"] if "text_b" in frame else missing
+        choices = frame[CHOICES] if CHOICES in frame else missing
+        return [
+            self.template.format(
+                text_a=text_a if isinstance(text_a, str) else " ".join(text_a),
+                text_b=text_b or "",
+                choices=self._written_choices(options),
             )
-            fields = {"text_a": text_a, "text_b": text_b or "", "choices": written}
-            rows.append(self.template.format(**fields))
-        return rows
+            for text_a, text_b, options in zip(frame["text_a"], texts_b, choices, strict=True)
+        ]
+
+    def _written_choices(self, options) -> str:
+        """A multiple-choice example's options as `(<label word>) <choice> ...`."""
+        if options is None:
+            return ""
+        pairs = zip(self.label_words, options, strict=True)
+        return " ".join(f"({word}) {option}" for word, option in pairs)
 
 
 def template_fields(template: str) -> set[str]:
@@ -282,12 +283,6 @@ class TextToText(TaskKind):
         return DataCollatorForSeq2Seq(
             tokenizer, pad_to_multiple_of=pad_to_multiple_of, label_pad_token_id=-100
         )
-
-    def head_config(self, labels) -> dict:
-        return {}
-
-    def same_label_space(self, config, labels) -> bool:
-        return True
 
     # -- evaluation -----------------------------------------------------------------------------
     def eval_set(
