@@ -23,7 +23,8 @@ from transformers import AutoModelForSequenceClassification, DataCollatorWithPad
 
 from xltransfer.data.load import read_standard
 from xltransfer.kinds import get_kind
-from xltransfer.kinds.base import example_length, longest_first
+from xltransfer.kinds.base import longest_first
+from xltransfer.kinds.encoding_cache import example_length
 from xltransfer.models.factory import load_tokenizer
 
 KIND = get_kind("classification")

@@ -18,7 +18,7 @@ import yaml
 
 from xltransfer.data.load import read_standard
 from xltransfer.data.tasks import load_registry
-from xltransfer.kinds.base import example_length
+from xltransfer.kinds.encoding_cache import example_length
 from xltransfer.models.factory import load_tokenizer
 
 MEGA_BATCH = 50  # batches per sorted mega-batch, as transformers' LengthGroupedSampler

@@ -208,3 +208,13 @@ def test_report_builds(run):
     for section in ("Question", "Answer", "Pooled slope", "Source selection"):
         assert f"<h2>{section}</h2>" in summary
     assert "Wu–Palmer taxonomy" in summary and "NDCG@k" in summary
+
+
+def test_each_split_is_tokenised_once(run):
+    """Jobs that read the same split with the same tokenizer share one encoded entry: the
+    first job encodes it (two that start on it at once may both), every later one maps it."""
+    entries = list((run / "results" / "demo" / "data").glob("*/*/encoded/*.arrow"))
+    logs = "".join(path.read_text() for path in (run / "logs" / "demo").rglob("*.log"))
+    misses, hits = logs.count("encoded cache miss"), logs.count("encoded cache hit")
+    assert len(entries) <= misses <= 2 * len(entries)
+    assert hits >= 3 * misses, (hits, misses, len(entries))

@@ -262,7 +262,8 @@ def test_packages_depend_one_way():
 
 # -- evaluation reads the longest examples first -------------------------------------------------
 def test_examples_are_read_longest_first_and_put_back_in_order():
-    from xltransfer.kinds.base import example_length, in_example_order, longest_first
+    from xltransfer.kinds.base import in_example_order, longest_first
+    from xltransfer.kinds.encoding_cache import example_length
 
     examples = [
         {"input_ids": [1, 2]},

@@ -265,10 +265,17 @@ def test_a_launch_that_forms_no_process_group_is_refused(monkeypatch):
         PartialState._reset_state()
 
 
+# Losses are read every LOSS_SYNC_EVERY batches (50): 1 reads each, 4 finds the diverged
+# batch among several read at once (the toy epoch has 6 batches, so 50 reads at its end).
+@pytest.mark.parametrize("sync_every", [1, 4, 50])
 def test_a_diverging_run_stops_naming_the_step_and_the_learning_rate(
-    tiny_model_dir, toy_splits, tmp_path
+    tiny_model_dir, toy_splits, tmp_path, monkeypatch, sync_every
 ):
     import dataclasses
+
+    from xltransfer.training import loop
+
+    monkeypatch.setattr(loop, "LOSS_SYNC_EVERY", sync_every)
 
     # A rate no model survives: after the first update the weights are ~1e30 and the next
     # forward pass overflows float32, so the loss of step 2 is inf or nan.

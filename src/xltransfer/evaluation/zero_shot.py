@@ -12,6 +12,7 @@ from accelerate import Accelerator
 
 from xltransfer.data.load import read_standard
 from xltransfer.evaluation.alignment import aligned_sts_scores
+from xltransfer.kinds.encoding_cache import cache_beside
 from xltransfer.models.bi_encoder import sentence_embeddings
 from xltransfer.models.checkpoints import checked_checkpoint
 from xltransfer.models.factory import load_tokenizer, model_class
@@ -77,7 +78,8 @@ def evaluate_shard(
     batch_size = hp.eval_batch_size
     for language, path in test_files.items():
         frame = read_standard(Path(path))
-        split = SplitToScore(frame, trained.labels, hp, task.answer_language(language))
+        answer_language = task.answer_language(language)
+        split = SplitToScore(frame, trained.labels, hp, answer_language, cache_beside(path))
         scores[language], batch_size = score_largest_batch(
             kind, model, tokenizer, accelerator, split, batch_size
         )
@@ -110,6 +112,8 @@ class SplitToScore:
     labels: tuple[str, ...]
     hyperparameters: Hyperparameters
     answer_language: str | None
+    # Where the split's encoding is cached (None: encoded here, not kept).
+    cache: Path | None = None
 
 
 def score_largest_batch(
@@ -140,6 +144,7 @@ def score_largest_batch(
             size,
             hp.doc_stride,
             answer_language=split.answer_language,
+            cache=split.cache,
         )
         return kind.score(model, test_set, accelerator)
 

@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from xltransfer.kinds.encoding_cache import encode_once, example_lengths
+
 if TYPE_CHECKING:  # torch is imported where used: the workflow reads kinds to plan its DAG
+    from pathlib import Path
+
     import datasets
     import torch
     from accelerate import Accelerator
@@ -85,18 +89,10 @@ def make_loader(
     )
 
 
-def example_length(example: dict) -> int:
-    """Tokens an encoded example puts in a batch row: its input ids, the longest choice of a
-    multiple-choice example, both sentences of a bi-encoder pair."""
-    ids = example["input_ids"]
-    length = max(map(len, ids)) if ids and isinstance(ids[0], list) else len(ids)
-    return length + len(example.get("input_ids_b", ()))
-
-
-def longest_first(examples: list[dict]) -> list[int]:
+def longest_first(examples: Sequence[dict]) -> list[int]:
     """Example indices from the longest to the shortest (ties keep their order), so a batch
     pads to lengths close to its own instead of to a stray long row's."""
-    return sorted(range(len(examples)), key=lambda i: -example_length(examples[i]))
+    return np.argsort(-example_lengths(examples), kind="stable").tolist()
 
 
 def in_example_order(values: Sequence, order: Sequence[int] | None) -> list:
@@ -235,6 +231,11 @@ class TaskKind:
         task's settings bound (text-to-text's verbaliser)."""
         return self
 
+    def encoding_settings(self) -> dict[str, Any]:
+        """What besides the rows, the tokenizer and the lengths decides this kind's encoding
+        (part of the encoded cache's key)."""
+        return {"name": self.name}
+
     def mines_pairs(self, task: TaskSpec) -> bool:
         """Scored by mining pairs, with a threshold chosen on the task's dev split."""
         return False
@@ -348,9 +349,11 @@ class TaskKind:
         batch_size: int,
         doc_stride: int = 16,
         answer_language: str | None = None,
+        cache: Path | None = None,
     ) -> EvalSet:
-        """Encode a standardised split once, as a loader prepared for the accelerator."""
-        examples = self.encode(frame, tokenizer, max_length, doc_stride)
+        """Encode a standardised split once (mapped from `cache` where a job did before), as a
+        loader prepared for the accelerator."""
+        examples = encode_once(self, frame, tokenizer, max_length, doc_stride, cache)
         loader, order = self.eval_loader(examples, tokenizer, batch_size, accelerator)
         # Predictions and references come back in the same order, and no metric of a
         # sequence head depends on the order of the pairs, so none is put back.

@@ -139,6 +139,9 @@ class TextToText(TaskKind):
         self.extra_columns = base.extra_columns
         self.probe_form = base.probe_form
 
+    def encoding_settings(self) -> dict[str, Any]:
+        return {"name": self.name, "verbaliser": self._verbaliser().as_dict()}
+
     def bound(self, verbaliser: Verbaliser) -> TextToText:
         """This kind with a task's verbaliser (what training and evaluation use)."""
         return TextToText(self.base, self.target, verbaliser)
@@ -295,8 +298,10 @@ class TextToText(TaskKind):
         batch_size,
         doc_stride=16,
         answer_language=None,
+        cache=None,
     ) -> EvalSet:
-        """The inputs to generate from, and each row's gold label (QA: its answers)."""
+        """The inputs to generate from, and each row's gold label (QA: its answers); inputs
+        alone are quick to tokenise and are not cached."""
         inputs = tokenizer(self._verbaliser().inputs(frame), truncation=True, max_length=max_length)
         examples = [{key: values[i] for key, values in inputs.items()} for i in range(len(frame))]
         loader, order = self.eval_loader(examples, tokenizer, batch_size, accelerator)

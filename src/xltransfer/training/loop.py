@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from xltransfer.data.load import read_standard
+from xltransfer.kinds.encoding_cache import cache_beside, encode_once
 from xltransfer.logs import progress
 from xltransfer.models.factory import build_classifier, load_tokenizer
 from xltransfer.results import package_versions
@@ -31,6 +32,11 @@ SPEC_FILE = "spec.json"
 # this many seconds after each optimizer step, so a test can interrupt a job mid-way.
 FAIL_AFTER_STEPS = "XLTRANSFER_FAIL_AFTER_STEPS"
 STEP_DELAY = "XLTRANSFER_STEP_DELAY"
+# Reading a loss on the host waits for the device to finish its step, so a GPU could not queue
+# the next one; losses stay on the device and are read this many batches at a time (and before
+# each resume state and at the epoch's end). A divergence is still found within this many
+# batches, and named at the batch where it began.
+LOSS_SYNC_EVERY = 50
 
 
 class TrainingError(RuntimeError):
@@ -203,6 +209,35 @@ def save_resume_state(accelerator: Accelerator) -> None:
     accelerator.wait_for_everyone()
 
 
+@dataclass
+class PendingLoss:
+    """A batch's loss still on the device, with where it was computed (for the error)."""
+
+    loss: torch.Tensor
+    step: int
+    batch: int
+    rate: float
+
+
+def read_losses(pending: list[PendingLoss], state: TrainState, hp: Hyperparameters) -> None:
+    """Add the pending losses to the epoch's sum in one device sync, in batch order (the same
+    float sum as reading each); stop at the first non-finite one."""
+    if not pending:
+        return
+    values = torch.stack([entry.loss for entry in pending]).tolist()
+    for value, entry in zip(values, pending, strict=True):
+        if not math.isfinite(value):
+            # Name where and at which rate: a diverging run is mostly a learning rate too high
+            # for the model or precision, and the step says how soon it went.
+            raise TrainingError(
+                f"non-finite loss {value} at optimizer step {entry.step} (epoch {state.epoch}, "
+                f"batch {entry.batch}), learning rate {entry.rate:.3g} (configured "
+                f"{hp.learning_rate:g}); lower the learning rate or use fp32/bf16 instead of fp16"
+            )
+        state.loss_in_epoch += value
+    pending.clear()
+
+
 def train_epoch(
     model: PreTrainedModel,
     loader: DataLoader,
@@ -222,18 +257,23 @@ def train_epoch(
     started = time.perf_counter() - state.seconds_in_epoch
     saves = SaveClock(hp.checkpoint_minutes)
     bar = progress(batches, desc=f"epoch {state.epoch}", enabled=accelerator.is_local_main_process)
+    pending: list[PendingLoss] = []  # losses not read yet: reading one syncs the device
+
+    def read() -> None:
+        read_losses(pending, state, hp)
+        bar.set_postfix(loss=f"{state.loss_in_epoch / max(state.batches_in_epoch, 1):.4f}")
+
     for batch in bar:
         with accelerator.accumulate(model):
             loss = model(**batch).loss
-            if not torch.isfinite(loss):
-                # Name where and at which rate: a diverging run is mostly a learning rate
-                # too high for the model or precision, and the step says how soon it went.
-                raise TrainingError(
-                    f"non-finite loss {loss.item()} at optimizer step {state.optimizer_steps + 1} "
-                    f"(epoch {state.epoch}, batch {state.batches_in_epoch + 1}), learning rate "
-                    f"{scheduler.get_last_lr()[0]:.3g} (configured {hp.learning_rate:g}); lower "
-                    "the learning rate or use fp32/bf16 instead of fp16"
+            pending.append(
+                PendingLoss(
+                    loss.detach(),
+                    state.optimizer_steps + 1,
+                    state.batches_in_epoch + 1,
+                    scheduler.get_last_lr()[0],
                 )
+            )
             accelerator.backward(loss)
             if accelerator.sync_gradients:
                 accelerator.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
@@ -241,8 +281,8 @@ def train_epoch(
             scheduler.step()
             optimizer.zero_grad()
         state.batches_in_epoch += 1
-        state.loss_in_epoch += loss.item()
-        bar.set_postfix(loss=f"{state.loss_in_epoch / state.batches_in_epoch:.4f}")
+        if len(pending) >= LOSS_SYNC_EVERY:
+            read()
         if accelerator.sync_gradients:
             state.optimizer_steps += 1
             state.seconds_in_epoch = time.perf_counter() - started
@@ -250,12 +290,14 @@ def train_epoch(
             last = accelerator.gradient_state.end_of_dataloader
             by_steps = hp.checkpoint_steps and state.optimizer_steps % hp.checkpoint_steps == 0
             if not last and (by_steps or saves.due(accelerator)):
+                read()  # a resume state holds the loss sum as a float, and no diverged weights
                 save_resume_state(accelerator)
                 saves.restart()
             if fail_after and state.optimizer_steps >= fail_after:
                 raise TrainingError(f"{FAIL_AFTER_STEPS}={fail_after}: failing as asked")
             if delay:
                 time.sleep(delay)
+    read()
     state.seconds_in_epoch = time.perf_counter() - started
     # Each rank saw its own share of the batches: report the mean over all of them.
     local = torch.tensor(
@@ -351,7 +393,15 @@ def _load_examples(spec: FinetuneSpec, tokenizer, accelerator: Accelerator):
         if hp.max_train_examples:
             train = train.sample(n=min(hp.max_train_examples, len(train)), random_state=spec.seed)
         dev = read_standard(Path(spec.dev_file))
-        train = spec.task.kind.encode(train, tokenizer, hp.max_length, hp.doc_stride)
+        # The main process encodes (or maps) first: the others then find its cache entry.
+        train = encode_once(
+            spec.task.kind,
+            train,
+            tokenizer,
+            hp.max_length,
+            hp.doc_stride,
+            cache_beside(spec.train_file),
+        )
         return train, dev
 
 
@@ -404,6 +454,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
         hp.max_length,
         hp.eval_batch_size,
         hp.doc_stride,
+        cache=cache_beside(spec.dev_file),
     )
     state = TrainState()
     accelerator.register_for_checkpointing(state)
