@@ -648,11 +648,21 @@ class Grid:
         needs.update((target, self.source_language, "test") for target in self.aligned_targets)
         return sorted(needs)
 
+    def evaluation_splits(self) -> list[tuple[str, str]]:
+        """Every (target, role) whose per-language splits evaluation reads, through one
+        checksum list each."""
+        return [
+            (target, role)
+            for target in self.targets
+            for role in self.retrieval_roles.get(target, ("test",))
+        ]
+
     def job_counts(self) -> dict[str, int]:
         """Jobs per rule implied by the grid (the dry run must agree)."""
         runs = len(self.models) * len(self.seeds) * len(self.sources_with_baseline)
         return {
             "prepare_data": len(self.data_needs()),
+            "split_checksums": len(self.evaluation_splits()),
             "train_source": len(self.models) * len(self.seeds) * len(self.sources),
             "train_target": runs * len(self.fine_tuned_targets),
             "evaluate": runs * sum(len(self.shards(t)) for t in self.trained_targets),

@@ -237,6 +237,18 @@ def _split_file(task, role, lang=None):
     return f"results/{config['run']}/data/{task}/{lang}/{role}.parquet"
 
 
+def _split_checksums(task, role):
+    return f"results/{config['run']}/data/{task}/{role}.sha256"
+
+
+def get_language_splits(wildcards):
+    """A target's split of one role in each of its languages: what its checksum list covers."""
+    return [
+        _split_file(wildcards.task, wildcards.role, lang)
+        for lang in GRID.target_languages[wildcards.task]
+    ]
+
+
 def target_checkpoint(path):
     """A target checkpoint is read once per evaluation shard: temporary unless kept."""
     folder = directory(path)
@@ -405,14 +417,20 @@ def get_evaluate_input(wildcards):
         "model": rules.train_target.output.model.format(
             **{**wildcards, "target": GRID.fine_tunes[wildcards.target]}
         ),
-        "tests": [
-            _split_file(wildcards.target, "test", lang)
-            for lang in get_shard_languages(wildcards)
-        ],
+        # One checksum list stands for every language's test split (split_checksums).
+        "tests": _split_checksums(wildcards.target, "test"),
     }
     if wildcards.target in GRID.aligned_targets:
         inputs["english_test"] = _split_file(wildcards.target, "test")
     return inputs
+
+
+def get_shard_tests(wildcards):
+    """The test split of each language of an evaluation shard."""
+    return [
+        _split_file(wildcards.target, "test", lang)
+        for lang in get_shard_languages(wildcards)
+    ]
 
 
 def get_sts_alignment(wildcards):
@@ -474,9 +492,8 @@ def get_evaluate_retrieval_input(wildcards):
     """The encoder (a source checkpoint, or the pretrained model for `none`) and the splits."""
     inputs = {
         "splits": [
-            path
-            for roles in get_retrieval_files(wildcards).values()
-            for path in roles.values()
+            _split_checksums(wildcards.target, role)
+            for role in GRID.retrieval_roles[wildcards.target]
         ]
     }
     if wildcards.source == BASELINE_SOURCE:

@@ -33,3 +33,19 @@ rule prepare_data:
         folder=get_staged_dataset,
     script:
         "../scripts/prepare_data.py"
+
+
+# Evaluation jobs read a target's split of one role in each of its languages. They depend on
+# this list of the splits' checksums instead of on every split: three quarters of
+# xtreme.yaml's DAG edges were splits feeding evaluations. It also records which files the
+# scores came from, and changes (rerunning the evaluations) when any split is rebuilt.
+rule split_checksums:
+    input:
+        get_language_splits,
+    output:
+        "results/{run}/data/{task}/{role}.sha256",
+    log:
+        "logs/{run}/split_checksums/{task}/{role}.log",
+    localrule: True
+    shell:
+        "sha256sum {input:q} > {output:q} 2> {log:q}"

@@ -18,6 +18,7 @@ rule evaluate:
         gpu=get_resource("evaluate", "gpu"),
     params:
         languages=get_shard_languages,
+        tests=get_shard_tests,
         alignment=get_sts_alignment,
         task=get_task_head,
     script:

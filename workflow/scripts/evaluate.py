@@ -8,7 +8,7 @@ log_to(snakemake.log[0])
 require_gpus(snakemake.rule, snakemake.resources.gpu)  # fail before loading anything
 evaluate(
     Path(snakemake.input.model),
-    [Path(p) for p in snakemake.input.tests],
+    [Path(p) for p in snakemake.params.tests],
     snakemake.params.languages,
     shard_context(snakemake.wildcards),
     Path(snakemake.output[0]),

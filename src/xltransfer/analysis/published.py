@@ -46,7 +46,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xltransfer.analysis.gains import GAIN_COLUMNS, compute_gains
 from xltransfer.names import ALPHABET, is_safe_name
 from xltransfer.similarity.measures import describe_missing, missing_facets
 
@@ -135,6 +134,9 @@ def load_results(settings: dict[str, Any]) -> pd.DataFrame:
 
 
 def _load_results(settings: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
+    # Imported here: the Snakefile reads this module to plan, and gains pulls in scipy.
+    from xltransfer.analysis.gains import GAIN_COLUMNS, compute_gains
+
     path = Path(settings["table"])
     where = str(path)
     value_column = {"scores": "score", "gains": "gain"}[settings["values"]]
