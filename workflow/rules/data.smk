@@ -47,5 +47,7 @@ rule split_checksums:
     log:
         "logs/{run}/split_checksums/{task}/{role}.log",
     localrule: True
+    conda:
+        "../../envs/coreutils.yaml"
     shell:
         "sha256sum {input:q} > {output:q} 2> {log:q}"
