@@ -357,6 +357,40 @@ def test_pretraining_lowers_the_loss_and_saves_safetensors(architecture, tmp_pat
     assert AutoConfig.from_pretrained(tmp_path / "model").architectures == [expected]
 
 
+@pytest.mark.parametrize("architecture", ["xlmr", "bert"])
+def test_masked_rows_loss_equals_the_models_own_loss_and_gradients(architecture):
+    """Pretraining projects only masked positions onto the vocabulary: the loss and every
+    gradient must equal those of the model's own forward over all positions."""
+    from transformers import DataCollatorForLanguageModeling
+
+    from xltransfer.models.architectures import (
+        build_pretraining_model,
+        masked_lm_loss,
+        train_family_tokenizer,
+    )
+
+    texts = corpus()
+    tokenizer = train_family_tokenizer(texts, 120, architecture)
+    torch.manual_seed(0)
+    model = build_pretraining_model(tokenizer, tiny_spec(architecture)).eval()
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.3)
+    batch = collator([{"input_ids": ids} for ids in tokenizer(texts[:16])["input_ids"]])
+    assert 0 < (batch["labels"] != -100).sum() < batch["labels"].numel()
+    losses, gradients = [], []
+    for compute in (lambda: model(**batch).loss, lambda: masked_lm_loss(model, batch)):
+        model.zero_grad()
+        loss = compute()
+        loss.backward()
+        losses.append(loss.item())
+        gradients.append(
+            {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        )
+    assert losses[1] == pytest.approx(losses[0], rel=1e-6)
+    assert gradients[0].keys() == gradients[1].keys()
+    for name, gradient in gradients[0].items():
+        torch.testing.assert_close(gradients[1][name], gradient, rtol=1e-4, atol=1e-7, msg=name)
+
+
 def test_span_corruption_hides_spans_behind_sentinels_the_target_restores():
     from xltransfer.models.architectures import span_corruption
 

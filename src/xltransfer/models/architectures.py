@@ -176,6 +176,31 @@ def build_pretraining_model(tokenizer, spec: PretrainSpec) -> PreTrainedModel:
     return XLMRobertaForMaskedLM(config)
 
 
+# Masked rows are padded to a multiple of this before the vocabulary projection: a CPU matmul
+# is planned per shape, and an exact count per batch made every step a new shape (10x slower).
+MASKED_ROWS_MULTIPLE = 256
+
+
+def masked_lm_loss(model: PreTrainedModel, batch: dict) -> torch.Tensor:
+    """The masked-LM loss of an encoder (XLM-R, BERT) with its LM head applied to the masked
+    positions only, not to every token: the same loss and gradients as `model(**batch).loss`
+    (positions without a label add nothing to either), at about 2/3 of the step time of a
+    small-hidden, large-vocabulary model such as the demo's."""
+    labels = batch["labels"]
+    inputs = {key: value for key, value in batch.items() if key != "labels"}
+    states = model.base_model(**inputs).last_hidden_state
+    (head,) = [module for module in model.children() if module is not model.base_model]
+    flat_labels = labels.reshape(-1)
+    rows = (flat_labels != -100).nonzero().squeeze(1)
+    count = rows.numel()
+    padded = -(-count // MASKED_ROWS_MULTIPLE) * MASKED_ROWS_MULTIPLE
+    rows = torch.cat([rows, rows.new_zeros(padded - count)])
+    targets = flat_labels[rows].clone()
+    targets[count:] = -100  # the padding rows: ignored by the loss
+    logits = head(states.reshape(-1, states.shape[-1]).index_select(0, rows))
+    return torch.nn.functional.cross_entropy(logits, targets, ignore_index=-100)
+
+
 def span_corruption(
     ids: Sequence[int],
     sentinels: Sequence[int],

@@ -28,6 +28,7 @@ from xltransfer.logs import progress
 from xltransfer.models.architectures import (
     SpanCorruptionCollator,
     build_pretraining_model,
+    masked_lm_loss,
     train_family_tokenizer,
 )
 from xltransfer.spec import PretrainSpec
@@ -82,12 +83,16 @@ def pretrain_mlm(
     scheduler = get_linear_schedule_with_warmup(optimizer, total // 10, total)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     model.train()
+    # The masked-rows-only loss calls the model's parts, which a DDP wrapper (several
+    # processes) would not see: there the model's own forward computes it.
+    whole_forward = spec.architecture == "mt5" or accelerator.num_processes > 1
     losses, running, started = [], 0.0, time.perf_counter()
     batches = _cycle(loader)
     for step in progress(
         range(1, spec.steps + 1), desc="pretrain", enabled=accelerator.is_main_process
     ):
-        loss = model(**next(batches)).loss
+        batch = next(batches)
+        loss = model(**batch).loss if whole_forward else masked_lm_loss(model, batch)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
