@@ -28,6 +28,7 @@ SCALES = {"xtreme.yaml": 1, "xtreme.yaml, seeds x4": 4}
 
 def prepare(checkout: Path, folder: Path) -> dict[str, Path]:
     """A scratch copy of the checkout's workflow, with the configs to time."""
+    folder.mkdir(parents=True)
     for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
         source = checkout / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / name)
