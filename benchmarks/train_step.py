@@ -28,7 +28,6 @@ from transformers import (
     DataCollatorWithPadding,
     Trainer,
     TrainingArguments,
-    get_linear_schedule_with_warmup,
 )
 
 from xltransfer.data.load import read_standard
@@ -91,20 +90,10 @@ def bare(model_dir: str, examples: list[dict], tokenizer, hp: Hyperparameters) -
     loader = DataLoader(
         examples, hp.per_device_batch_size, sampler=sampler, collate_fn=source.collate_fn
     )
-    # build_optimizer's groups: no weight decay on biases and LayerNorm weights.
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        norm = "layernorm" in name.lower().replace("_", "")
-        (no_decay if name.endswith("bias") or norm else decay).append(parameter)
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": hp.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=hp.learning_rate,
-    )
-    steps = len(loader)  # one process, no accumulation: one optimizer step per batch
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * steps), steps)
+    # xltransfer's optimizer and schedule are plain torch objects: the same ones, unwrapped.
+    optimizer = build_optimizer(model, hp)
+    # One process, no accumulation: one optimizer step per batch.
+    scheduler = build_scheduler(optimizer, hp, len(loader), 1)
     started = time.perf_counter()
     for batch in loader:
         batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
