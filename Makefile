@@ -5,21 +5,32 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2
 CONFIG ?= config/config.yaml
+RUN = $(shell sed -n 's/^run: *//p' $(CONFIG))
 # Snakemake reads --configfile itself and, for invalid YAML, names neither file nor line: this
 # strict read does (and refuses a key given twice or an empty file) before Snakemake starts.
 CHECK_CONFIG = $(BIN)/python -m xltransfer.config_files $(CONFIG)
 
-.PHONY: setup demo test lint dag stage stage-update plan status profile clean-demo
+.PHONY: setup lock demo test lint dag stage stage-update plan status profile clean-demo
 
 setup: $(VENV)/.installed
 
 # torch first: pip then takes the CPU build on disk instead of resolving a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml
+# Then the exact versions of requirements-lock.txt, and this package without resolving again.
+$(VENV)/.installed: pyproject.toml requirements-lock.txt
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[workflow,dev]"
+	$(BIN)/pip install -q -r requirements-lock.txt
+	$(BIN)/pip install -q --no-deps -e ".[workflow,dev]"
+	$(BIN)/pip check
 	touch $@
+
+# Rewrite the lock from what is installed (after changing a range in pyproject.toml and
+# installing it): the CPU build's local version label is dropped, so GPU nodes match it too.
+lock: setup
+	{ sed -n '1,3p' requirements-lock.txt; $(BIN)/pip freeze --exclude-editable \
+	  | sed 's/+cpu$$//' | grep -v '^xltransfer'; } > requirements-lock.txt.new
+	mv requirements-lock.txt.new requirements-lock.txt
 
 demo: setup
 	@$(CHECK_CONFIG)
@@ -43,17 +54,21 @@ dag: setup
 	scripts/render-dag.sh $(CONFIG) results/dag
 
 # Stage every Hub model and dataset the grid reads, at a commit, on this (login) node: the only
-# step that reaches the Hub (HF_TOKEN from the environment for gated repositories).
+# step that reaches the Hub (HF_TOKEN from the environment for gated repositories). Every staged
+# file is checked against its lock (size and checksum) and fetched again where it differs.
 stage: setup
 	@$(CHECK_CONFIG)
-	snakemake stage --cores 1 --configfile $(CONFIG)
+	snakemake stage --cores 1 --configfile $(CONFIG) --forcerun stage_model stage_dataset
 
 # Move one repository (REPO=owner/name, or REPO=all) to the current commit of its revision: the
-# explicit act a moved branch needs; finished results keep the commit their rows record.
+# explicit act a moved branch needs. The next run redoes the jobs that read it, and no other;
+# finished results keep the commit their rows record.
 stage-update: setup
 	@$(CHECK_CONFIG)
-	rm -f results/$$(sed -n 's/^run: *//p' $(CONFIG))/staged/*/$(if $(filter all,$(REPO)),*/*,$(REPO)).json
-	XLTRANSFER_STAGE_UPDATE=$(REPO) snakemake stage --cores 1 --configfile $(CONFIG)
+	@test -n "$(REPO)" || { echo "make stage-update: name REPO=owner/name (or REPO=all)"; exit 2; }
+	XLTRANSFER_STAGE_UPDATE="$(REPO)" snakemake stage --cores 1 --configfile $(CONFIG) \
+	  --forcerun $(if $(filter all,$(REPO)),pin_model pin_dataset,\
+	  $(wildcard $(addprefix results/$(RUN)/staged/,models/$(REPO).commit datasets/$(REPO).commit)))
 
 # Cost plan before submitting (jobs, tokens, device-hours, disk) in results/<run>/plan.md; runs
 # nothing and needs no GPU. The profile's `jobs` sets how much is in flight at once.

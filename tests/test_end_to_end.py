@@ -7,6 +7,7 @@ falling with lexical overlap, and the near-copy source task helping more than th
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pandas as pd
@@ -76,6 +77,10 @@ def test_outputs_and_provenance(run, scores):
     ):
         assert scores[column].notna().all(), column
     assert (scores["num_processes"] == 1).all() and (scores["global_batch_size"] == 32).all()
+    for column in ("train_versions", "eval_versions"):
+        versions = scores[column].map(json.loads)
+        for name in ("torch", "transformers", "accelerate", "xltransfer_commit"):
+            assert versions.map(lambda v, name=name: bool(v.get(name))).all(), (column, name)
     # A rerun has nothing left to do.
     dry = subprocess.run(
         [*SNAKEMAKE, "-n", "--cores", "2"], cwd=run, capture_output=True, text=True, check=True

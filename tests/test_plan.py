@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 
 import pytest
 import yaml
@@ -232,3 +233,20 @@ def test_cli_plans_the_demo_on_cpu(tmp_path):
     text = (tmp_path / "demo" / "plan.md").read_text()
     assert "device `cpu`; 2 jobs in flight" in text
     assert "demo_benchmark sizes" in text and "measured" in text
+
+
+def test_the_plan_records_the_software_it_plans_with(config):
+    from xltransfer.planning.markdown import render_markdown
+    from xltransfer.results import package_versions, project_commit
+
+    text = render_markdown(build_plan(config, jobs_in_flight=3), "config.yaml", "no profile")
+    versions = package_versions()
+    line = next(line for line in text.splitlines() if line.startswith("Software:"))
+    for name in ("torch", "transformers", "accelerate"):
+        assert f"{name} {versions[name]}" in line
+    assert f"xltransfer commit {project_commit()}" in line
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    if commit:  # a checkout (CI's is one): its HEAD, marked when files differ from it
+        assert project_commit().split("+")[0] == commit

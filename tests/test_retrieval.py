@@ -361,7 +361,7 @@ def test_the_embedding_layer_is_selectable(tiny_model_dir):
 
 
 def test_similarity_jobs_read_a_retrieval_target_by_its_english_side(tmp_path, tiny_model_dir):
-    from xltransfer.jobs import embedding_similarity, vocabulary_similarity
+    from xltransfer.jobs import compare_task_embeddings, task_embedding, vocabulary_similarity
 
     source = pd.DataFrame({"text_a": ["the dog sees a cat", "the cat likes a bird"] * 2})
     source = source.assign(text_b=None, label=[0, 1, 0, 1])
@@ -387,15 +387,11 @@ def test_similarity_jobs_read_a_retrieval_target_by_its_english_side(tmp_path, t
     settings |= {"taskemb_combine": "rrf", "textemb_centre": True}
     settings |= {"textemb_all_examples": False, "textemb_qa_windows": True}
     for method in ("textemb", "taskemb"):
+        vectors = []
+        for task, head in heads.items():
+            vectors.append(tmp_path / f"{method}-{task}.parquet")
+            model = str(tiny_model_dir)
+            task_embedding(method, "m", model, task, files[task], head, settings, vectors[-1])
         outputs = {"similarity": tmp_path / f"{method}.parquet", "vectors": tmp_path / "v.pq"}
-        table = embedding_similarity(
-            method,
-            {"m": {"src": str(tiny_model_dir), "tatoeba": str(tiny_model_dir)}},
-            files,
-            {"src": "classification", "tatoeba": "retrieval"},
-            ["src"],
-            ["tatoeba"],
-            settings,
-            outputs,
-        )
+        table = compare_task_embeddings(method, vectors, ["src"], ["tatoeba"], settings, outputs)
         assert np.isfinite(table["value"]).all() and len(table) == 1

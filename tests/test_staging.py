@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -13,7 +14,11 @@ from xltransfer.data.load import load_split, standardize
 from xltransfer.data.staging import (
     StageRequest,
     StagingError,
+    check_staged,
+    check_update,
+    damaged_files,
     lock_path,
+    pin,
     read_lock,
     require_staged,
     stage,
@@ -192,3 +197,53 @@ def test_a_job_given_an_unstaged_hub_model_stops_naming_it():
 
     with pytest.raises(StagingError, match=r"'FacebookAI/xlm-roberta-base' is a Hub id.*stage"):
         load_tokenizer("FacebookAI/xlm-roberta-base")
+
+
+def test_restaging_keeps_matching_files_and_refetches_a_damaged_one(hub, tiny_model_dir, tmp_path):
+    hub.add_repo(MODEL, tiny_model_dir)
+    lock = stage(model_request(), tmp_path, endpoint=hub.endpoint)
+    weights = staged_folder(tmp_path, "model", MODEL) / "model.safetensors"
+    good = weights.read_bytes()
+    assert {f["path"]: f["sha256"] for f in lock["files"]}["model.safetensors"] == (
+        hashlib.sha256(good).hexdigest()
+    )
+    del hub.requests[:]
+    stage(model_request(), tmp_path, endpoint=hub.endpoint)
+    assert not [r for r in hub.requests if "/resolve/" in r["path"]]  # every file kept
+    # Same size, other bytes: only the checksum tells; the file alone is fetched again.
+    weights.write_bytes(bytes(reversed(good)))
+    assert damaged_files(read_lock(lock_path(tmp_path, "model", MODEL))) == []
+    stage(model_request(), tmp_path, endpoint=hub.endpoint)
+    fetched = [r["path"] for r in hub.requests if r["method"] == "GET" and "/resolve/" in r["path"]]
+    assert [path.rsplit("/", 1)[1] for path in fetched] == ["model.safetensors"]
+    assert weights.read_bytes() == good
+    weights.unlink()
+    assert damaged_files(read_lock(lock_path(tmp_path, "model", MODEL))) == ["model.safetensors"]
+
+
+def test_check_staged_names_the_key_and_the_file_and_check_update_the_repository(
+    hub, tiny_model_dir, tmp_path
+):
+    hub.add_repo(MODEL, tiny_model_dir)
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(json.dumps(stage(model_request(), tmp_path, endpoint=hub.endpoint)))
+    check_staged({"models.tiny": receipt, "tasks.xnli": tmp_path / "not-staged-yet.json"})
+    (staged_folder(tmp_path, "model", MODEL) / "config.json").unlink()
+    message = r"models.tiny: staged model 'xlt-test/tiny-xlmr' lacks config.json .* `make stage`"
+    with pytest.raises(StagingError, match=message):
+        check_staged({"models.tiny": receipt})
+    check_update("", {MODEL})
+    check_update(f"all,{MODEL}", {MODEL})
+    with pytest.raises(StagingError, match="REPO=x/y is not a Hub repository of this grid"):
+        check_update("x/y", {MODEL})
+
+
+def test_pin_moves_only_when_asked(hub, tiny_model_dir, tmp_path):
+    first = hub.add_repo(MODEL, tiny_model_dir)
+    assert pin(model_request(), tmp_path, endpoint=hub.endpoint) == first  # no lock: asks
+    stage(model_request(), tmp_path, endpoint=hub.endpoint)
+    moved = hub.add_files(MODEL, {"config.json": b"{}", "model.safetensors": b"0"})
+    del hub.requests[:]
+    assert pin(model_request(), tmp_path, endpoint=hub.endpoint) == first
+    assert hub.requests == []  # the lock answers
+    assert pin(model_request(), tmp_path, endpoint=hub.endpoint, update=True) == moved

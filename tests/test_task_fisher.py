@@ -278,8 +278,8 @@ def test_components_not_held_by_every_task_are_left_out():
         combine_component_similarities(vectors, ["s1", "s2"], ["t"], "x")
 
 
-def test_embedding_similarity_job_writes_one_row_per_component(classifier, tmp_path):
-    from xltransfer.jobs import embedding_similarity
+def test_embedding_jobs_write_one_row_per_component_and_compare_them(classifier, tmp_path):
+    from xltransfer.jobs import compare_task_embeddings, task_embedding
 
     files = {}
     for task, seed in (("a", 0), ("b", 1), ("t", 2)):
@@ -289,17 +289,15 @@ def test_embedding_similarity_job_writes_one_row_per_component(classifier, tmp_p
     settings |= {"taskemb_labels": "gold", "taskemb_estimator": "per_example"}
     settings |= {"taskemb_combine": "rrf", "textemb_centre": True}
     settings |= {"textemb_all_examples": False, "textemb_qa_windows": True}
+    per_task = []
+    for task, path in files.items():
+        per_task.append(tmp_path / f"{task}-vectors.parquet")
+        one = task_embedding(
+            "taskemb", "m", str(classifier), task, path, "classification", settings, per_task[-1]
+        )
+        assert len(one) == len(COMPONENTS) and set(one.task) == {task}
     outputs = {"similarity": tmp_path / "s.parquet", "vectors": tmp_path / "v.parquet"}
-    table = embedding_similarity(
-        "taskemb",
-        {"m": dict.fromkeys(files, str(classifier))},
-        files,
-        dict.fromkeys(files, "classification"),
-        ["a", "b"],
-        ["t"],
-        settings,
-        outputs,
-    )
+    table = compare_task_embeddings("taskemb", per_task, ["a", "b"], ["t"], settings, outputs)
     vectors = pd.read_parquet(outputs["vectors"])
     assert list(vectors.columns) == ["model", "task", "method", "component", "vector"]
     assert len(vectors) == 3 * len(COMPONENTS) and set(vectors.component) == COMPONENTS

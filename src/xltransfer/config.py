@@ -36,6 +36,8 @@ def _require_known(key: str, values: list[str], known: dict[str, Any], what: str
 
 # Methods that need a model and task data, which a published table does not come with.
 TRAINING_ONLY_METHODS = ("textemb", "taskemb", "vocab_overlap")
+# Methods whose vectors come from a model, one `task_embedding` job per (model, task).
+EMBEDDED_METHODS = {"textemb", "taskemb"}
 
 
 def check_published(config: dict[str, Any], sources: list[str], targets: list[str]) -> None:
@@ -648,13 +650,14 @@ class Grid:
         needs.update((target, self.source_language, "test") for target in self.aligned_targets)
         return sorted(needs)
 
-    def evaluation_splits(self) -> list[tuple[str, str]]:
-        """Every (target, role) whose per-language splits evaluation reads, through one
-        checksum list each."""
+    def evaluation_splits(self) -> list[tuple[str, str, int]]:
+        """Every (target, role, shard) whose per-language splits an evaluation shard reads,
+        through one checksum list each."""
         return [
-            (target, role)
+            (target, role, shard)
             for target in self.targets
             for role in self.retrieval_roles.get(target, ("test",))
+            for shard in range(len(self.shards(target)))
         ]
 
     def job_counts(self) -> dict[str, int]:
@@ -694,6 +697,9 @@ def _stage_job_counts(config, grid, registry) -> dict[str, int]:
 
     requests = stage_requests(config, grid, registry)
     return {
+        # One pin (its commit) and one stage (its files) per repository.
+        "pin_model": len(requests["models"]),
+        "pin_dataset": len(requests["datasets"]),
         "stage_model": len(requests["models"]),
         "stage_dataset": len(requests["datasets"]),
         "stage": int(any(requests.values())),
@@ -719,6 +725,10 @@ def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
         "pretrain": len(built),
         # One rule per similarity method, then one job each for the run-level steps.
         **{f"{method}_similarity": 1 for method in config["similarity"]["methods"]},
+        # TextEmb and TaskEmb embed each (model, task) in a job of its own.
+        "task_embedding": len(grid.models)
+        * len(set(grid.sources) | set(grid.targets))
+        * len(EMBEDDED_METHODS & set(config["similarity"]["methods"])),
         **dict.fromkeys(ANALYSIS_JOBS, 1),
         "aggregate": 1,
         "gains": 1,

@@ -329,23 +329,96 @@ def transfer_gap(scores: Path, source_language: str, outputs: dict) -> pd.DataFr
     return gaps
 
 
-def embedding_similarity(
+def task_embedding(
     method: str,
-    task_models: dict[str, dict[str, str]],
-    train_files: dict[str, Path],
-    heads: dict[str, str],
+    model: str,
+    embedder: str,
+    task: str,
+    train_file: Path,
+    head: str,
+    settings: dict,
+    output: Path,
+) -> pd.DataFrame:
+    """TextEmb or TaskEmb vectors of one task under one model: one row per component.
+
+    `embedder` is what embeds the task: the pretrained encoder for TextEmb and the probes
+    (`task2vec`, `head_input_probe`), the checkpoint fine-tuned on that task for `fine_tuned`
+    TaskEmb (Vu et al. 2020, `xltransfer.similarity.task_fisher`). `head` names the task's
+    kind, whose `similarity_view` says what the method reads (a retrieval task: its English
+    side, or its pairing for TaskEmb). One task per job: a task added to the grid, or one whose
+    checkpoint changed, is embedded alone, and a temporary target-only checkpoint is read while
+    it exists (`compare_task_embeddings` pairs the tasks).
+    """
+    import numpy as np
+    import torch
+
+    from xltransfer.data.load import read_standard
+    from xltransfer.kinds import get_kind
+    from xltransfer.similarity.embeddings import (
+        EMBEDDING_COLUMNS,
+        head_input_probe_embedding,
+        task2vec_embedding,
+        text_embedding,
+    )
+    from xltransfer.similarity.task_fisher import fisher_components
+
+    torch.set_num_threads(int(settings.get("threads", 1)))
+    frame, kind = get_kind(head).similarity_view(
+        read_standard(Path(train_file)), method, settings["seed"]
+    )
+    common = {
+        "n_examples": settings["examples"],
+        "max_length": settings["max_length"],
+        "seed": settings["seed"],
+    }
+    taskemb_model = settings.get("taskemb_model")
+    if method == "textemb":
+        if settings["textemb_all_examples"]:
+            common["n_examples"] = None
+        qa_windows = settings["textemb_qa_windows"]
+        parts = {
+            "mean": text_embedding(embedder, frame, **common, qa_windows=qa_windows, kind=kind)
+        }
+    elif taskemb_model == "head_input_probe":
+        parts = {"head_input": head_input_probe_embedding(embedder, frame, kind=kind, **common)}
+    elif taskemb_model == "task2vec":  # Task2Vec's own labels: sampled from the probe
+        parts = task2vec_embedding(embedder, frame, kind=kind, **common)
+    else:
+        parts = fisher_components(
+            embedder,
+            frame,
+            **common,
+            labels=settings["taskemb_labels"],
+            estimator=settings["taskemb_estimator"],
+        )
+    rows = pd.DataFrame(
+        [
+            {
+                "model": model,
+                "task": task,
+                "method": method,
+                "component": component,
+                "vector": np.asarray(vector, dtype=np.float64).tolist(),
+            }
+            for component, vector in parts.items()
+        ],
+        columns=EMBEDDING_COLUMNS,
+    )
+    log.info("%s %s %s: components %s", method, model, task, {c: len(v) for c, v in parts.items()})
+    write_parquet_atomic(rows, output)
+    return rows
+
+
+def compare_task_embeddings(
+    method: str,
+    vector_files: list[Path],
     sources: list[str],
     targets: list[str],
     settings: dict,
     outputs: dict[str, Path],
 ) -> pd.DataFrame:
-    """TextEmb or TaskEmb vectors of every task per model, and their similarities.
-
-    `task_models[model][task]` is the model that embeds the task: the pretrained encoder for
-    TextEmb and the probes (`task2vec`, `head_input_probe`), the checkpoint fine-tuned on that
-    task for `fine_tuned` TaskEmb (Vu et al. 2020, `xltransfer.similarity.task_fisher`).
-    `heads[task]` names the task's kind, whose `similarity_view` says what the method reads
-    (a retrieval task: its English side, or its pairing for TaskEmb).
+    """Similarities of every (source, target) per model from the tasks' vectors
+    (`task_embedding`), and all the vectors in one table.
 
     TextEmb: one vector per task (component `mean`), compared by cosine, centred on the grid's
     mean vector under `textemb_centre`. TaskEmb `fine_tuned` and `task2vec`: one vector per
@@ -355,54 +428,18 @@ def embedding_similarity(
     row per (model, task, method, component).
     """
     import numpy as np
-    import torch
 
-    from xltransfer.data.load import read_standard
-    from xltransfer.kinds import get_kind
     from xltransfer.similarity.embeddings import (
         EMBEDDING_COLUMNS,
         centred_cosine_similarities,
         cosine_similarities,
-        head_input_probe_embedding,
-        task2vec_embedding,
-        text_embedding,
     )
     from xltransfer.similarity.rank_fusion import combine_component_similarities
-    from xltransfer.similarity.task_fisher import fisher_components
 
-    frames = {task: read_standard(Path(path)) for task, path in train_files.items()}
-    kinds = {}
-    for task in frames:
-        kind = get_kind(heads[task])
-        frames[task], kinds[task] = kind.similarity_view(frames[task], method, settings["seed"])
-    taskemb_model = settings["taskemb_model"]
-    components = method == "taskemb" and taskemb_model in ("fine_tuned", "task2vec")
-
-    def embed(path: str, task: str) -> dict[str, np.ndarray]:
-        frame = frames[task]
-        common = {
-            "n_examples": settings["examples"],
-            "max_length": settings["max_length"],
-            "seed": settings["seed"],
-        }
-        if method == "textemb":
-            if settings["textemb_all_examples"]:
-                common["n_examples"] = None
-            qa_windows = settings["textemb_qa_windows"]
-            vector = text_embedding(path, frame, **common, qa_windows=qa_windows, kind=kinds[task])
-            return {"mean": vector}
-        if taskemb_model == "head_input_probe":
-            vector = head_input_probe_embedding(path, frame, kind=kinds[task], **common)
-            return {"head_input": vector}
-        if taskemb_model == "task2vec":  # Task2Vec's own labels: sampled from the probe
-            return task2vec_embedding(path, frame, kind=kinds[task], **common)
-        return fisher_components(
-            path,
-            frame,
-            **common,
-            labels=settings["taskemb_labels"],
-            estimator=settings["taskemb_estimator"],
-        )
+    vectors = pd.concat(
+        [read_parquet_checked(Path(path)) for path in vector_files], ignore_index=True
+    )[EMBEDDING_COLUMNS]
+    components = method == "taskemb" and settings["taskemb_model"] in ("fine_tuned", "task2vec")
 
     def compare(by_task: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
         if components:
@@ -414,43 +451,40 @@ def embedding_similarity(
             return centred_cosine_similarities(single, sources, targets, method)
         return cosine_similarities(single, sources, targets, method)
 
-    torch.set_num_threads(int(settings.get("threads", 1)))
-    vectors, tables = [], []
-    for model, per_task in task_models.items():
-        by_task = {}
-        for task, path in per_task.items():
-            by_task[task] = embed(str(path), task)
-            for component, vector in by_task[task].items():
-                values = np.asarray(vector, dtype=np.float64).tolist()
-                vectors.append(
-                    {
-                        "model": model,
-                        "task": task,
-                        "method": method,
-                        "component": component,
-                        "vector": values,
-                    }
-                )
-            widths = {c: len(v) for c, v in by_task[task].items()}
-            log.info("%s %s %s: components %s", method, model, task, widths)
+    tables = []
+    for model, rows in vectors.groupby("model", sort=False):
+        by_task: dict[str, dict[str, np.ndarray]] = {}
+        for row in rows.itertuples():
+            by_task.setdefault(row.task, {})[row.component] = np.asarray(row.vector)
         tables.append(compare(by_task).assign(model=model))
     frame = pd.concat(tables, ignore_index=True)[similarity.SIMILARITY_COLUMNS]
-    # One row per component (TextEmb's single vector is component `mean`).
-    write_parquet_atomic(pd.DataFrame(vectors, columns=EMBEDDING_COLUMNS), outputs["vectors"])
+    write_parquet_atomic(vectors, outputs["vectors"])
     write_parquet_atomic(frame, outputs["similarity"])
     return frame
 
 
-STAGE_UPDATE = "XLTRANSFER_STAGE_UPDATE"
+def pin_repository(repository: dict, key: str, cache: str, output: Path) -> str:
+    """The commit one Hub repository (repo_id, repo_type, revision) is staged at, written to
+    the run's commit file: its lock's, or where `XLTRANSFER_STAGE_UPDATE` names it (`make
+    stage-update`), its revision's now. `key` names the config entry in messages."""
+    from xltransfer.data.staging import STAGE_UPDATE, StageRequest, pin
+
+    parsed = StageRequest.from_json({**repository, "key": key})
+    update = os.environ.get(STAGE_UPDATE, "").split(",")
+    commit = pin(parsed, cache, update="all" in update or parsed.repo_id in update)
+    pinned = {"repo_id": parsed.repo_id, "repo_type": parsed.repo_type, "commit": commit}
+    write_json_atomic(output, {**pinned, "revision": parsed.revision})
+    log.info("%s: %s -> %s", parsed.what, parsed.revision, commit)
+    return commit
 
 
-def stage_repository(request: dict, cache: str, output: Path) -> dict:
-    """Stage one Hub repository into the cache and write the run's receipt (its lock)."""
-    from xltransfer.data.staging import StageRequest, stage
+def stage_repository(request: dict, cache: str, commit_file: Path, output: Path) -> dict:
+    """Stage one Hub repository into the cache at its pinned commit and write the run's receipt
+    (its lock)."""
+    from xltransfer.data.staging import StageRequest, read_lock, stage
 
     parsed = StageRequest.from_json(request)
-    update = os.environ.get(STAGE_UPDATE, "").split(",")
-    lock = stage(parsed, cache, update="all" in update or parsed.repo_id in update)
+    lock = stage(parsed, cache, commit=read_lock(commit_file)["commit"])
     write_json_atomic(output, lock)
     size = sum(f["size"] for f in lock["files"])
     log.info("%s at %s: %d files, %d bytes", parsed.what, lock["commit"], len(lock["files"]), size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -18,6 +19,17 @@ def log_to(path: str | Path) -> None:
         stream=stream,
         force=True,
     )
+
+
+@contextlib.contextmanager
+def said_on_console(*errors: type[BaseException]):
+    """Errors of these types also go to the console as one line, not only to the job's log:
+    Snakemake shows a failed local job's log path, not its cause (staging's, say)."""
+    try:
+        yield
+    except errors as error:
+        print(f"xltransfer: {error}", file=sys.__stderr__, flush=True)
+        raise
 
 
 def progress(iterable, *, desc: str, enabled: bool = True, total: int | None = None):

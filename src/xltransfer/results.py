@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
+import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 
 PROVENANCE_PACKAGES = (
     "xltransfer",
@@ -17,14 +20,42 @@ PROVENANCE_PACKAGES = (
 )
 
 
+@functools.cache
+def project_commit() -> str:
+    """The git commit of the xltransfer checkout this code runs from, `+dirty` when its files
+    differ from it, or `unknown` (an installed copy, no git)."""
+    checkout = Path(__file__).resolve().parents[2]
+    try:
+        git = ["git", "-C", str(checkout)]
+        top = subprocess.run(
+            [*git, "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        if Path(top).resolve() != checkout:  # a copy inside some other repository
+            return "unknown"
+        commit = subprocess.run(
+            [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}+dirty" if dirty else commit
+
+
 def package_versions() -> dict[str, str]:
-    """Installed versions of the packages a score depends on, plus Python's."""
+    """Installed versions of the packages a score depends on, Python's, and the project's
+    commit."""
     versions = {"python": platform.python_version()}
     for name in PROVENANCE_PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    versions["xltransfer_commit"] = project_commit()
     return versions
 
 

@@ -163,7 +163,7 @@ def finetune_spec(
     dev_file: str,
     seed: int,
     hyperparameters: dict[str, Any],
-    threads: int,
+    threads: int = 1,
     staged: str | None = None,
     text_to_text: bool = False,
 ) -> FinetuneSpec:

@@ -18,13 +18,15 @@ rule correlate:
     params:
         source_language=DESIGN.source_language,
         # The pooling, interval and mixed-model variant ride with the resampling settings.
-        inference={
-            **INFERENCE_SETTINGS,
-            **{
-                key: config["analysis"][key]
-                for key in ("pooled", "interval", "mixed_model")
-            },
-        },
+        inference=canonical(
+            {
+                **INFERENCE_SETTINGS,
+                **{
+                    key: config["analysis"][key]
+                    for key in ("pooled", "interval", "mixed_model")
+                },
+            }
+        ),
     script:
         "../scripts/correlate.py"
 

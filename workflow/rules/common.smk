@@ -16,8 +16,16 @@ from xltransfer.config_files import check_config_files
 from xltransfer.config_schema import validate_config
 from xltransfer.analysis.published import check_taxonomy, load_similarity, read_design
 from xltransfer.spec import finetune_spec, task_head
-from xltransfer.data.staging import check_writable, stage_requests, staged_folder
+from xltransfer.data.staging import (
+    STAGE_UPDATE,
+    check_staged,
+    check_update,
+    check_writable,
+    stage_requests,
+    staged_folder,
+)
 from xltransfer.data.tasks import load_registry
+from xltransfer.identity import canonical, split_entry
 
 # Each --configfile strictly (duplicate keys, empty file), then the merged config against the
 # schema, which also fills in its defaults: a bad key fails here with one line naming it.
@@ -49,6 +57,12 @@ else:
     GRID = DESIGN = Grid.from_config(config)
     TASKS = load_registry(config["tasks"])
 DEMO = config.get("demo_benchmark")
+# The benchmark's settings in one key order (its languages keep theirs: it generates them in
+# that order), so that moving a key regenerates nothing.
+DEMO_SETTINGS = DEMO and {
+    **canonical({k: v for k, v in DEMO.items() if k != "languages"}),
+    "languages": DEMO["languages"],
+}
 # Jobs never reach the Hub: they read what the stage rules fetched (the stage script alone
 # switches it back on). Set here, so local jobs and SLURM jobs (which parse this file again)
 # inherit it.
@@ -69,22 +83,40 @@ STAGE = (
 )
 if any(STAGE.values()):
     check_writable(STAGING_CACHE)  # before the DAG's first job, not in the stage job
-# What the analysis jobs read from config, named once for their rules' params.
-INFERENCE_SETTINGS = {
-    key: config["analysis"][key]
-    for key in (
-        "bootstrap_resamples",
-        "permutation_resamples",
-        "confidence",
-        "p_adjust",
-        "seed",
+    check_update(
+        os.environ.get(STAGE_UPDATE, ""), {r for repos in STAGE.values() for r in repos}
     )
-}
-SELECTION_SETTINGS = {
-    "source_language": DESIGN.source_language,
-    "ks": config["analysis"]["ranking_k"],
-    "ranking": config["analysis"]["ranking"],
-}
+    # A purged or damaged cache stops the run here, not a queued GPU job; `make stage` (whose
+    # target is `stage`) fetches the files again. Snakemake reads this file before it knows its
+    # targets, so the command line says whether this is that run.
+    if workflow.is_main_process and "stage" not in sys.argv[1:]:
+        check_staged(
+            {
+                request.key: f"results/{config['run']}/staged/{kind}/{repo}.json"
+                for kind, requests in STAGE.items()
+                for repo, request in requests.items()
+            }
+        )
+# What the analysis jobs read from config, named once for their rules' params.
+INFERENCE_SETTINGS = canonical(
+    {
+        key: config["analysis"][key]
+        for key in (
+            "bootstrap_resamples",
+            "permutation_resamples",
+            "confidence",
+            "p_adjust",
+            "seed",
+        )
+    }
+)
+SELECTION_SETTINGS = canonical(
+    {
+        "source_language": DESIGN.source_language,
+        "ks": config["analysis"]["ranking_k"],
+        "ranking": config["analysis"]["ranking"],
+    }
+)
 
 
 def _alternatives(names):
@@ -116,6 +148,37 @@ def _receipt(kind, repo):
     return ancient(f"results/{config['run']}/staged/{kind}/{repo}.json")
 
 
+def _commit(kind, repo):
+    # The commit a repository is staged at: a new one reruns the jobs that read it.
+    return f"results/{config['run']}/staged/{kind}/{repo}.commit"
+
+
+def _pinned(request):
+    # What decides a repository's commit: not the splits it is asked for, nor the config key
+    # that names it (which only messages show: get_*_stage_key).
+    return canonical(
+        {key: request.to_json()[key] for key in ("repo_id", "repo_type", "revision")}
+    )
+
+
+def get_pinned_model(wildcards):
+    return _pinned(STAGE["models"][wildcards.repo])
+
+
+def get_pinned_dataset(wildcards):
+    return _pinned(STAGE["datasets"][wildcards.repo])
+
+
+# Derived from `input` in Snakemake's terms, so not compared with the last run: the key only
+# names the repository in messages, and renaming a task must not move its commit.
+def get_model_stage_key(wildcards, input):
+    return STAGE["models"][wildcards.repo].key
+
+
+def get_dataset_stage_key(wildcards, input):
+    return STAGE["datasets"][wildcards.repo].key
+
+
 def get_model_stage_request(wildcards):
     return STAGE["models"][wildcards.repo].to_json()
 
@@ -125,8 +188,12 @@ def get_dataset_stage_request(wildcards):
 
 
 def get_stage_receipts(wildcards):
-    """Every Hub repository of the run."""
-    return [_receipt(kind, repo) for kind, repos in STAGE.items() for repo in repos]
+    """Every Hub repository's receipt: the manifest is rewritten whenever one is."""
+    return [
+        f"results/{config['run']}/staged/{kind}/{repo}.json"
+        for kind, repos in STAGE.items()
+        for repo in repos
+    ]
 
 
 def get_final_output():
@@ -168,7 +235,7 @@ def get_dataset_folder(wildcards):
     task = TASKS[wildcards.task]
     if task.is_local:
         return [_demo_output_for(task.dataset)]
-    return [_receipt("datasets", task.dataset)]
+    return [_receipt("datasets", task.dataset), _commit("datasets", task.dataset)]
 
 
 def get_staged_dataset(wildcards):
@@ -181,8 +248,12 @@ def get_staged_dataset(wildcards):
     )
 
 
-def get_task_entry(wildcards):
-    return config["tasks"][wildcards.task]
+def get_split_entry(wildcards):
+    """What decides one prepared split: its task's dataset, columns and labels at that language,
+    config and split only, so that growing the task elsewhere leaves the split standing.
+    """
+    entry = config["tasks"][wildcards.task]
+    return split_entry(entry, wildcards.lang, wildcards.role)
 
 
 def get_corpus_folder(wildcards):
@@ -199,7 +270,7 @@ def get_corpus_file(wildcards):
 
 
 def get_build_spec(wildcards):
-    return config["models"][wildcards.model]["build"]
+    return canonical(config["models"][wildcards.model]["build"])
 
 
 def model_reference(model):
@@ -223,6 +294,12 @@ def get_model_receipt(wildcards):
     return _model_receipt(wildcards.model) or []
 
 
+def get_model_commit(wildcards):
+    """The commit file of a Hub model (a new commit reruns the job), nothing for others."""
+    repo = config["models"][wildcards.model].get("path")
+    return _commit("models", repo) if repo in STAGE["models"] else []
+
+
 def get_pretrained(wildcards):
     """The pretrained model folder as an input, when the workflow builds it."""
     entry = config["models"][wildcards.model]
@@ -237,15 +314,17 @@ def _split_file(task, role, lang=None):
     return f"results/{config['run']}/data/{task}/{lang}/{role}.parquet"
 
 
-def _split_checksums(task, role):
-    return f"results/{config['run']}/data/{task}/{role}.sha256"
+def _split_checksums(task, role, shard):
+    return f"results/{config['run']}/data/{task}/{role}.shard{shard}.sha256"
 
 
 def get_language_splits(wildcards):
-    """A target's split of one role in each of its languages: what its checksum list covers."""
+    """A target's split of one role in each language of one evaluation shard: what the
+    shard's checksum list covers, so a language added to another shard leaves it standing.
+    """
     return [
         _split_file(wildcards.task, wildcards.role, lang)
-        for lang in GRID.target_languages[wildcards.task]
+        for lang in GRID.shard_languages(wildcards.task, int(wildcards.shard))
     ]
 
 
@@ -259,6 +338,7 @@ def get_train_source_input(wildcards):
     return {
         "pretrained": get_pretrained(wildcards),
         "staged": get_model_receipt(wildcards),
+        "commit": get_model_commit(wildcards),
         "train": _split_file(wildcards.source, "train"),
         "dev": _split_file(wildcards.source, "dev"),
     }
@@ -268,6 +348,7 @@ def get_train_target_input(wildcards):
     inputs = {
         "pretrained": get_pretrained(wildcards),
         "staged": get_model_receipt(wildcards),
+        "commit": get_model_commit(wildcards),
         "train": _split_file(wildcards.target, "train"),
         "dev": _split_file(wildcards.target, "dev"),
     }
@@ -276,30 +357,35 @@ def get_train_target_input(wildcards):
     return inputs
 
 
-def _finetune_spec(wildcards, input, task, stage):
+def _finetune_spec(wildcards, inputs, task, stage):
+    # Built from the wildcards, never from the rule's `input`: Snakemake leaves a param
+    # derived from input out of its params check, so a new learning rate would not retrain.
     return finetune_spec(
         model=wildcards.model,
         init_model=model_reference(wildcards.model),
         revision=config["models"][wildcards.model].get("revision"),
-        staged=str(input.staged) if input.get("staged") else None,
-        init_checkpoint=input.get("source"),
+        staged=str(inputs["staged"]) if inputs["staged"] else None,
+        init_checkpoint=inputs.get("source"),
         task=TASKS[task],
-        train_file=input.train,
-        dev_file=input.dev,
+        train_file=inputs["train"],
+        dev_file=inputs["dev"],
         seed=int(wildcards.seed),
         # Precision resolved here, from config, so every job of a model runs the same one.
         hyperparameters=job_hyperparameters(config, stage, task, wildcards.model),
-        threads=config["resources"]["train"]["threads"],
         text_to_text=fine_tunes_text_to_text(config, wildcards.model),
     ).to_json()
 
 
-def get_source_spec(wildcards, input):
-    return _finetune_spec(wildcards, input, wildcards.source, "source")
+def get_source_spec(wildcards):
+    return _finetune_spec(
+        wildcards, get_train_source_input(wildcards), wildcards.source, "source"
+    )
 
 
-def get_target_spec(wildcards, input):
-    return _finetune_spec(wildcards, input, wildcards.target, "target")
+def get_target_spec(wildcards):
+    return _finetune_spec(
+        wildcards, get_train_target_input(wildcards), wildcards.target, "target"
+    )
 
 
 def get_num_processes(wildcards, resources):
@@ -336,11 +422,6 @@ def get_similarity_tables(wildcards):
 def embedding_tasks():
     """Every source and target task once, sources first."""
     return list(dict.fromkeys((*GRID.sources, *GRID.targets)))
-
-
-def embedding_heads():
-    """Each embedded task's kind by name (`xltransfer.kinds`)."""
-    return {task: TASKS[task].kind.name for task in embedding_tasks()}
 
 
 def _embedding_file(task):
@@ -384,28 +465,51 @@ def get_embedding_models(method):
     }
 
 
-def get_embedding_inputs(method):
-    def inputs(wildcards):
-        paths = {
-            path
-            for per_task in get_embedding_models(method).values()
-            for path in per_task.values()
-        }
-        built = {
-            model_reference(m) for m in GRID.models if "build" in config["models"][m]
-        }
-        # Hub ids are not files: only folders the workflow writes are inputs.
-        local = sorted(
-            p for p in paths if _embeds_with_checkpoint(method) or p in built
-        )
-        staged = [r for r in map(_model_receipt, GRID.models) if r]
-        return {
-            "models": local,
-            "staged": staged,
-            "train": get_embedding_train_files(wildcards),
-        }
+def embedding_heads():
+    """Each embedded task's kind by name (`xltransfer.kinds`)."""
+    return {task: TASKS[task].kind.name for task in embedding_tasks()}
 
-    return inputs
+
+def get_embedding_settings(wildcards):
+    """What decides a task's vectors under one method (EMBEDDING_SETTINGS, embeddings.smk)."""
+    return EMBEDDING_SETTINGS[wildcards.method]
+
+
+def get_task_embedder(wildcards):
+    """What embeds one task: the pretrained encoder, or for fine_tuned TaskEmb its checkpoint."""
+    return get_embedding_models(wildcards.method)[wildcards.model][wildcards.task]
+
+
+def get_task_kind_name(wildcards):
+    return TASKS[wildcards.task].kind.name
+
+
+def get_task_embedding_input(wildcards):
+    embedder = get_task_embedder(wildcards)
+    # Hub ids are not files: only folders the workflow writes are inputs.
+    local = (
+        _embeds_with_checkpoint(wildcards.method)
+        or "build" in config["models"][wildcards.model]
+    )
+    return {
+        "model": [embedder] if local else [],
+        "staged": get_model_receipt(wildcards),
+        "commit": get_model_commit(wildcards),
+        "train": _embedding_file(wildcards.task),
+    }
+
+
+def get_task_vectors(method):
+    """Every (model, task) vectors file of a method, tasks in embedding_tasks() order."""
+
+    def vectors(wildcards):
+        return [
+            f"results/{wildcards.run}/embeddings/{method}/{model}/{task}.parquet"
+            for model in GRID.models
+            for task in embedding_tasks()
+        ]
+
+    return vectors
 
 
 def get_shard_languages(wildcards):
@@ -418,7 +522,7 @@ def get_evaluate_input(wildcards):
             **{**wildcards, "target": GRID.fine_tunes[wildcards.target]}
         ),
         # One checksum list stands for every language's test split (split_checksums).
-        "tests": _split_checksums(wildcards.target, "test"),
+        "tests": _split_checksums(wildcards.target, "test", wildcards.shard),
     }
     if wildcards.target in GRID.aligned_targets:
         inputs["english_test"] = _split_file(wildcards.target, "test")
@@ -437,7 +541,9 @@ def get_sts_alignment(wildcards):
     """Projection alignment of a bi-encoder STS target's sentence embeddings (None: none)."""
     if wildcards.target not in GRID.aligned_targets:
         return None
-    return {**config["analysis"]["alignment"], "seed": config["analysis"]["seed"]}
+    return canonical(
+        {**config["analysis"]["alignment"], "seed": config["analysis"]["seed"]}
+    )
 
 
 # The targets of the two evaluation steps (fine-tuned ones; retrieval from an encoder).
@@ -492,13 +598,14 @@ def get_evaluate_retrieval_input(wildcards):
     """The encoder (a source checkpoint, or the pretrained model for `none`) and the splits."""
     inputs = {
         "splits": [
-            _split_checksums(wildcards.target, role)
+            _split_checksums(wildcards.target, role, wildcards.shard)
             for role in GRID.retrieval_roles[wildcards.target]
         ]
     }
     if wildcards.source == BASELINE_SOURCE:
         inputs["pretrained"] = get_pretrained(wildcards)
         inputs["staged"] = get_model_receipt(wildcards)
+        inputs["commit"] = get_model_commit(wildcards)
     else:
         inputs["source"] = rules.train_source.output.model.format(**wildcards)
     return inputs
@@ -508,16 +615,18 @@ def get_retrieval_settings(wildcards):
     """Embedding, mining and alignment settings of one retrieval evaluation."""
     task = TASKS[wildcards.target]
     hp = stage_hyperparameters(config, "target", wildcards.target, wildcards.model)
-    return {
-        "layer": task.retrieval.layer,
-        "margin_k": task.retrieval.margin_k,
-        "mine": task.mines_pairs,
-        "metric": task.metric,
-        "alignment": config["analysis"]["alignment"],
-        "seed": config["analysis"]["seed"],
-        "max_length": hp["max_length"],
-        "batch_size": hp["eval_batch_size"],
-    }
+    return canonical(
+        {
+            "layer": task.retrieval.layer,
+            "margin_k": task.retrieval.margin_k,
+            "mine": task.mines_pairs,
+            "metric": task.metric,
+            "alignment": config["analysis"]["alignment"],
+            "seed": config["analysis"]["seed"],
+            "max_length": hp["max_length"],
+            "batch_size": hp["eval_batch_size"],
+        }
+    )
 
 
 def get_model_revision(wildcards):
@@ -555,8 +664,8 @@ def get_expected_shards(wildcards):
 def get_taxonomy_facets(wildcards):
     tasks = dict.fromkeys((*DESIGN.sources, *DESIGN.targets))
     if PUBLISHED:
-        return {name: PUBLISHED["taxonomy"][name] for name in tasks}
-    return {name: TASKS[name].taxonomy for name in tasks}
+        return canonical({name: PUBLISHED["taxonomy"][name] for name in tasks})
+    return canonical({name: TASKS[name].taxonomy for name in tasks})
 
 
 def get_selection_facets(wildcards):

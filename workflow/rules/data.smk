@@ -10,7 +10,7 @@ rule demo_benchmark:
         mem_mb=get_resource("light", "mem_mb"),
         runtime=get_resource("light", "runtime"),
     params:
-        settings=DEMO,
+        settings=DEMO_SETTINGS,
     script:
         "../scripts/demo_benchmark.py"
 
@@ -29,23 +29,23 @@ rule prepare_data:
         mem_mb=get_resource("light", "mem_mb"),
         runtime=get_resource("light", "runtime"),
     params:
-        task=get_task_entry,
+        task=get_split_entry,
         folder=get_staged_dataset,
     script:
         "../scripts/prepare_data.py"
 
 
-# Evaluation jobs read a target's split of one role in each of its languages. They depend on
-# this list of the splits' checksums instead of on every split: three quarters of
+# An evaluation shard reads a target's split of one role in each of its languages. It depends
+# on this list of the splits' checksums instead of on every split: three quarters of
 # xtreme.yaml's DAG edges were splits feeding evaluations. It also records which files the
-# scores came from, and changes (rerunning the evaluations) when any split is rebuilt.
+# scores came from, and changes (rerunning the shard) when one of its splits is rebuilt.
 rule split_checksums:
     input:
         get_language_splits,
     output:
-        "results/{run}/data/{task}/{role}.sha256",
+        "results/{run}/data/{task}/{role}.shard{shard}.sha256",
     log:
-        "logs/{run}/split_checksums/{task}/{role}.log",
+        "logs/{run}/split_checksums/{task}/{role}.shard{shard}.log",
     localrule: True
     conda:
         "../../envs/coreutils.yaml"

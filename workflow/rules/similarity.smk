@@ -16,7 +16,7 @@ rule taxonomy_similarity:
     params:
         facets=get_taxonomy_facets,
         method="taxonomy",
-        setting=config["similarity"]["taxonomy_weights"],
+        setting=canonical(config["similarity"]["taxonomy_weights"]),
         models=DESIGN.models,
         sources=DESIGN.sources,
         targets=DESIGN.targets,

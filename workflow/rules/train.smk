@@ -7,7 +7,8 @@ FINETUNE = (
     "OMP_NUM_THREADS={threads:q} python -m xltransfer.cli.finetune"
     " --processes {params.processes:q} --accelerate-config {params.accelerate_config:q}"
     " --spec {params.spec:q} --output {output.model:q}"
-    " --rule {params.rule_name:q} --gpus {resources.gpu:q} > {log:q} 2>&1"
+    " --rule {params.rule_name:q} --gpus {resources.gpu:q} --threads {threads:q}"
+    " > {log:q} 2>&1"
 )
 
 

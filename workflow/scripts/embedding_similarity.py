@@ -1,17 +1,13 @@
 from pathlib import Path
 
-from xltransfer.jobs import embedding_similarity
+from xltransfer.jobs import compare_task_embeddings
 from xltransfer.logs import log_to
-from xltransfer.training.devices import require_gpus
 
 log_to(snakemake.log[0])
-require_gpus(snakemake.rule, snakemake.resources.gpu)  # fail before loading anything
 params = snakemake.params
-embedding_similarity(
+compare_task_embeddings(
     params.method,
-    params.task_models,
-    dict(zip(params.tasks, map(Path, snakemake.input.train), strict=True)),
-    params.heads,
+    [Path(path) for path in snakemake.input.vectors],
     params.sources,
     params.targets,
     params.settings,

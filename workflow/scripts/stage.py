@@ -5,8 +5,15 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "0"
 os.environ["HF_DATASETS_OFFLINE"] = "0"
 
+from xltransfer.data.staging import StagingError  # noqa: E402
 from xltransfer.jobs import stage_repository  # noqa: E402
-from xltransfer.logs import log_to  # noqa: E402
+from xltransfer.logs import log_to, said_on_console  # noqa: E402
 
 log_to(snakemake.log[0])
-stage_repository(snakemake.params.request, snakemake.params.cache, snakemake.output[0])
+with said_on_console(StagingError):
+    stage_repository(
+        snakemake.params.request,
+        snakemake.params.cache,
+        snakemake.input.commit,
+        snakemake.output[0],
+    )

@@ -1,5 +1,5 @@
 """Entry point of a fine-tuning job: `python -m xltransfer.cli.finetune --spec JSON --output DIR
-[--processes N --accelerate-config FILE] [--rule NAME --gpus N]`.
+[--processes N --accelerate-config FILE] [--rule NAME --gpus N] [--threads N]`.
 
 One process trains here; with N > 1 the job replaces itself by `accelerate launch`, which starts
 N copies of it (xltransfer.training.launch). With the rule's GPU count, the job first checks it
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gpus", type=int, default=0, help="GPUs the rule asked for")
     parser.add_argument("--processes", type=int, default=1, help="training processes (per GPU)")
     parser.add_argument("--accelerate-config", help="`accelerate launch` settings, for N > 1")
+    parser.add_argument("--threads", type=int, help="CPU threads per process (the spec's if unset)")
     args = parser.parse_args(argv)
     # Only what this decision needs is imported before it: the launcher's children import the rest.
     from xltransfer.training.devices import require_gpus
@@ -41,7 +43,12 @@ def main(argv: list[str] | None = None) -> None:
     if not process_state().is_main_process:
         # One rank speaks for the job; the others stay quiet unless something goes wrong.
         transformers.utils.logging.set_verbosity_error()
-    run_finetune(FinetuneSpec.from_json(args.spec), args.output)
+    spec = FinetuneSpec.from_json(args.spec)
+    # Threads come from the job's resources, outside the spec: they decide no result, so
+    # changing them retrains nothing (the spec is the job's identity, `xltransfer.identity`).
+    if args.threads:
+        spec = replace(spec, threads=args.threads)
+    run_finetune(spec, args.output)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ The token comes from `HF_TOKEN` through the client itself and is never written a
 from __future__ import annotations
 
 import fnmatch
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -46,6 +48,8 @@ MODEL_FILES = (
 )
 # Rate limits and server hiccups are retried with exponential backoff; everything else is final.
 RETRIED_STATUS = (429, 500, 502, 503, 504)
+# Names the repositories `make stage-update` moves (comma-separated, or `all`).
+STAGE_UPDATE = "XLTRANSFER_STAGE_UPDATE"
 STAGE_RULE = "the stage rule (`make stage CONFIG=...`, or `snakemake stage`)"
 
 
@@ -186,7 +190,7 @@ def _wanted_files(request: StageRequest, listing: dict[str, int], card: dict | N
     return sorted(wanted)
 
 
-def stage(
+def pin(
     request: StageRequest,
     cache: Path | str,
     *,
@@ -194,12 +198,11 @@ def stage(
     endpoint: str | None = None,
     retries: int = 5,
     wait: float = 1.0,
-) -> dict[str, Any]:
-    """Stage one repository and return its lock (written to `lock_path`)."""
-    from huggingface_hub import HfApi, hf_hub_download
+) -> str:
+    """The commit a repository is staged at: its lock's, or with `update` (or no lock yet) the
+    commit its revision points at now. Only this asks the Hub which commit that is."""
+    from huggingface_hub import HfApi
 
-    check_writable(cache)
-    api = HfApi(endpoint=endpoint)
     lock_file = lock_path(cache, request.repo_type, request.repo_id)
     locked = read_lock(lock_file) if lock_file.exists() else None
     if locked and locked["revision"] != request.revision and not update:
@@ -208,31 +211,71 @@ def stage(
             f"{lock_file} pins {locked['revision']!r} -> {locked['commit']}. Moving is explicit: "
             f"make stage-update CONFIG=... REPO={request.repo_id}"
         )
-    commit = None if update or not locked else locked["commit"]
+    if locked and not update:
+        return locked["commit"]
+    api = HfApi(endpoint=endpoint)
+    try:
+        info = _retrying(
+            lambda: api.repo_info(
+                request.repo_id, repo_type=request.repo_type, revision=request.revision
+            ),
+            request.what,
+            retries,
+            wait,
+        )
+    except Exception as error:
+        raise _explained(error, request, endpoint) from error
+    if locked and locked["commit"] != info.sha:
+        log.warning("%s: moves from %s to %s as asked", request.what, locked["commit"], info.sha)
+    return info.sha
+
+
+def stage(
+    request: StageRequest,
+    cache: Path | str,
+    *,
+    commit: str | None = None,
+    update: bool = False,
+    endpoint: str | None = None,
+    retries: int = 5,
+    wait: float = 1.0,
+) -> dict[str, Any]:
+    """Stage one repository at `commit` (by default the one `pin` gives) and return its lock
+    (written to `lock_path`). A file already staged whose size and checksum match the lock's
+    is kept; a missing or damaged one is fetched again at that commit."""
+    from huggingface_hub import HfApi, hf_hub_download
+
+    check_writable(cache)
+    commit = commit or pin(
+        request, cache, update=update, endpoint=endpoint, retries=retries, wait=wait
+    )
+    api = HfApi(endpoint=endpoint)
+    lock_file = lock_path(cache, request.repo_type, request.repo_id)
+    locked = read_lock(lock_file) if lock_file.exists() else None
+    known = {f["path"]: f for f in locked["files"]} if locked and locked["commit"] == commit else {}
+    folder = staged_folder(cache, request.repo_type, request.repo_id)
     try:
         info = _retrying(
             lambda: api.repo_info(
                 request.repo_id,
                 repo_type=request.repo_type,
-                revision=commit or request.revision,
+                revision=commit,
                 files_metadata=True,
             ),
             request.what,
             retries,
             wait,
         )
-        commit = commit or info.sha
         listing = {s.rfilename: s.size for s in info.siblings or []}
-        folder = staged_folder(cache, request.repo_type, request.repo_id)
+        fetch = functools.partial(
+            _fetch, hf_hub_download, request, commit, folder, endpoint, retries, wait, known
+        )
         card = None
         if request.repo_type == "dataset" and CARD in listing:
-            card_file = _download(
-                hf_hub_download, request, CARD, commit, folder, endpoint, retries, wait
-            )
-            card = read_card(Path(card_file).read_text(encoding="utf-8"))
+            card = read_card(Path(fetch(CARD)).read_text(encoding="utf-8"))
         wanted = _wanted_files(request, listing, card)
         for name in (n for n in wanted if card is None or n != CARD):
-            _download(hf_hub_download, request, name, commit, folder, endpoint, retries, wait)
+            fetch(name)
     except StagingError:
         raise
     except Exception as error:
@@ -244,9 +287,9 @@ def stage(
             raise StagingError(
                 f"{request.what}: {name} has {size} bytes, the Hub lists {listing[name]}"
             )
-        files.append({"path": name, "size": size, **_rows(folder / name)})
-    if locked and locked["commit"] != commit:
-        log.warning("%s: moved from %s to %s as asked", request.what, locked["commit"], commit)
+        files.append(
+            {"path": name, "size": size, "sha256": _sha256(folder / name), **_rows(folder / name)}
+        )
     lock = {
         **request.to_json(),
         "commit": commit,
@@ -255,6 +298,73 @@ def stage(
     }
     write_json_atomic(lock_file, lock)
     return lock
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def damaged_files(lock: dict[str, Any]) -> list[str]:
+    """The files of a lock that are missing from its folder or differ from it in size (a
+    cheap check; `stage` also compares checksums)."""
+    folder = Path(lock["folder"])
+    damaged = []
+    for entry in lock["files"]:
+        path = folder / entry["path"]
+        if not path.is_file() or path.stat().st_size != entry["size"]:
+            damaged.append(entry["path"])
+    return damaged
+
+
+def check_staged(receipts: dict[str, Path | str]) -> None:
+    """Refuse, before any job is queued, a run whose staged files are missing or damaged:
+    `receipts` maps each staged repository's config key to its receipt (absent ones are
+    staged by the run itself)."""
+    for key, receipt in receipts.items():
+        if not Path(receipt).exists():
+            continue
+        lock = read_lock(receipt)
+        damaged = damaged_files(lock)
+        if damaged:
+            more = f" and {len(damaged) - 1} more" if len(damaged) > 1 else ""
+            raise StagingError(
+                f"{key}: staged {lock['repo_type']} {lock['repo_id']!r} lacks {damaged[0]}{more} "
+                f"in {lock['folder']} (missing, or not the size its lock records); `make stage` "
+                f"fetches them again at {lock['commit']}"
+            )
+
+
+def check_update(names: str, repositories: set[str]) -> None:
+    """`make stage-update REPO=...` names a Hub repository of this grid, or `all`."""
+    unknown = [n for n in names.split(",") if n and n != "all" and n not in repositories]
+    if unknown:
+        raise StagingError(
+            f"REPO={unknown[0]} is not a Hub repository of this grid; it stages "
+            f"{', '.join(sorted(repositories)) or 'none'} (or REPO=all)"
+        )
+
+
+def _fetch(hf_hub_download, request, commit, folder, endpoint, retries, wait, known, name) -> str:
+    """One file at `commit`: kept when it matches what the lock recorded, else fetched anew."""
+    path = folder / name
+    entry = known.get(name)
+    if entry and path.is_file() and path.stat().st_size == entry["size"]:
+        if "sha256" not in entry or _sha256(path) == entry["sha256"]:
+            return str(path)
+    if entry and path.exists():
+        log.warning(
+            "%s: %s differs from its lock; fetching it again at %s", request.what, name, commit
+        )
+        path.unlink()
+        # The client's record of the file would let it skip the download.
+        (folder / ".cache" / "huggingface" / "download" / f"{name}.metadata").unlink(
+            missing_ok=True
+        )
+    return _download(hf_hub_download, request, name, commit, folder, endpoint, retries, wait)
 
 
 def _download(hf_hub_download, request, name, commit, folder, endpoint, retries, wait) -> str:

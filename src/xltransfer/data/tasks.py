@@ -99,7 +99,8 @@ class TaskSpec:
             columns=dict(entry["columns"]),
             splits=dict(entry["splits"]),
             languages=tuple(entry["languages"]),
-            metric=entry["metric"],
+            # A prepared split's entry (`identity.split_entry`) names no metric: it scores nothing.
+            metric=entry.get("metric", ""),
             config=entry.get("config"),
             configs=dict(entry.get("configs") or {}),
             revision=entry.get("revision"),

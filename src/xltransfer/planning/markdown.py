@@ -116,6 +116,17 @@ def disk_table(plan: Plan) -> list[str]:
     return _table(["item", "count", "each", "total", "kept at the end"], rows, {1, 2, 3})
 
 
+def _software() -> str:
+    """The versions the jobs will record, as the plan is made with them."""
+    from xltransfer.results import package_versions
+
+    versions = package_versions()
+    named = ", ".join(
+        f"{name} {versions[name]}" for name in ("torch", "transformers", "accelerate")
+    )
+    return f"{named}, xltransfer commit {versions['xltransfer_commit']}"
+
+
 def render_markdown(plan: Plan, config_path: str, profile_note: str) -> str:
     """The whole plan: jobs per rule, workloads, throughput, rows read, disk and assumptions."""
     gpu_rules = ", ".join(f"{rule} ({family})" for rule, family in FAMILIES.items())
@@ -126,6 +137,8 @@ def render_markdown(plan: Plan, config_path: str, profile_note: str) -> str:
         f"Config `{config_path}`; device `{plan.device}`; {plan.jobs_in_flight} jobs in flight "
         f"({profile_note}). Nothing was run: the figures come from the grid, the `plan:` "
         "section and any staged lock files.",
+        "",
+        f"Software: {_software()} (`requirements-lock.txt` pins every package).",
         "",
         f"**{plan.job_counts['total']:,} jobs, {_hours(plan.total_hours)} {plan.device} "
         f"device-hours ({_hours(plan.overhead_hours)} of them job start-up), "
@@ -147,9 +160,7 @@ def render_markdown(plan: Plan, config_path: str, profile_note: str) -> str:
         "",
         "## Evaluation and embeddings",
         "",
-        *workload_table(
-            plan, ("evaluate", "evaluate_retrieval", "textemb_similarity", "taskemb_similarity")
-        ),
+        *workload_table(plan, ("evaluate", "evaluate_retrieval", "task_embedding")),
         "",
         f"## Throughput on `{plan.device}`",
         "",

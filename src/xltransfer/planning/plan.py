@@ -33,8 +33,7 @@ FAMILIES = {
     "train_target": "train",
     "evaluate": "evaluate",
     "evaluate_retrieval": "evaluate",
-    "textemb_similarity": "evaluate",
-    "taskemb_similarity": "evaluate",
+    "task_embedding": "evaluate",
 }
 
 
@@ -322,18 +321,17 @@ def other_workloads(config: dict[str, Any], grid: Grid) -> list[Workload]:
     for method in ("textemb", "taskemb"):
         if method not in config["similarity"]["methods"]:
             continue
-        rule = f"{method}_similarity"
         for model in grid.models:
             workloads.append(
                 Workload(
-                    rule=rule,
+                    rule="task_embedding",
                     model=model,
-                    task=f"{tasks} tasks",
-                    jobs=1,  # one model load per model within the rule's single job
+                    task=f"{method}: {tasks} tasks",
+                    jobs=tasks,  # one job (and model load) per task
                     train_tokens=0,
                     eval_tokens=tasks * examples * length,
-                    devices=_devices(config, rule),
-                    detail=f"{tasks} tasks x {examples:,} examples x {length} tokens",
+                    devices=_devices(config, "task_embedding"),
+                    detail=f"{examples:,} examples x {length} tokens",
                 )
             )
     return workloads
