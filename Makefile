@@ -10,7 +10,7 @@ RUN = $(shell sed -n 's/^run: *//p' $(CONFIG))
 # strict read does (and refuses a key given twice or an empty file) before Snakemake starts.
 CHECK_CONFIG = $(BIN)/python -m xltransfer.config_files $(CONFIG)
 
-.PHONY: setup lock demo test lint dag stage stage-update plan status profile clean-demo
+.PHONY: setup lock demo test lint dag stage stage-update plan status verify profile clean-demo
 
 setup: $(VENV)/.installed
 
@@ -80,6 +80,11 @@ plan: setup
 # JSON=1 prints it as JSON.
 status: setup
 	$(BIN)/python -m xltransfer.cli.status --config $(CONFIG) $(if $(JSON),--json)
+
+# Every Parquet output of the run against the checksum recorded when it was written; damaged
+# ones (whatever their timestamps) are moved aside, so the next run rebuilds them.
+verify: setup
+	$(BIN)/python -m xltransfer.cli.verify --config $(CONFIG)
 
 # One-time link that makes the short form `snakemake --profile slurm` work from this checkout.
 profile:

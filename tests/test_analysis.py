@@ -40,7 +40,11 @@ def test_write_parquet_atomic_roundtrip(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "dir" / "scores.parquet"
     write_parquet_atomic(df, path)
     pd.testing.assert_frame_equal(pd.read_parquet(path), df)
-    assert [p.name for p in path.parent.iterdir()] == ["scores.parquet"]
+    # No temporary file left behind; the checksum recorded beside it (xltransfer.integrity).
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "scores.parquet",
+        "scores.parquet.sha256",
+    ]
 
 
 def test_write_parquet_atomic_failure_leaves_nothing(tmp_path: Path) -> None:

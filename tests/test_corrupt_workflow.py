@@ -1,9 +1,12 @@
-"""A score shard cut short on disk heals by rerunning the same command: no file deleted by hand."""
+"""A damaged score shard heals by rerunning the same command (a file cut short), or after `make
+verify` (bytes changed, timestamp put back): no file deleted by hand."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -27,22 +30,51 @@ def test_truncated_shard_is_recomputed(tmp_path):
     subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True)
     untouched = {name: pd.read_parquet(results / f"{name}.parquet") for name in FINAL_TABLES}
 
-    shard = results / "scores" / "tiny-xlmr" / "seed1" / "mnli" / "xnli" / "shard1.parquet"
+    scores = results / "scores" / "tiny-xlmr" / "seed1"
+    shard = scores / "mnli" / "xnli" / "shard1.parquet"
     data = shard.read_bytes()
     shard.write_bytes(data[: len(data) // 2])
 
-    # The reader names the shard and moves it aside; Snakemake had already planned the DAG
-    # without its producer, so this run fails.
-    failed = subprocess.run(command, cwd=folder, capture_output=True, text=True)
-    assert failed.returncode != 0
-    log = (folder / "logs" / "tiny" / "aggregate.log").read_text()
-    assert f"{shard.relative_to(folder)}: moved to shard1.parquet.corrupt" in log
-    assert not shard.exists() and shard.with_name("shard1.parquet.corrupt").exists()
-
-    # The same command again: the shard is missing, so its evaluation reruns (retraining the
-    # temporary target checkpoint it reads) and every table after it follows.
-    healed = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True)
+    # The next run finds the shard cut short when it builds the DAG and moves it aside; its
+    # evaluation must train the temporary target checkpoint again, which a run does only when
+    # told (a finished fine-tune is named with its reason before any job starts).
+    refused = subprocess.run(command, cwd=folder, capture_output=True, text=True)
+    said = refused.stdout + refused.stderr
+    assert (
+        f"xltransfer: {shard.relative_to(folder)}: cut short (no Parquet footer); moved to "
+        "shard1.parquet.corrupt, and this run rebuilds it"
+    ) in said
+    assert refused.returncode != 0
+    assert "this run would train 1 finished fine-tune(s) again:" in said
+    assert "train_target tiny-xlmr seed 1 mnli -> xnli: Missing output files" in said
+    assert "XLTRANSFER_RETRAIN=1" in said
+    retrain = {**os.environ, "XLTRANSFER_RETRAIN": "1"}
+    healed = subprocess.run(command, cwd=folder, env=retrain, capture_output=True, text=True)
+    assert healed.returncode == 0, (healed.stdout + healed.stderr)[-3000:]
     assert "train_target" in healed.stdout + healed.stderr
+    assert shard.with_name("shard1.parquet.corrupt").exists()
+    check_tables(results, untouched)
+
+    # Damage with the size, the Parquet footer and the timestamp put back: only the checksum
+    # recorded when the shard was written tells, and `make verify` finds it.
+    other = scores / "sst2" / "xnli" / "shard0.parquet"
+    stamp = other.stat()
+    flipped = bytearray(other.read_bytes())
+    flipped[len(flipped) // 2] ^= 0xFF
+    other.write_bytes(bytes(flipped))
+    os.utime(other, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    verify = [sys.executable, "-m", "xltransfer.cli.verify", "--config", str(config)]
+    found = subprocess.run(verify, cwd=folder, capture_output=True, text=True)
+    assert found.returncode == 1
+    assert f"{other.relative_to(folder)}: its bytes differ from the checksum" in found.stdout
+    assert "1 of 39 Parquet outputs damaged" in found.stdout, found.stdout
+    subprocess.run(command, cwd=folder, env=retrain, capture_output=True, text=True, check=True)
+    check_tables(results, untouched)
+    clean = subprocess.run(verify, cwd=folder, capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stdout
+
+
+def check_tables(results, untouched) -> None:
     for name, table in untouched.items():
         again = pd.read_parquet(results / f"{name}.parquet")
         if name == "scores":

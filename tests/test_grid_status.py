@@ -35,7 +35,8 @@ echo "123|RUNNING|rule_train_target_wildcards_tiny_tiny-xlmr_1_sst2_xnli"
 echo "124|PENDING|rule_evaluate_wildcards_other_tiny-xlmr_1_sst2_xnli_0"
 """
 FAILED_TARGET_LOG = "logs/tiny/train_target/tiny-xlmr/seed1/mnli/xnli.log"
-FAILED_SOURCE_LOG = "logs/slurm/train_source/tiny_tiny-xlmr_2_sst2/456.log"
+# The SLURM plugin's log of one job: <slurm-logdir>/rule_<rule>/<wildcard values>/<job id>.log.
+FAILED_SOURCE_LOG = "logs/slurm/rule_train_source/tiny_tiny-xlmr_2_sst2/456.log"
 
 
 def touch(path, text=""):
@@ -95,7 +96,7 @@ def test_grid_cells_and_source_trainings(workdir, capsys):
         "mnli": {"xnli": "pending"},
         "sst2": {"xnli": "pending"},
     }
-    assert second["source_training"] == {"mnli": "running", "sst2": "failed"}
+    assert second["source_training"] == {"mnli": "running", "sst2": "timed out"}
     assert status["counts"] == {"done": 1, "running": 1, "failed": 1, "pending": 3}
     running = {
         (job["rule"], job["wildcards"]["seed"], job["slurm_job"]) for job in status["running"]
@@ -105,15 +106,17 @@ def test_grid_cells_and_source_trainings(workdir, capsys):
 
 def test_failed_jobs_name_their_log_and_last_error(workdir, capsys):
     status = json.loads(run_status(workdir, capsys, "--json"))
-    failed = {(job["rule"], job["log"], job["error"]) for job in status["failed"]}
+    failed = {(job["rule"], job["state"], job["log"], job["error"]) for job in status["failed"]}
     assert failed == {
         (
             "train_target",
+            "failed",
             FAILED_TARGET_LOG,
             "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB",
         ),
         (
             "train_source",
+            "timed out",
             FAILED_SOURCE_LOG,
             "slurmstepd: error: *** JOB 456 ON node1 CANCELLED AT 2026-12-04T10:00:00 DUE TO "
             "TIME LIMIT ***",
@@ -125,7 +128,7 @@ def test_text_output(workdir, capsys):
     text = run_status(workdir, capsys)
     assert "Run tiny: 6 cells - 1 done, 1 running, 1 failed, 3 pending" in text
     assert re.search(r"^  mnli\s+done\s+failed$", text, re.MULTILINE)
-    assert re.search(r"^  sst2\s+failed\s+pending$", text, re.MULTILINE)
+    assert re.search(r"^  sst2\s+timed out\s+pending$", text, re.MULTILINE)
     assert f"    log:   {FAILED_TARGET_LOG}\n    error: RuntimeError: CUDA out of memory." in text
     assert "(SLURM job 123 RUNNING)" in text
 
@@ -159,6 +162,11 @@ def test_log_and_squeue_parsing():
     assert last_error(["Traceback (most recent call last):", '  File "x.py"']) == (
         "Traceback (most recent call last)"
     )
+    # The exception a traceback ends with, whatever its class is called.
+    traceback = ["Traceback (most recent call last):", '  File "x.py"', "    fail()"]
+    assert last_error([*traceback, "xltransfer.jobs.InjectedFailure: shard 0", "", "done"]) == (
+        "xltransfer.jobs.InjectedFailure: shard 0"
+    )
     assert parse_squeue("7|RUNNING|rule_x_wildcards_a_b\nbad line\n") == {
         "rule_x_wildcards_a_b": ("7", "RUNNING")
     }
@@ -170,3 +178,50 @@ def test_config_is_validated(tmp_path):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(Exception, match="sedes"):
         load_workflow_config(tmp_path / "bad.yaml")
+
+
+CANCELLED_LOG = """\
+Building DAG of jobs...
+slurmstepd: error: *** JOB 131 ON node1 CANCELLED AT 2026-12-07T10:00:00 ***
+"""
+OOM_LOG = """\
+slurmstepd: error: Detected 1 oom_kill event in StepId=132.batch. Some of the step tasks have \
+been OOM Killed.
+"""
+GROUP_SQUEUE = """\
+#!/bin/sh
+echo "130|RUNNING|rule_target_run_tiny-xlmr_seed1_none_xnli_evaluate_train_target"
+echo "133|PENDING|rule_target_run_tiny-xlmr_seed2_none_xnli_evaluate_train_target"
+"""
+
+
+def test_target_runs_in_one_slurm_job_are_found_by_their_group(tmp_path, capsys, monkeypatch):
+    # One evaluation shard per run: each target run is one SLURM group job named by its cell.
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    config["experiment"].update(seeds=[1, 2], languages_per_job=0)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
+    slurm = tmp_path / "logs/slurm"
+    touch(slurm / "group_target_run_tiny-xlmr_seed1_mnli_xnli_evaluate_train_target/131.log",
+          CANCELLED_LOG)  # fmt: skip
+    touch(slurm / "group_target_run_tiny-xlmr_seed1_sst2_xnli_evaluate/132.log", OOM_LOG)
+    squeue = tmp_path / "bin" / "squeue"
+    touch(squeue, GROUP_SQUEUE)
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{squeue.parent}:{os.environ['PATH']}")
+    status = json.loads(run_status(tmp_path, capsys, "--json"))
+    first, second = status["grids"]
+    assert first["cells"] == {
+        "none": {"xnli": "running"},
+        "mnli": {"xnli": "cancelled"},
+        "sst2": {"xnli": "out of memory"},
+    }
+    assert second["cells"]["none"] == {"xnli": "pending"}
+    assert status["counts"] == {
+        "done": 0, "running": 1, "failed": 0, "cancelled": 1, "out of memory": 1, "pending": 3,
+    }  # fmt: skip
+    running = {(job["rule"], job["slurm_job"], job["slurm_state"]) for job in status["running"]}
+    assert running == {("train_target", "130", "RUNNING"), ("evaluate", "130", "RUNNING")}
+    failed = {(job["wildcards"]["source"], job["state"], job["log"]) for job in status["failed"]}
+    assert ("mnli", "cancelled", str(next(slurm.glob("group_*mnli*/131.log")).relative_to(
+        tmp_path))) in failed  # fmt: skip
+    assert {state for _, state, _ in failed} == {"cancelled", "out of memory"}

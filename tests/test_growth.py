@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -49,6 +50,11 @@ def base_config() -> dict:
     # Kept target checkpoints: a new language is scored without retraining (with temporary
     # ones the model is gone, and the run retrains; docs/cluster.md).
     config["keep"] = {"target_checkpoints": True}
+    tiny = {"train_tokens_per_s": 20000, "eval_tokens_per_s": 60000, "source": "assumed"}
+    config["plan"] = {
+        "device": "cpu",
+        "models": {"tiny-xlmr": {"parameters": 60000, "throughput": {"cpu": tiny}}},
+    }
     return config
 
 
@@ -203,13 +209,52 @@ def table(folder, name) -> pd.DataFrame:
 def test_each_change_to_a_finished_grid_plans_only_what_it_touches(tmp_path):
     folder = workflow_copy(tmp_path / "grown")
     config = base_config()
-    run(folder, config)
+    command = [*SNAKEMAKE, "--cores", "2", "--configfile", write(folder, config)]
+    record = folder / ".snakemake" / "xltransfer-run.json"
+    log = tmp_path / "first.log"
+    with (
+        log.open("w") as output,
+        subprocess.Popen(
+            command, cwd=folder, env=environment(), stdout=output, stderr=subprocess.STDOUT
+        ) as first,
+    ):
+        # A second run while the first one lives is refused in one line, naming its record.
+        deadline = time.monotonic() + 120
+        while not record.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        second = subprocess.run(command, cwd=folder, env=environment(), capture_output=True,
+                                text=True)  # fmt: skip
+        said = second.stdout + second.stderr
+        assert second.returncode != 0 and "another run holds this folder: pid" in said, said
+        assert "rerun-incomplete" not in said and "--unlock" not in said
+        assert first.wait() == 0, log.read_text()[-3000:]
+    assert not record.exists()
     assert planned(folder, config) == {}
 
     for name, (change, expected) in PLANNED.items():
         changed = copy.deepcopy(config)
         change(changed)
         assert planned(folder, changed) == expected, name
+
+    # The cost of a change before paying it: `make plan` names every finished fine-tune the
+    # next run would train again, and the run refuses to until told.
+    changed = copy.deepcopy(config)
+    model_learning_rate(changed)
+    plan = subprocess.run(
+        [sys.executable, "-m", "xltransfer.cli.plan", "--config", write(folder, changed)],
+        cwd=folder, env=environment(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert "It would train 5 finished fine-tune(s) again" in plan.stdout, plan.stdout[-3000:]
+    assert "- train_source tiny-xlmr seed 1 mnli: Params have changed" in plan.stdout
+    assert "| train_target | 3 | 0 |" in plan.stdout
+    refused = subprocess.run(
+        [*SNAKEMAKE, "--cores", "2", "--configfile", "growth.yaml"],
+        cwd=folder, env=environment(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "this run would train 5 finished fine-tune(s) again" in refused.stderr
+    assert planned(folder, changed) == PLANNED["change one model's learning rate"][1]
 
     for name, change, expected in GROWN:
         change(config)

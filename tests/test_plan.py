@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -250,3 +251,27 @@ def test_the_plan_records_the_software_it_plans_with(config):
     ).stdout.strip()
     if commit:  # a checkout (CI's is one): its HEAD, marked when files differ from it
         assert project_commit().split("+")[0] == commit
+
+
+def test_a_staged_model_without_figures_is_counted_from_its_config(tiny_model_dir, tmp_path):
+    from transformers import AutoModel
+
+    from xltransfer.cli.plan import count_staged_models
+    from xltransfer.planning.parameters import count_parameters
+
+    model = AutoModel.from_pretrained(tiny_model_dir)
+    total = sum(p.numel() for p in model.parameters())
+    embedded = model.get_input_embeddings().weight.numel()
+    assert count_parameters(tiny_model_dir) == (total, total - embedded)
+    staged = tmp_path / "cache" / "models" / "xlt-test" / "tiny"
+    shutil.copytree(tiny_model_dir, staged)
+    config = {
+        "experiment": {"models": ["hub", "given"]},
+        "models": {"hub": {"path": "xlt-test/tiny"}, "given": {"path": "xlt-test/tiny"}},
+        "plan": {"models": {"given": {"parameters": 5}}},
+    }
+    count_staged_models(config, tmp_path / "cache")
+    assert config["plan"]["models"]["given"] == {"parameters": 5}  # the config's figure wins
+    counted = config["plan"]["models"]["hub"]
+    assert (counted["parameters"], counted["compute_parameters"]) == (total, total - embedded)
+    assert counted["source"].endswith("xlt-test/tiny/config.json")

@@ -97,6 +97,13 @@ def test_a_staged_grid_runs_offline_and_restaging_reruns_only_what_reads_the_cha
     first = snakemake(folder, env={**env, "HF_ENDPOINT": "http://127.0.0.1:9"})
     check_offline_run(folder, first, commit)
     assert planned(folder, env) == {}
+    # What the staged card says is checked at the dry run: a language it has no config for.
+    write_config(folder, ["en", "de", "fr"])
+    refused = snakemake(folder, "-n", env=env)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "tasks.xnli.languages: 'fr' reads config 'fr', which 'facebook/xnli' does not" in said
+    write_config(folder, ["en", "de"])
 
     with LocalHub() as hub:
         assert serve(hub, tmp_path, tiny_model_dir) == commit

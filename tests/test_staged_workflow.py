@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -102,14 +103,33 @@ def test_staged_target_runs_on_slurm_are_one_job_each_and_a_failed_shard_reruns_
     shards = [runs.format(source) for source in ("none", "mnli", "sst2")]
     before = newest_job_id()
     failing = {**env, FAIL_EVALUATE: "mnli/xnli/0"}
-    # No retry: the profile's second attempt would resubmit the failed group as a whole.
-    assert snakemake(folder, *shards, *SLURM, "--retries", "0", env=failing).returncode != 0
-    # A group job's comment names the group and its rules: rule_target_run_evaluate_train_target.
-    rules = [job["comment"].split("_wildcards_")[0] for job in slurm_jobs(before)]
-    # Each target run is one group job holding its training and its evaluation; neither is
-    # submitted on its own.
-    assert rules.count("rule_target_run_evaluate_train_target") == 3, rules
-    assert not {"rule_train_target", "rule_evaluate"} & set(rules)
+    # The profile's retry resubmits the failed group whole; its training job puts back the
+    # fine-tune the first attempt finished instead of training again.
+    assert snakemake(folder, *shards, *SLURM, "--retries", "1", env=failing).returncode != 0
+    log = folder / "logs/staged/train_target/tiny-xlmr/seed1/mnli/xnli.log"
+    assert "this run finished it before" in log.read_text()
+    assert "optimizer steps" not in log.read_text()  # the retry's log: nothing trained
+    # A group job's comment names its cell and rules:
+    # rule_target_run_tiny-xlmr_seed1_mnli_xnli_evaluate_train_target.
+    comments = [job["comment"] for job in slurm_jobs(before)]
+    runs = [c for c in comments if c.endswith("_xnli_evaluate_train_target")]
+    # Each target run is one group job holding its training and its evaluation (the failed one
+    # twice); neither is submitted on its own.
+    assert sorted(runs) == sorted(
+        f"rule_target_run_tiny-xlmr_seed1_{source}_xnli_evaluate_train_target"
+        for source in ("none", "mnli", "mnli", "sst2")
+    ), comments
+    assert not [c for c in comments if c.startswith(("rule_train_target", "rule_evaluate"))]
+    # `make status` finds the failed target run by its group: its cell, log and error line.
+    status = subprocess.run(
+        [sys.executable, "-m", "xltransfer.cli.status", "--config", "hub.yaml", "--json"],
+        cwd=folder, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found = json.loads(status.stdout)
+    assert found["grids"][0]["cells"]["mnli"] == {"xnli": "failed"}
+    assert found["grids"][0]["cells"]["none"] == {"xnli": "done"}
+    (failure,) = found["failed"]
+    assert failure["rule"] == "evaluate" and "InjectedFailure" in failure["error"]
     # The failed evaluation's checkpoint survives (the others, scored, are gone), and the
     # rerun plans that evaluation alone.
     assert [path for path in shards if not (folder / path).exists()] == [shards[1]]

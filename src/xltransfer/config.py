@@ -626,6 +626,21 @@ class Grid:
         size = self.languages_per_job or len(languages)
         return [languages[i : i + size] for i in range(0, len(languages), size)]
 
+    @property
+    def groups_target_runs(self) -> bool:
+        """A target run is one SLURM job (its training and evaluation) where every trained
+        target has one evaluation shard: Snakemake sums the resources of a group's parallel
+        jobs, so several shards would ask for several times the GPUs."""
+        return bool(self.trained_targets) and all(
+            len(self.shards(t)) == 1 for t in self.trained_targets
+        )
+
+    def target_run_group(self, model: str, seed: str | int, source: str, target: str) -> str:
+        """The group (SLURM job) of one target run, named by its cell so that `make status`
+        finds it in squeue and in the SLURM logs; a target scored from another's fine-tunes
+        joins that one's run."""
+        return f"target_run_{model}_seed{seed}_{source}_{self.fine_tunes.get(target, target)}"
+
     def shard_languages(self, target: str, shard: int) -> tuple[str, ...]:
         shards = self.shards(target)
         if not 0 <= shard < len(shards):

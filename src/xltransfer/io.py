@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from xltransfer.integrity import move_aside, record_checksum
+
 
 def _remove(path: Path) -> None:
     """Delete a file or directory tree if it exists."""
@@ -84,9 +86,11 @@ def write_json_atomic(path: Path | str, value) -> None:
 
 
 def write_parquet_atomic(df: pd.DataFrame, path: Path | str) -> None:
-    """Write `df` as Parquet to `path` atomically, creating parent directories."""
+    """Write `df` as Parquet to `path` atomically, creating parent directories, and record its
+    checksum beside it (`xltransfer.integrity`)."""
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
+    record_checksum(Path(path))
 
 
 class CorruptInputError(ValueError):
@@ -164,15 +168,3 @@ def _parquet_errors() -> tuple[type[Exception], ...]:
 
     # pyarrow raises ArrowInvalid for a bad footer, OSError for a body it cannot deserialize.
     return (pa.ArrowInvalid, OSError)
-
-
-def move_aside(path: Path) -> str:
-    """Rename a file or folder to `<name>.corrupt` (replacing an older one); say where it went."""
-    target = path.with_name(path.name + ".corrupt")
-    try:
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)  # os.replace cannot overwrite a non-empty folder
-        os.replace(path, target)
-    except OSError as err:
-        return f"could not be moved to {target.name} ({err}); delete it by hand"
-    return f"moved to {target.name}"

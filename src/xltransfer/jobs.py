@@ -121,6 +121,7 @@ def evaluate(
     (a TaskHead's fields) where the checkpoint is shared by several targets."""
     from xltransfer.evaluation.zero_shot import evaluate_shard
     from xltransfer.spec import TaskHead
+    from xltransfer.training.finished import release_finished
 
     _fail_if_asked(context)
     frame = evaluate_shard(
@@ -133,6 +134,8 @@ def evaluate(
         task=TaskHead(**{**task, "labels": tuple(task["labels"])}) if task else None,
     )
     write_parquet_atomic(frame, output)
+    # Scored: the fine-tune its training kept for a retry is no longer needed.
+    release_finished(checkpoint)
     return frame
 
 

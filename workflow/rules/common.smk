@@ -1,6 +1,7 @@
 import os
 import re
 import sys
+from pathlib import Path
 
 from xltransfer.config import (
     BASELINE_SOURCE,
@@ -24,8 +25,18 @@ from xltransfer.data.staging import (
     stage_requests,
     staged_folder,
 )
+from xltransfer.data.card_checks import check_staged_cards
 from xltransfer.data.tasks import load_registry
 from xltransfer.identity import canonical, split_entry
+from xltransfer.integrity import heal, lost
+from xltransfer.planning.redo import (
+    RETRAIN,
+    TRAINING_RULES,
+    PlannedJob,
+    finished_redone,
+    refusal,
+)
+from xltransfer.run_lock import check_free, claim, release
 
 # Each --configfile strictly (duplicate keys, empty file), then the merged config against the
 # schema, which also fills in its defaults: a bad key fails here with one line naming it.
@@ -86,6 +97,8 @@ if any(STAGE.values()):
     check_update(
         os.environ.get(STAGE_UPDATE, ""), {r for repos in STAGE.values() for r in repos}
     )
+    # What staged dataset cards already say (configs, ClassLabel names) against the grid.
+    check_staged_cards(sorted(GRID.data_needs()), TASKS, STAGING_CACHE)
     # A purged or damaged cache stops the run here, not a queued GPU job; `make stage` (whose
     # target is `stage`) fetches the files again. Snakemake reads this file before it knows its
     # targets, so the command line says whether this is that run.
@@ -97,6 +110,21 @@ if any(STAGE.values()):
                 for repo, request in requests.items()
             }
         )
+# One run per folder: a second one started while the first lives is refused in one line
+# (xltransfer.run_lock), before Snakemake reports the first run's files as incomplete.
+if workflow.is_main_process:
+    check_free(Path.cwd(), sys.argv[1:])
+# A Parquet output the workflow built that is no longer whole (cut short, emptied) is moved
+# aside now; every file moved aside and not rebuilt yet (here, by `make verify` or by the job
+# that could not read it) is a target of this run, since Snakemake does not rebuild a missing
+# intermediate file whose consumers are done.
+if workflow.is_main_process:
+    for _path, _why, _where in heal(Path("results") / config["run"]):
+        print(
+            f"xltransfer: {_path}: {_why}; {_where}, and this run rebuilds it",
+            file=sys.stderr,
+        )
+REBUILD = [str(path) for path in lost(Path("results") / config["run"])]
 # What the analysis jobs read from config, named once for their rules' params.
 INFERENCE_SETTINGS = canonical(
     {
@@ -204,7 +232,7 @@ def get_final_output():
     # The transfer gap needs a target-only baseline's English score: fine-tuned targets only.
     if not PUBLISHED and GRID.trained_targets:
         trained.append("results/{run}/plots/transfer_gap.png")
-    return expand(
+    return REBUILD + expand(
         [
             *([] if PUBLISHED else trained),
             "results/{run}/gains.parquet",
@@ -565,13 +593,17 @@ if not PUBLISHED:
 
 
 # A target run is one SLURM job (train_target and its evaluation shard, `group:`) when every
-# trained target has one shard (languages_per_job 0, the default): Snakemake sums the resources
-# of a group's parallel jobs, so several shards would ask for several times the GPUs.
-TARGET_RUN_GROUP = (
-    "target_run"
-    if not PUBLISHED and all(len(GRID.shards(t)) == 1 for t in GRID.trained_targets)
-    else None
-)
+# trained target has one shard (languages_per_job 0, the default); the group is named by the
+# cell, so that `make status` finds a running or failed target run (Grid.target_run_group).
+TARGET_RUN_GROUP = not PUBLISHED and GRID.groups_target_runs
+
+
+def get_target_run_group(wildcards):
+    if not TARGET_RUN_GROUP:
+        return None
+    return GRID.target_run_group(
+        wildcards.model, wildcards.seed, wildcards.source, wildcards.target
+    )
 
 
 def get_task_head(wildcards):
@@ -677,9 +709,45 @@ def get_selection_facets(wildcards):
     return get_taxonomy_facets(wildcards)
 
 
+def get_attempt(wildcards, attempt):
+    """Which attempt of a job this is (Snakemake gives it to resources only)."""
+    return attempt
+
+
 def get_resource(family, key):
     """A rule family's resource from config; runtime and memory grow with each retry."""
     value = config["resources"][family][key]
     if key in ("runtime", "mem_mb"):
         return lambda wildcards, attempt: value * attempt
     return value
+
+
+def planned_training():
+    """The training jobs this run is about to do (Snakemake's DAG, read at `onstart`), less
+    those forced on the command line (`--forcerun` says they are meant)."""
+    dag = workflow.dag
+    return [
+        PlannedJob(
+            job.rule.name, dict(job.wildcards_dict), str(job.output[0]), str(reason)
+        )
+        for job in dag.needrun_jobs()
+        if job.rule.name in TRAINING_RULES and not (reason := dag.reason(job)).forced
+    ]
+
+
+onstart:
+    # A change that would train finished fine-tunes again is refused before any job starts,
+    # naming each with its reason, unless XLTRANSFER_RETRAIN=1 says it is meant.
+    _redone = finished_redone(planned_training(), Path.cwd(), config["run"])
+    if _redone and not os.environ.get(RETRAIN):
+        print(f"xltransfer: {refusal(_redone)}", file=sys.stderr)
+        raise SystemExit(1)
+    claim(Path.cwd(), sys.argv[1:])
+
+
+onsuccess:
+    release(Path.cwd())
+
+
+onerror:
+    release(Path.cwd())

@@ -8,7 +8,7 @@ rule evaluate:
     wildcard_constraints:
         target=TRAINED_TARGETS,
     group:
-        TARGET_RUN_GROUP
+        get_target_run_group
     conda:
         "../../envs/training.yaml"
     threads: get_resource("evaluate", "threads")

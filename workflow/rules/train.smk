@@ -8,7 +8,7 @@ FINETUNE = (
     " --processes {params.processes:q} --accelerate-config {params.accelerate_config:q}"
     " --spec {params.spec:q} --output {output.model:q}"
     " --rule {params.rule_name:q} --gpus {resources.gpu:q} --threads {threads:q}"
-    " > {log:q} 2>&1"
+    " --attempt {resources.attempt:q} > {log:q} 2>&1"
 )
 
 
@@ -26,6 +26,8 @@ rule train_source:
         mem_mb=get_resource("train", "mem_mb"),
         runtime=get_resource("train", "runtime"),
         gpu=get_resource("train", "gpu"),
+        # A retry (attempt 2) puts back a fine-tune its first attempt finished.
+        attempt=get_attempt,
     params:
         rule_name="train_source",
         spec=get_source_spec,
@@ -48,7 +50,7 @@ rule train_target:
         target=FINE_TUNED_TARGETS,
     # One SLURM job per target run where it has one evaluation shard (common.smk).
     group:
-        TARGET_RUN_GROUP
+        get_target_run_group
     conda:
         "../../envs/training.yaml"
     threads: get_resource("train", "threads")
@@ -56,6 +58,8 @@ rule train_target:
         mem_mb=get_resource("train", "mem_mb"),
         runtime=get_resource("train", "runtime"),
         gpu=get_resource("train", "gpu"),
+        # A retry (attempt 2) puts back a fine-tune its first attempt finished.
+        attempt=get_attempt,
     params:
         rule_name="train_target",
         spec=get_target_spec,

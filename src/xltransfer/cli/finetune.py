@@ -25,7 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=1, help="training processes (per GPU)")
     parser.add_argument("--accelerate-config", help="`accelerate launch` settings, for N > 1")
     parser.add_argument("--threads", type=int, help="CPU threads per process (the spec's if unset)")
+    parser.add_argument("--attempt", type=int, default=1, help="Snakemake's attempt of this job")
     args = parser.parse_args(argv)
+    if args.attempt > 1 and restored(args.spec, args.output):
+        return
     # Only what this decision needs is imported before it: the launcher's children import the rest.
     from xltransfer.training.devices import require_gpus
     from xltransfer.training.launch import relaunch_if_needed
@@ -49,6 +52,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         spec = replace(spec, threads=args.threads)
     run_finetune(spec, args.output)
+
+
+def restored(spec_json: str, output: Path) -> bool:
+    """A retry (attempt > 1) within one Snakemake run puts back the fine-tune its first attempt
+    finished, instead of training again (xltransfer.training.finished)."""
+    import json
+
+    from xltransfer.spec import FinetuneSpec
+    from xltransfer.training.finished import restore_finished
+    from xltransfer.training.loop import SUMMARY_FILE, pinned_to_commit
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    spec = pinned_to_commit(FinetuneSpec.from_json(spec_json))
+    return restore_finished(json.loads(spec.to_json()), output, SUMMARY_FILE)
 
 
 if __name__ == "__main__":

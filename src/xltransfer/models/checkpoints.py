@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from xltransfer.io import move_aside
+from xltransfer.integrity import move_aside
 
 # Records that only the workflow's own jobs write into a model folder, after its weights: a
 # fine-tune's summary (train.SUMMARY_FILE) and the demo pretraining's losses (jobs.pretrain).

@@ -19,7 +19,15 @@ from typing import Any
 from xltransfer.config import BASELINE_SOURCE, Grid
 
 DONE, RUNNING, FAILED, PENDING = "done", "running", "failed", "pending"
-STATES = (DONE, RUNNING, FAILED, PENDING)
+CANCELLED, TIMEOUT, OOM = "cancelled", "timed out", "out of memory"
+FAILURES = (FAILED, CANCELLED, TIMEOUT, OOM)
+STATES = (DONE, RUNNING, *FAILURES, PENDING)
+# How slurmstepd ends a job's log when SLURM, not the job, stopped it.
+SLURM_ENDS = (
+    (re.compile(r"CANCELLED AT .* DUE TO TIME LIMIT"), TIMEOUT),
+    (re.compile(r"oom[-_ ]kill|Out Of Memory|OUT_OF_MEMORY", re.IGNORECASE), OOM),
+    (re.compile(r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT"), CANCELLED),
+)
 TAIL_BYTES = 16_384  # enough for the last lines of a traceback
 TAIL_LINES = 40
 TRACEBACK = "Traceback (most recent call last)"
@@ -40,6 +48,8 @@ class Job:
     wildcards: tuple[tuple[str, str], ...]
     output: str
     log: str
+    # The SLURM job it runs in when it is part of a target run's group (Grid.target_run_group).
+    group: str | None = None
 
     @property
     def wildcard_string(self) -> str:
@@ -48,16 +58,30 @@ class Job:
 
     @property
     def comment(self) -> str:
-        """The `sbatch --comment` the SLURM plugin gives this job."""
+        """The `sbatch --comment` the SLURM plugin gives this job; a group job's is
+        `rule_<group>_<its rules>` (which rules depends on what is left to run)."""
+        if self.group:
+            return f"rule_{self.group}_"
         return f"rule_{self.rule}_wildcards_{self.wildcard_string}"
+
+    def slurm_logs(self, logdir: Path) -> list[Path]:
+        """The plugin's logs of this job's SLURM jobs, oldest first."""
+        if self.group:
+            folders = list(logdir.glob(f"group_{self.group}_*"))
+        else:  # the plugin's rule_<rule>/<wildcards>/ (rule/<wildcards>/ before its 2.x)
+            folders = [
+                logdir / name / self.wildcard_string for name in (f"rule_{self.rule}", self.rule)
+            ]
+        logs = [log for folder in folders for log in folder.glob("**/*.log")]
+        return sorted(logs, key=lambda path: path.stat().st_mtime)
 
     def describe(self) -> str:
         return " ".join([self.rule, *(f"{k}={v}" for k, v in self.wildcards if k != "run")])
 
 
-def _job(rule: str, output: str, log: str, **wildcards: Any) -> Job:
+def _job(rule: str, output: str, log: str, group: str | None = None, **wildcards: Any) -> Job:
     values = {key: str(value) for key, value in wildcards.items()}
-    return Job(rule, tuple(values.items()), output.format(**values), log.format(**values))
+    return Job(rule, tuple(values.items()), output.format(**values), log.format(**values), group)
 
 
 # Output and log paths of workflow/rules/train.smk and evaluate.smk.
@@ -78,12 +102,17 @@ def source_job(run: str, model: str, seed: int, source: str) -> Job:
 def cell_jobs(run: str, grid: Grid, model: str, seed: int, source: str, target: str) -> list[Job]:
     """A cell's own jobs: its target training (if the target is trained), then its shards."""
     names = {"run": run, "model": model, "seed": seed, "source": source, "target": target}
+    trained = target in grid.trained_targets
+    group = None
+    if trained and grid.groups_target_runs:
+        group = grid.target_run_group(model, seed, source, target)
     jobs = []
-    if target in grid.trained_targets:
-        jobs.append(_job("train_target", TARGET_MODEL, TARGET_LOG, **names))
-    rule = "evaluate_retrieval" if target in grid.retrieval_roles else "evaluate"
+    if trained:
+        fine_tuned = {**names, "target": grid.fine_tunes.get(target, target)}
+        jobs.append(_job("train_target", TARGET_MODEL, TARGET_LOG, group, **fine_tuned))
+    rule = "evaluate" if trained else "evaluate_retrieval"
     for shard in range(len(grid.shards(target))):
-        jobs.append(_job(rule, SHARD, SHARD_LOG, **names, shard=shard))
+        jobs.append(_job(rule, SHARD, SHARD_LOG, group, **names, shard=shard))
     return jobs
 
 
@@ -96,11 +125,29 @@ def read_tail(path: Path) -> list[str]:
 
 
 def last_error(lines: list[str]) -> str | None:
-    """The last error line of a log's tail, or its traceback header; None for a clean log."""
-    errors = [line.strip() for line in lines if ERROR_LINE.match(line)]
-    if errors:
-        return errors[-1]
-    return TRACEBACK if any(TRACEBACK in line for line in lines) else None
+    """The last error line of a log's tail: an error line, or the exception a traceback ends
+    with (`xltransfer.jobs.InjectedFailure: ...`); its header where the tail cut that off."""
+    found = {i: line.strip() for i, line in enumerate(lines) if ERROR_LINE.match(line)}
+    starts = [i for i, line in enumerate(lines) if TRACEBACK in line]
+    for start in starts:
+        ending = next(
+            (
+                i
+                for i in range(start + 1, len(lines))
+                if lines[i].strip() and not lines[i][0].isspace()
+            ),
+            None,
+        )
+        found[ending if ending is not None else start] = (
+            lines[ending].strip() if ending is not None else TRACEBACK
+        )
+    return found[max(found)] if found else None
+
+
+def slurm_end(lines: list[str]) -> str | None:
+    """Cancelled, timed out or out of memory, where slurmstepd's lines in a log say so."""
+    text = "\n".join(lines)
+    return next((state for pattern, state in SLURM_ENDS if pattern.search(text)), None)
 
 
 def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
@@ -187,27 +234,43 @@ class Evidence:
             slurm_logdir=slurm_logdir,
         )
 
-    def failure(self, job: Job) -> tuple[str | None, str | None]:
-        """The log whose tail holds an error, and that line: the rule's own log first, then the
-        newest SLURM job log (time limit, memory, a refused start)."""
-        slurm_dir = self.root / self.slurm_logdir / job.rule / job.wildcard_string
-        slurm_logs = sorted(slurm_dir.glob("*.log"), key=lambda p: p.stat().st_mtime)[-1:]
+    def failure(self, job: Job) -> tuple[str, str | None, str | None]:
+        """How the job failed (failed, or cancelled, timed out, out of memory where SLURM's log
+        says so), the log that shows it and its error line: the newest SLURM job log first
+        when SLURM stopped the job, else the rule's own log."""
+        slurm_logs = job.slurm_logs(self.root / self.slurm_logdir)[-1:]
+        for path in slurm_logs:
+            tail = read_tail(path)
+            ended = slurm_end(tail)
+            if ended:
+                return ended, str(path.relative_to(self.root)), last_error(tail)
         for path in [self.root / job.log, *slurm_logs]:
             if path.is_file():
                 error = last_error(read_tail(path))
                 if error:
-                    return str(path.relative_to(self.root)), error
-        return None, None
+                    return FAILED, str(path.relative_to(self.root)), error
+        return FAILED, None, None
+
+    def queued(self, job: Job) -> tuple[str, str] | None:
+        """SLURM's job id and state of this job's SLURM job, if squeue lists one."""
+        if job.group:
+            return next(
+                (found for comment, found in self.slurm.items() if comment.startswith(job.comment)),
+                None,
+            )
+        return self.slurm.get(job.comment)
 
     def state(self, job: Job) -> JobState:
         being_written = job.output in self.incomplete
         if (self.root / job.output).exists() and not being_written:
             return JobState(job, DONE)
-        if job.comment in self.slurm:
-            return JobState(job, RUNNING, slurm=self.slurm[job.comment])
-        log, error = self.failure(job)
-        if error:
-            return JobState(job, FAILED, log, error)
+        slurm = self.queued(job)
+        if slurm:
+            state = PENDING if slurm[1] in ("PENDING", "CONFIGURING") else RUNNING
+            return JobState(job, state, slurm=slurm)
+        how, log, error = self.failure(job)
+        if error or how != FAILED:
+            return JobState(job, how, log, error)
         if being_written and self.snakemake_running:
             return JobState(job, RUNNING)
         return JobState(job, PENDING)
@@ -230,7 +293,7 @@ def cell_state(states: list[JobState]) -> str:
     if all(s.state == DONE for s in shards):
         return DONE
     found = {s.state for s in states}
-    return next(state for state in (FAILED, RUNNING, PENDING, DONE) if state in found)
+    return next(state for state in (*FAILURES, RUNNING, PENDING, DONE) if state in found)
 
 
 @dataclass(frozen=True)
@@ -247,8 +310,11 @@ class GridStatus:
     snakemake_running: bool
 
     def counts(self) -> dict[str, int]:
+        """Cells per state: done, running, failed and pending always, SLURM's ends (cancelled,
+        timed out, out of memory) where there are any."""
         states = [state for block in self.blocks for state in block.cells.values()]
-        return {state: states.count(state) for state in STATES}
+        always = (DONE, RUNNING, FAILED, PENDING)
+        return {s: states.count(s) for s in STATES if s in always or states.count(s)}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -298,7 +364,7 @@ def grid_status(run: str, grid: Grid, evidence: Evidence, slurm_note: str) -> Gr
         sources=grid.sources_with_baseline,
         targets=grid.targets,
         blocks=blocks,
-        failed=[state for state in seen if state.state == FAILED],
+        failed=[state for state in seen if state.state in FAILURES],
         running=[state for state in seen if state.state == RUNNING],
         slurm_note=slurm_note,
         snakemake_running=evidence.snakemake_running,
@@ -330,7 +396,7 @@ def render_text(status: GridStatus, shown: int = 20) -> str:
     lines += ["", f"Failed jobs ({len(status.failed)}):"]
     for state in status.failed:
         lines += [
-            f"  {state.job.describe()}",
+            f"  {state.job.describe()}: {state.state}",
             f"    log:   {state.log}",
             f"    error: {state.error}",
         ]

@@ -193,3 +193,43 @@ def render_markdown(plan: Plan, config_path: str, profile_note: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def next_run_section(plan: Plan, now: dict[str, int], redone: list) -> str:
+    """What the next run of a grid that has partly run will do: jobs per rule to run against
+    done, device-hours of those (each rule's average job), and every finished fine-tune it
+    would train again with Snakemake's reason (`xltransfer.planning.redo`)."""
+    from xltransfer.planning.redo import describe
+
+    hours = plan.rule_hours()
+    rows, total = [], 0.0
+    for rule, count in plan.job_counts.items():
+        if rule == "total" or not now.get(rule):
+            continue
+        each = hours[rule] / count if rule in hours and count else None
+        total += (each or 0.0) * now[rule]
+        cost = _hours(each * now[rule]) if each is not None else "-"
+        rows.append([rule, f"{now[rule]:,}", f"{max(count - now[rule], 0):,}", cost])
+    lines = [
+        "## The next run",
+        "",
+        f"A dry run of the grid as it stands: **{sum(now.values()):,} jobs to run, "
+        f"{_hours(total)} {plan.device} device-hours**; device-hours are each rule's average job.",
+        "",
+    ]
+    if rows:
+        lines += [
+            *_table(["rule", "to run", "done", f"{plan.device} device-h"], rows, {1, 2, 3}),
+            "",
+        ]
+    if redone:
+        lines += [
+            f"It would train {len(redone)} finished fine-tune(s) again; a run refuses to unless "
+            "`XLTRANSFER_RETRAIN=1`:",
+            "",
+            *[f"- {describe(job)}" for job in redone],
+            "",
+        ]
+    else:
+        lines += ["It trains no finished fine-tune again.", ""]
+    return "\n".join(lines)

@@ -24,6 +24,7 @@ from xltransfer.models.factory import build_classifier, load_tokenizer
 from xltransfer.results import package_versions
 from xltransfer.spec import FinetuneSpec, Hyperparameters
 from xltransfer.training.devices import DeviceFacts, check_precision
+from xltransfer.training.finished import keep_finished
 
 log = get_logger(__name__)
 SUMMARY_FILE = "training_summary.json"
@@ -490,6 +491,7 @@ def run_finetune(spec: FinetuneSpec, output_dir: Path) -> TrainState:
         summary = training_summary(spec, state, accelerator, head_carried)
         (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
         publish_staging(staging, output_dir)
+        keep_finished(output_dir)  # until scored: a retry of this job puts it back
         shutil.rmtree(resume_dir, ignore_errors=True)
     accelerator.wait_for_everyone()
     accelerator.end_training()
