@@ -288,6 +288,11 @@ CASES = [
         ("second.yaml", "empty"),
         configfiles=("config.yaml", "second.yaml"),
     ),
+    config_case(
+        "built-model-without-demo-benchmark",
+        lambda c: c.pop("demo_benchmark"),
+        "models.tiny-xlmr.build: a built model pretrains on the demo_benchmark corpus",
+    ),
     # --- the schema: unknown keys, types, ranges -------------------------------------------
     config_case(
         "misspelt-top-level-key",

@@ -7,22 +7,15 @@ import shutil
 import pytest
 import yaml
 from hub_fixtures import xnli
+from test_identity import XNLI
 
 from xltransfer.data.card_checks import card_problems, check_staged_cards
 from xltransfer.data.dataset_files import CARD, read_card
 from xltransfer.data.tasks import TaskSpec
 from xltransfer.errors import ConfigError
 
-ENTRY = {
-    "dataset": "facebook/xnli",
-    "config": "{lang}",
-    "splits": {"train": "train", "dev": "validation", "test": "test"},
-    "columns": {"text_a": "premise", "text_b": "hypothesis", "label": "label"},
-    "type": "pair_classification",
-    "labels": ["entailment", "neutral", "contradiction"],
-    "metric": "accuracy",
-    "languages": ["en", "de"],
-}
+# test_identity's XNLI entry (facebook/xnli, config per language, its three labels).
+ENTRY = XNLI
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 import yaml
 from conftest import REPO
 from test_workflow import SNAKEMAKE, workflow_copy
+from test_workflow import planned as plan_of
 
 pytestmark = pytest.mark.workflow
 
@@ -178,18 +178,7 @@ def environment() -> dict:
 
 
 def planned(folder, config) -> dict[str, int]:
-    dry = subprocess.run(
-        [*SNAKEMAKE, "-n", "--cores", "2", "--configfile", write(folder, config)],
-        cwd=folder, env=environment(), capture_output=True, text=True,
-    )  # fmt: skip
-    assert dry.returncode == 0, (dry.stdout + dry.stderr)[-3000:]
-    if "Job stats:" not in dry.stdout:
-        assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-2000:]
-        return {}
-    table = dry.stdout.split("Job stats:")[1]
-    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
-    counts.pop("total")
-    return counts
+    return plan_of(folder, write(folder, config), environment())
 
 
 def run(folder, config) -> None:

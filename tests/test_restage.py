@@ -5,7 +5,6 @@ the jobs that read it; a damaged cache is refused before any job and healed by `
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,8 @@ import yaml
 from conftest import REPO
 from hub_fixtures import glue, xnli
 from hub_server import LocalHub
-from test_staged_workflow import MODEL, TOKEN, check_offline_run, hub_config
+from test_staged_workflow import MODEL, TOKEN, check_manifest, check_offline_run, hub_config
+from test_workflow import planned as plan_of
 from test_workflow import workflow_copy
 
 from xltransfer.data.staging import read_lock
@@ -42,14 +42,7 @@ def make(folder, *args, env):
 
 
 def planned(folder, env) -> dict[str, int]:
-    dry = snakemake(folder, "-n", env=env)
-    assert dry.returncode == 0, (dry.stdout + dry.stderr)[-3000:]
-    if "Job stats:" not in dry.stdout:
-        return {}
-    table = dry.stdout.split("Job stats:")[1]
-    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
-    counts.pop("total")
-    return counts
+    return plan_of(folder, "hub.yaml", env)
 
 
 def write_config(folder, languages) -> None:
@@ -86,13 +79,7 @@ def test_a_staged_grid_runs_offline_and_restaging_reruns_only_what_reads_the_cha
         commit = serve(hub, tmp_path, tiny_model_dir)
         staged = make(folder, "stage", env={**env, "HF_ENDPOINT": hub.endpoint})
         assert staged.returncode == 0, (staged.stdout + staged.stderr)[-3000:]
-    manifest = read_lock(folder / "results/staged/staged/manifest.json")
-    assert {r["repo_id"]: r["commit"] for r in manifest["repositories"]}[MODEL] == commit
-    xnli_files = next(r for r in manifest["repositories"] if r["repo_id"] == "facebook/xnli")
-    # Only the configs and splits the grid reads: English train/dev/test, German test.
-    assert sorted(f["path"].split("-")[0] for f in xnli_files["files"]) == [
-        "README.md", "de/test", "en/test", "en/train", "en/validation",
-    ]  # fmt: skip
+    check_manifest(folder, commit)
     # The server is gone: every job must run from staged files alone.
     first = snakemake(folder, env={**env, "HF_ENDPOINT": "http://127.0.0.1:9"})
     check_offline_run(folder, first, commit)

@@ -68,6 +68,13 @@ def staged_workflow(tmp_path, tiny_model_dir, *extra_files):
         env["HF_ENDPOINT"] = hub.endpoint
         staged = snakemake(folder, "stage", env=env)
         assert staged.returncode == 0, staged.stderr[-3000:]
+    check_manifest(folder, commit)
+    # The server is gone: every remaining job must run from staged files alone.
+    return folder, {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}, commit
+
+
+def check_manifest(folder, commit):
+    """The run's manifest: the model at `commit`, and of XNLI only what the grid reads."""
     manifest = read_lock(folder / "results/staged/staged/manifest.json")
     assert {r["repo_id"]: r["commit"] for r in manifest["repositories"]}[MODEL] == commit
     xnli_files = next(r for r in manifest["repositories"] if r["repo_id"] == "facebook/xnli")
@@ -75,8 +82,6 @@ def staged_workflow(tmp_path, tiny_model_dir, *extra_files):
     assert sorted(f["path"].split("-")[0] for f in xnli_files["files"]) == [
         "README.md", "de/test", "en/test", "en/train", "en/validation",
     ]  # fmt: skip
-    # The server is gone: every remaining job must run from staged files alone.
-    return folder, {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}, commit
 
 
 def check_offline_run(folder, run, commit):

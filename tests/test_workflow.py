@@ -51,6 +51,22 @@ def dry_run_counts(folder: Path, configfile: Path) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
 
 
+def planned(folder: Path, configfile: Path | str, env: dict | None = None) -> dict[str, int]:
+    """Jobs per rule the next run of a grid plans (nothing: an empty dict), without `total`."""
+    dry = subprocess.run(
+        [*SNAKEMAKE, "-n", "--cores", "2", "--configfile", str(configfile)],
+        cwd=folder, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert dry.returncode == 0, (dry.stdout + dry.stderr)[-3000:]
+    if "Job stats:" not in dry.stdout:
+        assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-2000:]
+        return {}
+    table = dry.stdout.split("Job stats:")[1]
+    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+    counts.pop("total")
+    return counts
+
+
 @pytest.mark.parametrize("languages_per_job", [0, 1, 4])
 def test_dry_run_matches_grid_arithmetic(tmp_path, languages_per_job):
     folder = workflow_copy(tmp_path)

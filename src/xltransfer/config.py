@@ -93,6 +93,12 @@ def check_config(config: dict[str, Any]) -> None:
         values = experiment[key]
         if len(set(values)) != len(values):
             raise ConfigError(f"experiment.{key}: duplicate entries in {values}")
+    built = [model for model in experiment["models"] if "build" in config["models"][model]]
+    if built and not config.get("demo_benchmark"):
+        raise ConfigError(
+            f"models.{built[0]}.build: a built model pretrains on the demo_benchmark corpus, and "
+            "this config has no demo_benchmark section; add one, or give the model a `path`"
+        )
     source_language = experiment["source_language"]
     for name in experiment["sources"] + experiment["targets"]:
         _check_architecture(f"tasks.{name}", registry[name])
