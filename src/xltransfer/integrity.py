@@ -72,37 +72,49 @@ def parquet_problem(path: Path) -> str | None:
     return None
 
 
-def workflow_parquets(folder: Path) -> list[Path]:
-    """The Parquet files under a run's results folder, less staging's and temporary ones."""
-    found = []
+def _scan(folder: Path) -> tuple[list[Path], list[Path]]:
+    """One walk of a run's results folder (less staging's and temporary files): its Parquet
+    outputs, and those moved aside as damaged and not rebuilt yet."""
+    parquets, lost = [], []
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d != "staged"]
-        found.extend(Path(root) / name for name in files if name.endswith(".parquet"))
-    return sorted(found)
+        for name in files:
+            if name.endswith(".parquet"):
+                parquets.append(Path(root) / name)
+            elif name.endswith(".parquet.corrupt") and name[: -len(".corrupt")] not in files:
+                lost.append(Path(root) / name[: -len(".corrupt")])
+    return sorted(parquets), sorted(lost)
 
 
-def heal(folder: Path) -> list[tuple[Path, str, str]]:
-    """Move every damaged Parquet output under `folder` aside; (path, why, where it went)."""
-    healed = []
-    for path in workflow_parquets(folder):
-        problem = parquet_problem(path)
-        if problem:
-            healed.append((path, problem, move_aside(path)))
-            checksum_file(path).unlink(missing_ok=True)
-    return healed
+def workflow_parquets(folder: Path) -> list[Path]:
+    """The Parquet files under a run's results folder, less staging's and temporary ones."""
+    return _scan(folder)[0]
 
 
 def lost(folder: Path) -> list[Path]:
     """Parquet outputs under `folder` that were moved aside as damaged and not rebuilt yet.
     Snakemake does not rebuild a missing intermediate file whose consumers are done, so the
     run names these as targets of its own."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "staged"]
-        for name in files:
-            if name.endswith(".parquet.corrupt") and not (Path(root) / name[:-8]).exists():
-                found.append(Path(root) / name[: -len(".corrupt")])
-    return sorted(found)
+    return _scan(folder)[1]
+
+
+def heal_and_list(folder: Path) -> tuple[list[tuple[Path, str, str]], list[Path]]:
+    """In one walk: every damaged Parquet output under `folder` moved aside, as (path, why,
+    where it went), and every output moved aside and not rebuilt yet (`lost`), those included."""
+    parquets, missing = _scan(folder)
+    healed = []
+    for path in parquets:
+        problem = parquet_problem(path)
+        if problem:
+            healed.append((path, problem, move_aside(path)))
+            checksum_file(path).unlink(missing_ok=True)
+    moved = (path for path, _, _ in healed if not path.exists())
+    return healed, sorted({*missing, *moved})
+
+
+def heal(folder: Path) -> list[tuple[Path, str, str]]:
+    """Move every damaged Parquet output under `folder` aside; (path, why, where it went)."""
+    return heal_and_list(folder)[0]
 
 
 def verify(folder: Path) -> list[tuple[Path, str]]:

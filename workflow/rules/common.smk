@@ -28,7 +28,7 @@ from xltransfer.data.staging import (
 from xltransfer.data.card_checks import check_staged_cards
 from xltransfer.data.tasks import load_registry
 from xltransfer.identity import canonical, split_entry
-from xltransfer.integrity import heal, lost
+from xltransfer.integrity import heal_and_list
 from xltransfer.planning.redo import (
     RETRAIN,
     TRAINING_RULES,
@@ -88,6 +88,13 @@ envvars:
 
 
 STAGING_CACHE = config["staging"]["cache"]
+
+
+def receipt_path(kind, repo):
+    """A staged repository's receipt in this run: its commit and files (rules stage_*)."""
+    return f"results/{config['run']}/staged/{kind}/{repo}.json"
+
+
 # Per kind ("models", "datasets") and Hub id, what the stage rules fetch for this grid.
 STAGE = (
     {"models": {}, "datasets": {}} if PUBLISHED else stage_requests(config, GRID, TASKS)
@@ -105,26 +112,27 @@ if any(STAGE.values()):
     if workflow.is_main_process and "stage" not in sys.argv[1:]:
         check_staged(
             {
-                request.key: f"results/{config['run']}/staged/{kind}/{repo}.json"
+                request.key: receipt_path(kind, repo)
                 for kind, requests in STAGE.items()
                 for repo, request in requests.items()
             }
         )
 # One run per folder: a second one started while the first lives is refused in one line
 # (xltransfer.run_lock), before Snakemake reports the first run's files as incomplete.
-if workflow.is_main_process:
-    check_free(Path.cwd(), sys.argv[1:])
 # A Parquet output the workflow built that is no longer whole (cut short, emptied) is moved
 # aside now; every file moved aside and not rebuilt yet (here, by `make verify` or by the job
 # that could not read it) is a target of this run, since Snakemake does not rebuild a missing
 # intermediate file whose consumers are done.
+REBUILD = []
 if workflow.is_main_process:
-    for _path, _why, _where in heal(Path("results") / config["run"]):
+    check_free(Path.cwd(), sys.argv[1:])
+    _healed, _lost = heal_and_list(Path("results") / config["run"])
+    for _path, _why, _where in _healed:
         print(
             f"xltransfer: {_path}: {_why}; {_where}, and this run rebuilds it",
             file=sys.stderr,
         )
-REBUILD = [str(path) for path in lost(Path("results") / config["run"])]
+    REBUILD = [str(path) for path in _lost]
 # What the analysis jobs read from config, named once for their rules' params.
 INFERENCE_SETTINGS = canonical(
     {
@@ -173,7 +181,7 @@ HUB_DATASET_REPOS = _alternatives(STAGE["datasets"]) or "(?!)"
 def _receipt(kind, repo):
     # Staged inputs are ancient: restaging (a grid that reads one more split) rewrites the
     # receipt without changing what earlier jobs read, so it must not make them rerun.
-    return ancient(f"results/{config['run']}/staged/{kind}/{repo}.json")
+    return ancient(receipt_path(kind, repo))
 
 
 def _commit(kind, repo):
@@ -217,11 +225,7 @@ def get_dataset_stage_request(wildcards):
 
 def get_stage_receipts(wildcards):
     """Every Hub repository's receipt: the manifest is rewritten whenever one is."""
-    return [
-        f"results/{config['run']}/staged/{kind}/{repo}.json"
-        for kind, repos in STAGE.items()
-        for repo in repos
-    ]
+    return [receipt_path(kind, repo) for kind, repos in STAGE.items() for repo in repos]
 
 
 def get_final_output():
@@ -479,18 +483,11 @@ def _fine_tuned(model, task):
     )
 
 
-def get_embedding_models(method):
-    """Per model and task, what embeds the task: pretrained encoder or fine-tuned checkpoint."""
-
-    def embedder(model, task):
-        if _embeds_with_checkpoint(method):
-            return _fine_tuned(model, task)
-        return model_reference(model)
-
-    return {
-        model: {task: embedder(model, task) for task in embedding_tasks()}
-        for model in GRID.models
-    }
+def _embedder(method, model, task):
+    """What embeds one task: the pretrained encoder, or for fine_tuned TaskEmb its checkpoint."""
+    if _embeds_with_checkpoint(method):
+        return _fine_tuned(model, task)
+    return model_reference(model)
 
 
 def embedding_heads():
@@ -504,8 +501,7 @@ def get_embedding_settings(wildcards):
 
 
 def get_task_embedder(wildcards):
-    """What embeds one task: the pretrained encoder, or for fine_tuned TaskEmb its checkpoint."""
-    return get_embedding_models(wildcards.method)[wildcards.model][wildcards.task]
+    return _embedder(wildcards.method, wildcards.model, wildcards.task)
 
 
 def get_task_kind_name(wildcards):

@@ -39,6 +39,7 @@ def count_staged_models(config: dict, cache: Path) -> None:
     """Fill in `plan.models.<m>.parameters` (and compute parameters) of a model the config
     gives no figures for, counted from its `config.json` where that is on disk: staged from the
     Hub, a local folder, or built by the workflow."""
+    from xltransfer.data.staging import staged_folder
     from xltransfer.planning.parameters import count_parameters
 
     models = config.setdefault("plan", {}).setdefault("models", {})
@@ -51,7 +52,7 @@ def count_staged_models(config: dict, cache: Path) -> None:
         elif is_local_reference(entry["path"]):
             folder = Path(entry["path"])
         else:
-            folder = cache / "models" / entry["path"]
+            folder = staged_folder(cache, "model", entry["path"])
         if (folder / "config.json").is_file():
             total, compute = count_parameters(folder)
             models[name] = {

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from xltransfer.data.dataset_files import CARD, read_card, split_files
+from xltransfer.integrity import sha256_of
 from xltransfer.io import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ def stage(
                 f"{request.what}: {name} has {size} bytes, the Hub lists {listing[name]}"
             )
         files.append(
-            {"path": name, "size": size, "sha256": _sha256(folder / name), **_rows(folder / name)}
+            {"path": name, "size": size, "sha256": sha256_of(folder / name), **_rows(folder / name)}
         )
     lock = {
         **request.to_json(),
@@ -298,14 +298,6 @@ def stage(
     }
     write_json_atomic(lock_file, lock)
     return lock
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def damaged_files(lock: dict[str, Any]) -> list[str]:
@@ -353,7 +345,7 @@ def _fetch(hf_hub_download, request, commit, folder, endpoint, retries, wait, kn
     path = folder / name
     entry = known.get(name)
     if entry and path.is_file() and path.stat().st_size == entry["size"]:
-        if "sha256" not in entry or _sha256(path) == entry["sha256"]:
+        if "sha256" not in entry or sha256_of(path) == entry["sha256"]:
             return str(path)
     if entry and path.exists():
         log.warning(

@@ -39,7 +39,7 @@ def finished_redone(jobs: list[PlannedJob], root: Path, run: str) -> list[Planne
             continue
         checkpoint = root / job.output
         scored = job.rule == "train_target" and _scores(root, run, job.wildcards)
-        if (checkpoint / "model.safetensors").exists() or checkpoint.exists() or scored:
+        if checkpoint.exists() or scored:
             redone.append(job)
     return redone
 
