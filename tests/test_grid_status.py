@@ -7,6 +7,7 @@ import json
 import os
 import re
 from base64 import urlsafe_b64encode
+from pathlib import Path
 
 import pytest
 import yaml
@@ -27,12 +28,16 @@ TIME_LIMIT_LOG = """\
 Building DAG of jobs...
 slurmstepd: error: *** JOB 456 ON node1 CANCELLED AT 2026-12-04T10:00:00 DUE TO TIME LIMIT ***
 """
-# Lines as `squeue --me --noheader --format=%i|%T|%k` prints them; the second is another run's.
+# Lines as `squeue --me --noheader --states=all --format=%i|%T|%Z|%k` prints them ({root} is the
+# workflow's folder): the second is another run's, the third the same run's in another folder,
+# the fourth an attempt the retry (123) replaced.
 FAKE_SQUEUE = """\
 #!/bin/sh
-[ "$1" = "--me" ] && [ "$2" = "--noheader" ] || exit 2
-echo "123|RUNNING|rule_train_target_wildcards_tiny_tiny-xlmr_1_sst2_xnli"
-echo "124|PENDING|rule_evaluate_wildcards_other_tiny-xlmr_1_sst2_xnli_0"
+[ "$1 $2 $3" = "--me --noheader --states=all" ] || exit 2
+echo "123|RUNNING|{root}|rule_train_target_wildcards_tiny_tiny-xlmr_1_sst2_xnli"
+echo "124|PENDING|{root}|rule_evaluate_wildcards_other_tiny-xlmr_1_sst2_xnli_0"
+echo "125|CANCELLED|/elsewhere|rule_evaluate_wildcards_tiny_tiny-xlmr_2_sst2_xnli_0"
+echo "120|CANCELLED|{root}|rule_train_target_wildcards_tiny_tiny-xlmr_1_sst2_xnli"
 """
 FAILED_TARGET_LOG = "logs/tiny/train_target/tiny-xlmr/seed1/mnli/xnli.log"
 # The SLURM plugin's log of one job: <slurm-logdir>/rule_<rule>/<wildcard values>/<job id>.log.
@@ -69,7 +74,7 @@ def workdir(tmp_path, monkeypatch):
     touch(tmp_path / ".snakemake/locks/0.output.lock", "results/tiny/scores.parquet\n")
     touch(tmp_path / FAILED_SOURCE_LOG, TIME_LIMIT_LOG)
     squeue = tmp_path / "bin" / "squeue"
-    touch(squeue, FAKE_SQUEUE)
+    touch(squeue, FAKE_SQUEUE.format(root=tmp_path))
     squeue.chmod(0o755)
     monkeypatch.setenv("PATH", f"{squeue.parent}:{os.environ['PATH']}")
     return tmp_path
@@ -167,8 +172,13 @@ def test_log_and_squeue_parsing():
     assert last_error([*traceback, "xltransfer.jobs.InjectedFailure: shard 0", "", "done"]) == (
         "xltransfer.jobs.InjectedFailure: shard 0"
     )
-    assert parse_squeue("7|RUNNING|rule_x_wildcards_a_b\nbad line\n") == {
-        "rule_x_wildcards_a_b": ("7", "RUNNING")
+    listing = (
+        "7|RUNNING|/w|rule_x_wildcards_a_b\nbad line\n8|CANCELLED by 0|/w|rule_y_wildcards_a\n"
+        "9|RUNNING|/w/other|rule_y_wildcards_a\n6|TIMEOUT|/w|rule_y_wildcards_a\n"
+    )
+    assert parse_squeue(listing, Path("/w")) == {
+        "rule_x_wildcards_a_b": ("7", "RUNNING"),
+        "rule_y_wildcards_a": ("8", "CANCELLED"),
     }
 
 
@@ -188,10 +198,14 @@ OOM_LOG = """\
 slurmstepd: error: Detected 1 oom_kill event in StepId=132.batch. Some of the step tasks have \
 been OOM Killed.
 """
+# The retry of seed 2's none/xnli (135) has only its evaluation left to run; the cancelled first
+# attempt (134) is history. Seed 2's mnli/xnli was cancelled before it started: no log.
 GROUP_SQUEUE = """\
 #!/bin/sh
-echo "130|RUNNING|rule_target_run_tiny-xlmr_seed1_none_xnli_evaluate_train_target"
-echo "133|PENDING|rule_target_run_tiny-xlmr_seed2_none_xnli_evaluate_train_target"
+echo "130|RUNNING|{root}|rule_target_run_tiny-xlmr_seed1_none_xnli_evaluate_train_target"
+echo "134|CANCELLED|{root}|rule_target_run_tiny-xlmr_seed2_none_xnli_evaluate_train_target"
+echo "135|PENDING|{root}|rule_target_run_tiny-xlmr_seed2_none_xnli_evaluate"
+echo "136|CANCELLED|{root}|rule_target_run_tiny-xlmr_seed2_mnli_xnli_evaluate_train_target"
 """
 
 
@@ -205,7 +219,7 @@ def test_target_runs_in_one_slurm_job_are_found_by_their_group(tmp_path, capsys,
           CANCELLED_LOG)  # fmt: skip
     touch(slurm / "group_target_run_tiny-xlmr_seed1_sst2_xnli_evaluate/132.log", OOM_LOG)
     squeue = tmp_path / "bin" / "squeue"
-    touch(squeue, GROUP_SQUEUE)
+    touch(squeue, GROUP_SQUEUE.format(root=tmp_path))
     squeue.chmod(0o755)
     monkeypatch.setenv("PATH", f"{squeue.parent}:{os.environ['PATH']}")
     status = json.loads(run_status(tmp_path, capsys, "--json"))
@@ -215,9 +229,13 @@ def test_target_runs_in_one_slurm_job_are_found_by_their_group(tmp_path, capsys,
         "mnli": {"xnli": "cancelled"},
         "sst2": {"xnli": "out of memory"},
     }
-    assert second["cells"]["none"] == {"xnli": "pending"}
+    assert second["cells"] == {
+        "none": {"xnli": "pending"},
+        "mnli": {"xnli": "cancelled"},
+        "sst2": {"xnli": "pending"},
+    }
     assert status["counts"] == {
-        "done": 0, "running": 1, "failed": 0, "cancelled": 1, "out of memory": 1, "pending": 3,
+        "done": 0, "running": 1, "failed": 0, "cancelled": 2, "out of memory": 1, "pending": 2,
     }  # fmt: skip
     running = {(job["rule"], job["slurm_job"], job["slurm_state"]) for job in status["running"]}
     assert running == {("train_target", "130", "RUNNING"), ("evaluate", "130", "RUNNING")}
@@ -225,3 +243,8 @@ def test_target_runs_in_one_slurm_job_are_found_by_their_group(tmp_path, capsys,
     assert ("mnli", "cancelled", str(next(slurm.glob("group_*mnli*/131.log")).relative_to(
         tmp_path))) in failed  # fmt: skip
     assert {state for _, state, _ in failed} == {"cancelled", "out of memory"}
+    # Cancelled while pending: squeue says so though no log exists.
+    never_ran = [job for job in status["failed"] if job["wildcards"]["seed"] == "2"]
+    assert {(job["state"], job["slurm_job"], job["log"]) for job in never_ran} == {
+        ("cancelled", "136", None)
+    }

@@ -6,9 +6,11 @@ the tests fail instead of skipping when no cluster answers.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO
-from test_workflow import SNAKEMAKE, workflow_copy
+from test_growth import ANSWER, SCORES, table
+from test_workflow import SNAKEMAKE, planned, workflow_copy
 
 from xltransfer.training.loop import STEP_DELAY, complete_checkpoints
 
@@ -42,11 +45,14 @@ def slurm():
         pytest.skip("no SLURM cluster (scripts/slurm-cluster.sh start)")
 
 
-def tiny_workflow(folder: Path) -> list[str]:
-    """The workflow, the slurm profile and the tiny config (checkpoints every 2 steps) in folder."""
+def tiny_workflow(folder: Path, change=None) -> list[str]:
+    """The workflow, the slurm profile and the tiny config (checkpoints every 2 steps) in folder,
+    changed by `change` (which edits the config in place) where given."""
     workflow_copy(folder)
     config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
     config["training"]["source"]["checkpoint_steps"] = 2
+    if change:
+        change(config)
     (folder / "tiny.yaml").write_text(yaml.safe_dump(config))
     (folder / "profiles").mkdir(exist_ok=True)
     shutil.copytree(REPO / "profiles" / "slurm", folder / "profiles" / "slurm", dirs_exist_ok=True)
@@ -102,10 +108,33 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_scancelled_training_resumes_on_retry_and_run_equals_local(slurm, tmp_path):
+def growable(config: dict) -> None:
+    # A language added later is scored with the kept fine-tunes, not trained again. One
+    # similarity method: the embeddings' jobs grow with a grid as tests/test_growth.py checks.
+    config["keep"] = {"target_checkpoints": True}
+    config["similarity"] = {"methods": ["taxonomy"]}
+
+
+def without_cy0(config: dict) -> None:
+    growable(config)
+    config["tasks"]["xnli"]["languages"].remove("cy0")
+
+
+def grid_status(folder: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "xltransfer.cli.status", "--config", "tiny.yaml", "--json"],
+        cwd=folder, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def test_a_grid_lives_on_slurm_cancelled_retried_grown_and_equal_to_local(slurm, tmp_path):
+    """The first run of the tiny grid without cy0, a training cancelled and resumed on retry;
+    then cy0 added (scored with the kept fine-tunes), one of its evaluations cancelled and seen
+    by `make status`, the rerun finishing it; the tables equal a local from-scratch run."""
     local_folder = tmp_path / "local"
     subprocess.run(
-        [*tiny_workflow(local_folder), "--cores", "2"],
+        [*tiny_workflow(local_folder, growable), "--cores", "2"],
         cwd=local_folder,
         capture_output=True,
         check=True,
@@ -113,7 +142,7 @@ def test_scancelled_training_resumes_on_retry_and_run_equals_local(slurm, tmp_pa
     local = read_scores(local_folder)
 
     folder = tmp_path / "slurm"
-    command = tiny_workflow(folder)
+    command = tiny_workflow(folder, without_cy0)
     before = newest_job_id()
     slowed = {**os.environ, STEP_DELAY: "1"}  # training slow enough to be cancelled mid-way
     with open(tmp_path / "snakemake.log", "w") as output:
@@ -139,9 +168,66 @@ def test_scancelled_training_resumes_on_retry_and_run_equals_local(slurm, tmp_pa
 
     # The interrupted and resumed run gives the local run's scores.
     on_slurm = read_scores(folder)
-    assert len(on_slurm) == len(local) == 3 * 3 * 2
-    assert (on_slurm[KEY] == local[KEY]).all().all()
-    assert on_slurm["value"].to_numpy() == pytest.approx(local["value"].to_numpy(), abs=1e-6)
+    assert len(on_slurm) == 3 * 2 * 2
+    expected = local[local["language"] != "cy0"].reset_index(drop=True)
+    assert (on_slurm[KEY] == expected[KEY]).all().all()
+    assert on_slurm["value"].to_numpy() == pytest.approx(expected["value"].to_numpy(), abs=1e-6)
+
+    # The same grid with its keys in another order and a comment plans nothing; one more
+    # language plans its split and one evaluation per run, and no training.
+    config = yaml.safe_load((folder / "tiny.yaml").read_text())
+    reordered = dict(reversed(list(config.items())))
+    (folder / "tiny.yaml").write_text(
+        "# the same grid\n" + yaml.safe_dump(reordered, sort_keys=False)
+    )
+    assert planned(folder, "tiny.yaml") == {}
+    config["tasks"]["xnli"]["languages"].append("cy0")
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(config))
+    assert planned(folder, "tiny.yaml") == {
+        "prepare_data": 1, "split_checksums": 1, "evaluate": 3, **SCORES, **ANSWER
+    }  # fmt: skip
+
+    # One of cy0's evaluations is cancelled: the run fails, `make status` says which and why.
+    before = newest_job_id()
+    cy0 = "rule_evaluate_wildcards_tiny_tiny-xlmr_1_"
+    with open(tmp_path / "grown.log", "w") as output:
+        run = subprocess.Popen(
+            [*command, *SLURM, "--retries", "0"], cwd=folder, stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        cancelled = []
+
+        def cancel_a_cy0_evaluation():
+            jobs = [j for j in slurm_jobs(before) if j["comment"].startswith(cy0)]
+            if jobs and jobs[0]["state"] in ("PENDING", "RUNNING"):
+                subprocess.run(["scancel", str(jobs[0]["id"])], check=True)
+                cancelled.append(jobs[0])
+            return bool(jobs)
+
+        wait_for(cancel_a_cy0_evaluation, 600, "an evaluation of cy0 in the queue")
+        assert run.wait(timeout=900) != 0
+    assert len(cancelled) == 1, "the evaluation ended before it could be cancelled"
+    source = cancelled[0]["comment"].removeprefix(cy0).split("_")[0]
+    status = grid_status(folder)
+    assert status["grids"][0]["cells"][source] == {"xnli": "cancelled"}
+    (failure,) = status["failed"]
+    assert (failure["rule"], failure["wildcards"]["shard"]) == ("evaluate", "2")
+    assert (failure["state"], failure["slurm_job"]) == ("cancelled", str(cancelled[0]["id"]))
+    slurm_log = (
+        f"logs/slurm/rule_evaluate/tiny_tiny-xlmr_1_{source}_xnli_2/{cancelled[0]['id']}.log"
+    )
+    assert failure["log"] in (None, slurm_log)  # a job cancelled before it started has none
+    assert status["counts"]["cancelled"] == 1
+
+    # Running again finishes the grid: the cancelled evaluation and what reads it.
+    rerun = subprocess.run([*command, *SLURM], cwd=folder, capture_output=True, text=True)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    assert planned(folder, "tiny.yaml") == {}
+    assert grid_status(folder)["counts"] == {"done": 3, "running": 0, "failed": 0, "pending": 0}
+    for name in ("scores", "gains", "similarity", "correlations", "source_selection"):
+        pd.testing.assert_frame_equal(
+            table(folder, name), table(local_folder, name), obj=name, check_exact=False
+        )
 
 
 def fake_sbatch(folder: Path) -> dict:

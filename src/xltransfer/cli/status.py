@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     listing, slurm_note = query_squeue()
     evidence = Evidence.gather(args.root, listing, args.slurm_logdir)
     if listing is not None:
-        slurm_note = f"squeue lists {len(evidence.slurm)} job(s) of this user"
+        slurm_note = f"squeue lists {len(evidence.slurm)} job(s) of this folder"
     status = grid_status(config["run"], Grid.from_config(config), evidence, slurm_note)
     if args.json:
         print(json.dumps(status.to_json(), indent=1))

@@ -35,8 +35,20 @@ TRACEBACK = "Traceback (most recent call last)"
 ERROR_LINE = re.compile(
     r"^\s*(?:[\w.]+(?:Error|Exception|Interrupt)\b.*|.*\berror: .*|Error in rule .*)$"
 )
-# What the plugin's job status check asks squeue too, with the comment that names the job.
-SQUEUE = ["squeue", "--me", "--noheader", "--format=%i|%T|%k"]
+# What the plugin's job status check asks squeue too, with the job's working directory (another
+# folder's run may use the same names) and the comment that names the job. Ended jobs too: SLURM
+# keeps them MinJobAge seconds (300 by default), long enough to tell a cancelled job from one
+# that never ran; after that the SLURM logs tell.
+SQUEUE = ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%Z|%k"]
+# SLURM's job states (squeue --states) as grid states; COMPLETED says nothing the files do not.
+SLURM_STATES = {
+    **dict.fromkeys(("PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED"), PENDING),
+    **dict.fromkeys(("RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"), RUNNING),
+    "CANCELLED": CANCELLED,
+    **dict.fromkeys(("TIMEOUT", "DEADLINE"), TIMEOUT),
+    "OUT_OF_MEMORY": OOM,
+    **dict.fromkeys(("FAILED", "NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "SPECIAL_EXIT"), FAILED),
+}
 SLURM_LOGDIR = "logs/slurm"  # the profile's `slurm-logdir`
 
 
@@ -150,14 +162,18 @@ def slurm_end(lines: list[str]) -> str | None:
     return next((state for pattern, state in SLURM_ENDS if pattern.search(text)), None)
 
 
-def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
-    """`squeue --format=%i|%T|%k` lines as job comment -> (SLURM job id, state)."""
-    jobs = {}
+def parse_squeue(text: str, root: Path) -> dict[str, tuple[str, str]]:
+    """`squeue --format=%i|%T|%Z|%k` lines as job comment -> (SLURM job id, state) of the newest
+    job of that comment run from `root` (a retry is a new job; older attempts are history)."""
+    jobs: dict[str, tuple[str, str]] = {}
+    here = root.resolve()
     for line in text.splitlines():
-        parts = line.strip().split("|", 2)
-        if len(parts) == 3:
-            job_id, state, comment = parts
-            jobs[comment] = (job_id, state)
+        parts = line.strip().split("|", 3)
+        if len(parts) != 4 or not parts[0].isdigit() or Path(parts[2]).resolve() != here:
+            continue
+        job_id, state, _, comment = parts
+        if comment not in jobs or int(job_id) > int(jobs[comment][0]):
+            jobs[comment] = (job_id, state.split()[0])  # "CANCELLED by 0" -> CANCELLED
     return jobs
 
 
@@ -228,7 +244,7 @@ class Evidence:
         locks = root / ".snakemake" / "locks"
         return cls(
             root=root,
-            slurm=parse_squeue(squeue_text or ""),
+            slurm=parse_squeue(squeue_text or "", root),
             incomplete=incomplete_outputs(root),
             snakemake_running=locks.is_dir() and any(locks.glob("*.lock")),
             slurm_logdir=slurm_logdir,
@@ -253,11 +269,11 @@ class Evidence:
 
     def queued(self, job: Job) -> tuple[str, str] | None:
         """SLURM's job id and state of this job's SLURM job, if squeue lists one."""
-        if job.group:
-            return next(
-                (found for comment, found in self.slurm.items() if comment.startswith(job.comment)),
-                None,
-            )
+        if job.group:  # its comment ends with the rules left to run: the newest such job
+            found = [
+                job_ for comment, job_ in self.slurm.items() if comment.startswith(job.comment)
+            ]
+            return max(found, key=lambda job_: int(job_[0]), default=None)
         return self.slurm.get(job.comment)
 
     def state(self, job: Job) -> JobState:
@@ -265,10 +281,12 @@ class Evidence:
         if (self.root / job.output).exists() and not being_written:
             return JobState(job, DONE)
         slurm = self.queued(job)
-        if slurm:
-            state = PENDING if slurm[1] in ("PENDING", "CONFIGURING") else RUNNING
-            return JobState(job, state, slurm=slurm)
+        said = SLURM_STATES.get(slurm[1]) if slurm else None
+        if said in (PENDING, RUNNING):
+            return JobState(job, said, slurm=slurm)
         how, log, error = self.failure(job)
+        if said in FAILURES:  # SLURM says how it ended, even when it never wrote a log
+            return JobState(job, how if said == FAILED else said, log, error, slurm)
         if error or how != FAILED:
             return JobState(job, how, log, error)
         if being_written and self.snakemake_running:
