@@ -1,5 +1,6 @@
-"""A damaged score shard heals by rerunning the same command (a file cut short), or after `make
-verify` (bytes changed, timestamp put back): no file deleted by hand."""
+"""A grid heals by running the same command again: a failed shard is rerun alone, a damaged one
+is rebuilt (a file cut short) or found by `make verify` (bytes changed, timestamp put back). No
+file is deleted by hand. One tiny grid serves the three."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import sys
 import pandas as pd
 import pytest
 from conftest import REPO
-from test_workflow import SNAKEMAKE, workflow_copy
+from test_workflow import SNAKEMAKE, dry_run_counts, workflow_copy
+
+from xltransfer.jobs import FAIL_EVALUATE
 
 pytestmark = pytest.mark.workflow
 
@@ -21,16 +24,32 @@ FINAL_TABLES = ("scores", "gains", "correlations", "source_selection")
 WALL_CLOCK = ["created_at"]
 
 
-def test_truncated_shard_is_recomputed(tmp_path):
+def test_a_failed_shard_reruns_alone_and_a_damaged_one_is_rebuilt(tmp_path):
     folder = workflow_copy(tmp_path / "run")
     config = folder / "tiny.yaml"
     shutil.copy(REPO / "tests" / "configs" / "tiny.yaml", config)
     command = [*SNAKEMAKE, "--cores", "2", "--keep-going", "--configfile", str(config)]
     results = folder / "results" / "tiny"
+    scores = results / "scores" / "tiny-xlmr" / "seed1"
+
+    # One evaluation fails: running the same command again recomputes that shard alone.
+    failing = {**os.environ, FAIL_EVALUATE: "none/xnli/1"}
+    first = subprocess.run(command, cwd=folder, env=failing, capture_output=True, text=True)
+    assert first.returncode != 0
+    assert not (scores / "none" / "xnli" / "shard1.parquet").exists()
+    finished = sorted(scores.rglob("shard*.parquet"))
+    assert len(finished) == 3 * 3 - 1  # 3 runs (2 sources + none) x 3 language shards
+    stamps = {path: path.stat().st_mtime_ns for path in finished}
+    assert not (results / "scores.parquet").exists()
+    assert dry_run_counts(folder, config) == {
+        "evaluate": 1, "aggregate": 1, "gains": 1, "transfer_gap": 1, "correlate": 1,
+        "rank_sources": 1, "answer": 1, "summary_page": 1, "plots": 1, "all": 1, "total": 10,
+    }  # fmt: skip
     subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True)
+    assert len(pd.read_parquet(results / "scores.parquet")) == 3 * 3 * 2  # x (accuracy, F1)
+    assert {path: path.stat().st_mtime_ns for path in finished} == stamps  # nothing redone
     untouched = {name: pd.read_parquet(results / f"{name}.parquet") for name in FINAL_TABLES}
 
-    scores = results / "scores" / "tiny-xlmr" / "seed1"
     shard = scores / "mnli" / "xnli" / "shard1.parquet"
     data = shard.read_bytes()
     shard.write_bytes(data[: len(data) // 2])
