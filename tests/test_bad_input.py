@@ -609,13 +609,20 @@ CASES = [
         "published-one-source",
         scores_csv([r for r in SCORES if r[0] in ("none", "a")]),
         "table.csv",
-        "1 source task(s)",
+        "fewer than 3 source tasks: t (xlmr-base): 1, u (xlmr-base): 1",
     ),
     published_case(
         "published-two-sources",
         scores_csv([r for r in SCORES if r[0] != "c"]),
         "table.csv",
-        "2 source task(s)",
+        "fewer than 3 source tasks: t (xlmr-base): 2, u (xlmr-base): 2",
+    ),
+    published_case(
+        # Three sources over the table, one for target u: counted per target.
+        "published-one-source-for-a-target",
+        scores_csv([r for r in SCORES if r[1] == "t" or r[0] in ("none", "a")]),
+        "table.csv",
+        "fewer than 3 source tasks: u (xlmr-base): 1;",
     ),
     published_case(
         "published-no-baseline-rows",
@@ -632,7 +639,7 @@ CASES = [
     ),
     published_case(
         "published-source-language-rows-only",
-        scores_csv([*SCORES, ("a", "w", "en", 1), ("none", "w", "en", 0)]),
+        scores_csv([*SCORES, *((s, "w", "en", i) for i, s in enumerate(("none", "a", "b", "c")))]),
         "table.csv",
         "only published.source_language 'en' rows",
     ),

@@ -130,13 +130,14 @@ def test_external_similarity_is_broadcast_to_models_and_checked(tmp_path):
 
 def test_similarity_may_leave_out_pairs_the_results_lack(tmp_path):
     # A source x target grid of English tasks without its diagonal (source = target).
-    rows = "".join(f"{s},{t},{g}\n" for s, t, g in [("a", "b", 1), ("b", "a", 2), ("c", "a", 0)])
+    cells = [("b", "a", 2), ("c", "a", 0), ("d", "a", 1), ("a", "b", 1), ("c", "b", 3)]
+    cells.append(("d", "b", 2))
+    rows = "".join(f"{s},{t},{g}\n" for s, t, g in cells)
     grid = read_design(settings(write(tmp_path, "source,target,gain\n" + rows), values="gains"))
-    assert grid.pairs == (("m", "a", "b"), ("m", "b", "a"), ("m", "c", "a"))
-    text = "source,target,method,value\n" + rows.replace(",1\n", ",p,1\n")
-    text = text.replace(",2\n", ",p,2\n").replace(",0\n", ",p,0\n")
+    assert grid.pairs == tuple(sorted(("m", s, t) for s, t, _ in cells))
+    text = "source,target,method,value\n" + "".join(f"{s},{t},p,{g}\n" for s, t, g in cells)
     frame = load_similarity(write(tmp_path, text, "s.csv"), grid, reserved=[])
-    assert len(frame) == 3  # no (a, a), (b, b), (c, b), ... and none is asked for
+    assert len(frame) == 6  # no (a, a), (b, b), ... and none is asked for
     many = "".join(f"s{i},t,{i}\n" for i in range(8))
     wide = read_design(settings(write(tmp_path, "source,target,gain\n" + many, "w.csv"), "gains"))
     one = write(tmp_path, "source,target,method,value\ns0,t,p,1\n", "one.csv")
@@ -179,7 +180,10 @@ def test_every_missing_taxonomy_facet_is_named_in_one_message():
 
 
 def test_a_table_without_a_language_axis_keeps_every_row(tmp_path):
-    text = "source,target,score\nnone,t,50\na,t,52\nb,t,49\nc,t,5\nnone,u,60\na,u,60.5\nb,u,63\n"
+    text = (
+        "source,target,score\nnone,t,50\na,t,52\nb,t,49\nc,t,5\nnone,u,60\na,u,60.5\nb,u,63\n"
+        "c,u,61\n"
+    )
     table = write(tmp_path, text)
     grid = read_design(settings(table))
     assert not grid.has_language_axis and grid.source_language is None
@@ -196,7 +200,7 @@ def test_a_table_without_a_language_axis_keeps_every_row(tmp_path):
     assert pd.read_csv(english)["language"].eq("en").all()
     assert read_design(settings(english, source_language="en")).source_language is None
     means = pair_means(load_results(settings(english)), grid.source_language)
-    assert len(means) == 5  # with "en" excluded there would be none
+    assert len(means) == 6  # with "en" excluded there would be none
     similarity = means[["model", "source", "target"]].assign(
         method="paper", value=means["gain"].rank()
     )
@@ -429,3 +433,39 @@ def test_a_monolingual_grid_without_its_diagonal_runs_as_transfer_gain(tmp_path)
     assert "zero-shot" not in text and "zero-shot" not in page.lower()
     gains = pd.read_parquet(results / "gain_summary.parquet")
     assert len(gains) == 12 and gains["n_languages"].eq(1).all()
+
+
+def test_a_gold_label_column_decides_regrets_gold_top_k(tmp_path):
+    # Scores 70, 72, 75 for a, b, c; the paper's gold label ranks a first (TaskWeb's way).
+    text = "source,target,score,gold\nnone,t,60,\na,t,70,3\nb,t,72,2\nc,t,75,1\n"
+    table = write(tmp_path, text)
+    gains = load_results(settings(table, gold_label="gold"))
+    assert gains.set_index("source")["gold_label"].to_dict() == {"a": 3.0, "b": 2.0, "c": 1.0}
+    means = pair_means(gains, None)
+    similarity = means[["model", "source", "target"]].assign(method="paper", value=[0, 1, 2])
+    picked_c = evaluate_selection(means, similarity, None, ks=[1]).set_index("predictor")
+    # The paper's similarity picks c (75) against the label's gold a (70): (70 - 75) / 70.
+    assert picked_c.loc["paper", "regret"] == pytest.approx(-5 / 70)
+    assert picked_c.loc["paper", "regret_points"] == pytest.approx(-5.0)
+    assert set(picked_c["regret_gold"]) == {"gold_label"}
+    # Without the label the gold is the best score, c: no regret.
+    plain = write(tmp_path, "source,target,score\nnone,t,60\na,t,70\nb,t,72\nc,t,75\n", "p.csv")
+    by_value = evaluate_selection(pair_means(load_results(settings(plain)), None), similarity,
+                                  None, ks=[1]).set_index("predictor")  # fmt: skip
+    assert by_value.loc["paper", "regret"] == 0.0 and set(by_value["regret_gold"]) == {"values"}
+    with pytest.raises(PublishedTableError, match="names column 'rank', which the table lacks"):
+        load_results(settings(table, gold_label="rank"))
+    with pytest.raises(PublishedTableError, match=r"must hold a finite number .* rows 3 do not"):
+        load_results(
+            settings(write(tmp_path, text.replace(",2\n", ",\n"), "g.csv"), gold_label="gold")
+        )
+    with pytest.raises(PublishedTableError, match=r"unknown column\(s\) \['gold'\]"):
+        load_results(settings(table))
+
+
+def test_a_target_with_fewer_than_three_sources_is_refused_by_name(tmp_path):
+    # Three sources over the table, but target u has one: never scored NDCG 1 by every method.
+    text = "source,target,gain\na,t,1\nb,t,2\nc,t,0\na,u,3\n"
+    with pytest.raises(PublishedTableError) as error:
+        read_design(settings(write(tmp_path, text), values="gains"))
+    assert "target(s) with fewer than 3 source tasks: u (m): 1;" in str(error.value)

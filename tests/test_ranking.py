@@ -32,17 +32,55 @@ PREDICTED = [0.1, 0.9, 0.5, 0.3]
 
 
 def test_exponential_rank_ndcg_by_hand():
-    # Gold ranks A 1, B 2, D 3, C 4; rel = 4 - rank: A 3, B 2, C 0, D 1; gain 2^rel - 1.
-    assert list(ndcg_gains(GAINS)) == [7.0, 3.0, 0.0, 1.0]
-    # DCG@3 of B, C, D: 3/log2(2) + 0/log2(3) + 1/log2(4); ideal A, B, D: 7 + 3/log2(3) + 1/2.
-    assert ndcg_at_k(PREDICTED, GAINS, 3) == pytest.approx(3.5 / (7.5 + 3 / L3))
-    assert ndcg_at_k(PREDICTED, GAINS, 1) == pytest.approx(3 / 7)
-    # "all": DCG@4 adds A's 7/log2(5); the ideal adds C's 0.
-    full = (3 + 0 / L3 + 1 / 2 + 7 / math.log2(5)) / (7.5 + 3 / L3)
+    # Gold ranks A 1, B 2, D 3, C 4; rel = 4 - rank + 1 (TaskWeb's): A 4, B 3, C 1, D 2;
+    # gain 2^rel - 1.
+    assert list(ndcg_gains(GAINS)) == [15.0, 7.0, 1.0, 3.0]
+    # DCG@3 of B, C, D: 7/log2(2) + 1/log2(3) + 3/log2(4); ideal A, B, D: 15 + 7/log2(3) + 3/2.
+    assert ndcg_at_k(PREDICTED, GAINS, 3) == pytest.approx((8.5 + 1 / L3) / (16.5 + 7 / L3))
+    assert ndcg_at_k(PREDICTED, GAINS, 1) == pytest.approx(7 / 15)
+    # "all": DCG@4 adds A's 15/log2(5); the ideal adds C's 1/log2(5).
+    full = (8.5 + 1 / L3 + 15 / math.log2(5)) / (16.5 + 7 / L3 + 1 / math.log2(5))
     assert ndcg_at_k(PREDICTED, GAINS, "all") == pytest.approx(full)
     assert ndcg_at_k([4, 3, 1, 2], GAINS, "all") == pytest.approx(1.0)
     # Only the order of the gains counts, not their scale.
-    assert ndcg_at_k(PREDICTED, [100, 5, -9, 0], 3) == pytest.approx(3.5 / (7.5 + 3 / L3))
+    assert ndcg_at_k(PREDICTED, [100, 5, -9, 0], 3) == pytest.approx(
+        (8.5 + 1 / L3) / (16.5 + 7 / L3)
+    )
+
+
+def test_published_definitions_at_3_5_and_21_sources_by_hand():
+    # 3 sources A, B, C with gains 0.3, 0.1, 0.2, ranked C, A, B. exponential_rank: rel A 3,
+    # C 2, B 1, gain 7, 3, 1; linear_gain: the gain above the worst, A 0.2, C 0.1, B 0.
+    three, order = [0.3, 0.1, 0.2], [0.5, 0.1, 0.9]
+    assert ndcg_at_k(order, three, 3) == pytest.approx((3 + 7 / L3 + 1 / 2) / (7 + 3 / L3 + 1 / 2))
+    assert ndcg_at_k(order, three, 3, "linear_gain") == pytest.approx(
+        (0.1 + 0.2 / L3) / (0.2 + 0.1 / L3)
+    )
+    # 5 sources, gains 5 > 4 > 3 > 2 > 1, ranked worst first: rel 5..1, gain 31, 15, 7, 3, 1.
+    five, reverse = [5.0, 4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0]
+    log5, log6 = math.log2(5), math.log2(6)
+    assert ndcg_at_k(reverse, five, 5) == pytest.approx(
+        (1 + 3 / L3 + 7 / 2 + 15 / log5 + 31 / log6) / (31 + 15 / L3 + 7 / 2 + 3 / log5 + 1 / log6)
+    )
+    assert ndcg_at_k(reverse, five, 1) == pytest.approx(1 / 31)
+    assert ndcg_at_k(reverse, five, 2, "linear_gain") == pytest.approx((1 / L3) / (4 + 3 / L3))
+    # 21 sources with gains 0..20, ranked in order but for the best, put last: the first pick
+    # is the second best, rel 20 of 21.
+    gains = np.arange(21.0)
+    ranked = gains.copy()
+    ranked[20] = -1
+    assert ndcg_at_k(ranked, gains, 1) == pytest.approx((2**20 - 1) / (2**21 - 1))
+    assert ndcg_at_k(ranked, gains, 1, "linear_gain") == pytest.approx(19 / 20)
+    # Regret by the scores, and by a gold label that ranks the sources otherwise (TaskWeb's).
+    scores, label = [70.0, 72.0, 75.0], [3.0, 2.0, 1.0]  # the label puts A first
+    assert regret_at_k([0, 1, 2], scores, 1) == 0.0  # C, the best score, picked first
+    assert regret_at_k([0, 1, 2], scores, 1, gold_label=label) == pytest.approx(-5 / 70)
+    assert regret_at_k([0, 1, 2], scores, 2, "best", gold_label=label) == pytest.approx(-5 / 70)
+    assert regret_points_at_k(reverse, five, 2, gold_label=[1, 2, 3, 4, 5]) == 0.0
+    # 21 sources ranked worst first, k = 5: the gold top 5 by score average 18, the picks 2.
+    assert regret_points_at_k(-gains, gains, 5) == pytest.approx(16.0)
+    assert regret_points_at_k(-gains, gains, 5, gold_label=-gains) == 0.0
+    assert random_regret_points(gains, 5, gold_label=-gains) == pytest.approx(2 - 10)
 
 
 def test_linear_gain_ndcg_by_hand():
@@ -60,11 +98,11 @@ def test_linear_gain_ndcg_by_hand():
 
 
 def test_gold_ties_share_their_average_rank():
-    gains = [3.0, 1.0, 1.0, 0.0]  # B and C tie: ranks 1, 2.5, 2.5, 4; rel 3, 1.5, 1.5, 0
-    tied = 2**1.5 - 1
-    assert ndcg_gains(gains) == pytest.approx([7.0, tied, tied, 0.0])
+    gains = [3.0, 1.0, 1.0, 0.0]  # B and C tie: ranks 1, 2.5, 2.5, 4; rel 4, 2.5, 2.5, 1
+    tied = 2**2.5 - 1
+    assert ndcg_gains(gains) == pytest.approx([15.0, tied, tied, 1.0])
     # Ranked B, C, A, D: DCG@2 = tied + tied/log2(3); ideal A then B or C.
-    expected = (tied + tied / L3) / (7 + tied / L3)
+    expected = (tied + tied / L3) / (15 + tied / L3)
     assert ndcg_at_k([0.5, 1.0, 0.9, 0.0], gains, 2) == pytest.approx(expected)
     assert ndcg_at_k([0.5, 0.9, 1.0, 0.0], gains, 2) == pytest.approx(expected)  # C before B
     assert ndcg_at_k([1, 2, 3, 4], [2, 2, 2, 2], 2) == 1.0  # all tied: every order is ideal
@@ -137,8 +175,8 @@ def test_random_expectations_by_hand():
     assert expected_max_of_subset(SCORES, 2) == pytest.approx((3 * 75 + 2 * 72 + 70) / 6)
     assert random_regret(SCORES, 2, "best") == pytest.approx((75 - 439 / 6) / 75)
     assert random_regret(SCORES, 2) == pytest.approx((73.5 - 277 / 4) / 73.5)  # mean of all
-    # E[DCG@1] = mean gain (7 + 3 + 0 + 1)/4 over the ideal 7.
-    assert random_ndcg(GAINS, 1) == pytest.approx(11 / 28)
+    # E[DCG@1] = mean gain (15 + 7 + 1 + 3)/4 over the ideal 15.
+    assert random_ndcg(GAINS, 1) == pytest.approx(26 / 60)
     assert random_ndcg(GAINS, 2, "linear_gain") == pytest.approx(1.5 * (1 + 1 / L3) / (3 + 2 / L3))
     assert random_regret_points(GAINS, 1, "best") == pytest.approx(3 - 1.5)
 
@@ -161,6 +199,9 @@ def test_random_expectations_equal_the_mean_over_all_orders(k):
         assert regret_at_k(np.zeros(5), FIVE, k, definition) == pytest.approx(brute, abs=1e-12)
         points = np.mean([regret_points_at_k(o, FIVE, k, definition) for o in orders])
         assert random_regret_points(FIVE, k, definition) == pytest.approx(points, abs=1e-12)
+        label = [1.0, 2.0, 2.0, 0.0, 3.0]  # another gold order, with a tie
+        brute = np.mean([regret_at_k(o, FIVE, k, definition, label) for o in orders])
+        assert random_regret(FIVE, k, definition, label) == pytest.approx(brute, abs=1e-12)
     ranks = np.mean([best_source_rank(o, FIVE) for o in orders])
     assert random_best_source_rank(5) == pytest.approx(ranks) == 3.0
 

@@ -61,13 +61,14 @@ def test_a_perfect_predictor_and_the_baselines():
     # Top 2 a, c: mean 62.5 against the gold d, b 75.
     assert table.loc[("dataset_size", "2"), "regret"] == pytest.approx(12.5 / 75)
     assert table.loc[("dataset_size", "2"), "regret_points"] == pytest.approx(12.5)
-    # Gold ranks d, b, c, a: gains 2^3 - 1, 2^2 - 1, 1, 0 = 7, 3, 1, 0; size has 0 then 1.
-    assert table.loc[("dataset_size", "1"), "ndcg"] == 0.0
-    assert table.loc[("dataset_size", "2"), "ndcg"] == pytest.approx((1 / L3) / (7 + 3 / L3))
-    # Random, exactly: the mean score 68.75 at k = 1, mean gain 11/4 over the ideal 7.
+    # Gold ranks d, b, c, a: rel 4, 3, 2, 1, gains 2^rel - 1 = 15, 7, 3, 1; size has a (1), c (3).
+    assert table.loc[("dataset_size", "1"), "ndcg"] == pytest.approx(1 / 15)
+    assert table.loc[("dataset_size", "2"), "ndcg"] == pytest.approx((1 + 3 / L3) / (15 + 7 / L3))
+    # Random, exactly: the mean score 68.75 at k = 1, mean gain 26/4 over the ideal 15.
     assert table.loc[("random", "1"), "regret"] == pytest.approx((80 - 68.75) / 80)
     assert table.loc[("random", "1"), "regret_points"] == pytest.approx(80 - 68.75)
-    assert table.loc[("random", "1"), "ndcg"] == pytest.approx(11 / 28)
+    assert table.loc[("random", "1"), "ndcg"] == pytest.approx(26 / 60)
+    assert set(out["regret_gold"]) == {"values"}
     assert table.loc[("random", "1"), "best_source_rank"] == 2.5
 
 
@@ -120,9 +121,12 @@ def test_in_class_ranks_only_the_sources_of_the_targets_format():
     # Size prefers a (60) to b (70): (70 - 60) / 70; b, the best in class, second.
     assert in_class.loc[("dataset_size", "1"), "regret"] == pytest.approx(10 / 70)
     assert in_class.loc[("dataset_size", "1"), "best_source_rank"] == 2.0
-    # Gold ranks b, a: gains 1, 0; a first gives 0 at k = 1, 1/log2(3) of 1 over both.
-    assert in_class.loc[("dataset_size", "1"), "ndcg"] == 0.0
-    assert in_class.loc[("dataset_size", "all"), "ndcg"] == pytest.approx(1 / L3)
+    # Gold ranks b, a: rel 2, 1, gains 3, 1; a first gives 1 of 3 at k = 1, and over both
+    # (1 + 3/log2(3)) of the ideal (3 + 1/log2(3)).
+    assert in_class.loc[("dataset_size", "1"), "ndcg"] == pytest.approx(1 / 3)
+    assert in_class.loc[("dataset_size", "all"), "ndcg"] == pytest.approx(
+        (1 + 3 / L3) / (3 + 1 / L3)
+    )
     assert in_class.loc[("random", "1"), "regret"] == pytest.approx((70 - 65) / 70)
     without = evaluate_selection(both, sims, SIZES, ks=[1])
     assert set(without["candidates"]) == {"all"}
@@ -144,12 +148,13 @@ def test_the_answer_reads_all_candidates_and_names_the_definitions():
     text = answer(correlations, selection)
     # Random top 1 of all four: (80 - 68.75) / 80 = 0.14; in class it would be 5/70 = 0.07.
     assert "mean Regret@1 of 0.00 against 0.14 for a random source (its exact expectation" in text
-    assert "NDCG@1 (exponential gain on gold ranks) 1.00 against 0.39" in text
+    # Random NDCG@1 over all four: the mean gain 26/4 over the ideal 15 (0.43).
+    assert "NDCG@1 (exponential gain on gold ranks) 1.00 against 0.43" in text
     gains_only = answer(
         correlations,
         evaluate_selection(means(scores=False), similarity(SCORES), SIZES, ks=[1]),
     )
-    assert "reaches a mean NDCG@1 (exponential gain on gold ranks) of 1.00 against 0.39" in (
+    assert "reaches a mean NDCG@1 (exponential gain on gold ranks) of 1.00 against 0.43" in (
         gains_only
     )
     assert "falls 0.00 points short of the best source against 11.25 at random" in gains_only

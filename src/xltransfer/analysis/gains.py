@@ -36,6 +36,9 @@ GAIN_COLUMNS = [
     "baseline_score",
     "gain",
 ]
+# Optional column of a published gains table: its own gold ranking of the sources
+# (`published.gold_label`), by which source selection takes the gold top k for Regret@k.
+GOLD_LABEL = "gold_label"
 SUMMARY_COLUMNS = [
     "model",
     "source",

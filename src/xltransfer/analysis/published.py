@@ -17,6 +17,9 @@ language    no       the target language (`avg`: a mean over the paper's zero-sh
 seed        no       default 0
 metric      no       default `published.metric`; one metric per (model, target)
 note        no       free text, ignored
+(label)     no       the column `published.gold_label` names: the paper's own gold ranking of
+                     the sources (higher = better), by which Regret@k takes the gold top k
+                     instead of by the values (TaskWeb's evaluation); empty on baseline rows
 =========== ======== ==========================================================================
 
 `published.values` says which of `score` and `gain` the table holds. An optional similarity
@@ -135,7 +138,7 @@ def load_results(settings: dict[str, Any]) -> pd.DataFrame:
 
 def _load_results(settings: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     # Imported here: the Snakefile reads this module to plan, and gains pulls in scipy.
-    from xltransfer.analysis.gains import GAIN_COLUMNS, compute_gains
+    from xltransfer.analysis.gains import GOLD_LABEL
 
     path = Path(settings["table"])
     where = str(path)
@@ -147,11 +150,17 @@ def _load_results(settings: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame
             f"{where}: missing column(s) {missing}; published.values is "
             f"{settings['values']!r}, so the table needs {required}"
         )
-    unknown = sorted(set(frame.columns) - set(required) - set(OPTIONAL_COLUMNS))
+    label = settings.get("gold_label")
+    if label is not None and label not in frame.columns:
+        raise PublishedTableError(
+            f"{where}: published.gold_label names column {label!r}, which the table lacks "
+            f"(its columns: {list(frame.columns)})"
+        )
+    optional = [*OPTIONAL_COLUMNS, *([label] if label else [])]
+    unknown = sorted(set(frame.columns) - set(required) - set(optional))
     if unknown:
         raise PublishedTableError(
-            f"{where}: unknown column(s) {unknown}; allowed are {required} and "
-            f"{list(OPTIONAL_COLUMNS)}"
+            f"{where}: unknown column(s) {unknown}; allowed are {required} and {optional}"
         )
     if frame.empty:
         raise PublishedTableError(f"{where}: no rows")
@@ -178,6 +187,25 @@ def _load_results(settings: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame
         raise PublishedTableError(f"{where}: more than one metric for model/target {pairs}")
     frame["primary"] = True
     baseline = settings["baseline_source"]
+    gains = _gains(frame, value_column, baseline, where)
+    if label is None:
+        return gains
+    labels = pd.to_numeric(frame[label], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(labels) & (frame["source"] != baseline).to_numpy()
+    if bad.any():
+        raise PublishedTableError(
+            f"{where}: column {label!r} (published.gold_label) must hold a finite number on "
+            f"every source's row; rows {_rows(bad)} do not"
+        )
+    frame[GOLD_LABEL] = labels
+    return gains.merge(frame[[*key, GOLD_LABEL]], on=key, how="left", validate="one_to_one")
+
+
+def _gains(frame: pd.DataFrame, value_column: str, baseline: str, where: str) -> pd.DataFrame:
+    """The checked table as gains: computed against the baseline rows, or as published."""
+    from xltransfer.analysis.gains import GAIN_COLUMNS, compute_gains
+
+    key = ["model", "source", "target", "language", "seed", "metric"]
     if value_column == "score":
         scores = frame.rename(columns={"score": "value"})
         if not (scores["source"] == baseline).any():
@@ -268,12 +296,17 @@ def read_design(settings: dict[str, Any]) -> PublishedDesign:
 
 
 def _check_enough_sources(gains: pd.DataFrame, where: str) -> None:
-    # Correlations over sources need three: with two, Spearman's rho is always +1 or -1.
-    sources = sorted(gains["source"].unique())
-    if len(sources) < MIN_SOURCES:
+    # Correlations over sources need three: with two, Spearman's rho is always +1 or -1; with
+    # one, every ranking (random included) has NDCG 1. Counted per target, not over the table.
+    counts = gains.groupby(["model", "target"])["source"].nunique()
+    few = counts[counts < MIN_SOURCES]
+    if len(few):
+        listed = ", ".join(f"{t} ({m}): {n}" for (m, t), n in list(few.items())[:5])
+        more = f" and {len(few) - 5} more" if len(few) > 5 else ""
         raise PublishedTableError(
-            f"{where}: {len(sources)} source task(s) {sources}; a correlation over sources needs "
-            f"at least {MIN_SOURCES} (with two, Spearman's rho is always +1 or -1)"
+            f"{where}: target(s) with fewer than {MIN_SOURCES} source tasks: {listed}{more}; a "
+            "correlation over sources needs three (with two, Spearman's rho is always +1 or -1; "
+            "with one, every ranking scores NDCG 1): give more sources' rows or drop the target"
         )
 
 

@@ -8,11 +8,13 @@ gain(source at i) / log2(i + 2), divided by the DCG@k of the ideal (gold) order;
 gain is equal. Two gain definitions:
 
 - ``exponential_rank`` (default): graded relevance from the gold ranking, the construction of
-  Vu et al. (2020, EMNLP, "Exploring and Predicting Transferability across NLP Tasks"), with the
-  exponential gain of Burges et al. (2005): rank 1 = the source with the largest true gain,
-  rel = n - rank (the best source n - 1, the worst 0; this offset is our reading of the paper),
-  gain = 2^rel - 1. Sources tied in the gold values share their average rank, so they get equal
-  (possibly fractional) relevance.
+  Vu et al. (2020, EMNLP, "Exploring and Predicting Transferability across NLP Tasks") as
+  TaskWeb's evaluation code computes it (Kim et al., 2023), with the exponential gain of Burges
+  et al. (2005): rank 1 = the source with the largest true gain, rel = n - rank + 1 (the best
+  source n, the worst 1), gain = 2^rel - 1. Sources tied in the gold values share their average
+  rank, so they get equal (possibly fractional) relevance. (Before issue 24 rel was n - rank,
+  which gives the worst source no gain at all and lowers NDCG most on short lists: 3 sources,
+  an in-class set.)
 - ``linear_gain``: gain = true gain minus the worst source's (graded relevance on the gains' own
   scale; the definition before issue 12, the same number as scikit-learn's ``ndcg_score``).
 
@@ -28,6 +30,12 @@ value; computed on target scores) and in points (gold - predicted, on the gains)
 At k = 1 the two coincide; at k = n both are 0. With one baseline score per target, target
 score = baseline + gain, so differences of scores are differences of gains: regret in points
 needs only the gains (published gain tables have no scores).
+
+The gold top k is, by default, the k sources with the best values themselves. TaskWeb takes it
+by a separate gold label (its own ranking of the sources) and values it by the scores: given
+`gold_label`, the gold value is the mean (``mean_top_k``) or the best-labelled source's value
+(``best``) of the k sources the label ranks highest, ties in the label averaged over their
+orders as for a prediction; Regret@k can then be negative (a pick better than the label's).
 
 Best-source rank (Vu et al., 2020, who report the average rank of the best source): the rank the
 predictor gives the truly best source, 1 = first; where several sources tie for best, the mean
@@ -91,7 +99,7 @@ def ndcg_gains(truth: np.ndarray, definition: str = "exponential_rank") -> np.nd
     truth = np.asarray(truth, float)
     if definition == "linear_gain":
         return truth - truth.min()
-    return 2.0 ** (len(truth) - gold_ranks(truth)) - 1.0
+    return 2.0 ** (len(truth) - gold_ranks(truth) + 1) - 1.0
 
 
 def discounts(k: int) -> np.ndarray:
@@ -163,12 +171,33 @@ def ndcg_at_k(
 
 
 def _gold_and_predicted(
-    predicted: np.ndarray, values: np.ndarray, k: int, definition: str
+    predicted: np.ndarray,
+    values: np.ndarray,
+    k: int,
+    definition: str,
+    gold_label: np.ndarray | None = None,
 ) -> tuple[float, float]:
     _check_definition(definition, REGRET_DEFINITIONS)
     if definition == "best":
-        return float(values.max()), _expected_top_max(predicted, values, k)
-    return float(np.sort(values)[::-1][:k].mean()), _expected_top_mean(predicted, values, k)
+        chosen = _expected_top_max(predicted, values, k)
+        return _gold_value(values, k, definition, gold_label), chosen
+    return _gold_value(values, k, definition, gold_label), _expected_top_mean(predicted, values, k)
+
+
+def _gold_value(
+    values: np.ndarray, k: int, definition: str, gold_label: np.ndarray | None
+) -> float:
+    """The gold side of Regret@k: by the values themselves, or by a separate gold label."""
+    if gold_label is None:
+        return float(values.max() if definition == "best" else np.sort(values)[::-1][:k].mean())
+    label = np.asarray(gold_label, float)
+    if label.shape != values.shape or not np.all(np.isfinite(label)):
+        raise ValueError(
+            f"the gold label needs a finite value for each of the {len(values)} sources"
+        )
+    if definition == "best":  # the best-labelled source's value, ties averaged
+        return _expected_weighted_sum(label, values, np.array([1.0]))
+    return _expected_top_mean(label, values, k)
 
 
 def _relative(gold: float, chosen: float) -> float:
@@ -180,20 +209,28 @@ def _relative(gold: float, chosen: float) -> float:
 
 
 def regret_at_k(
-    predicted: np.ndarray, scores: np.ndarray, k: int | str, definition: str = "mean_top_k"
+    predicted: np.ndarray,
+    scores: np.ndarray,
+    k: int | str,
+    definition: str = "mean_top_k",
+    gold_label: np.ndarray | None = None,
 ) -> float:
     """Relative Regret@k of the top-k sources by `predicted` against target `scores` (0 = none;
-    NaN where the gold score is not positive)."""
+    NaN where the gold score is not positive); the gold top k by `gold_label` where given."""
     predicted, scores, k = _checked(predicted, scores, k)
-    return _relative(*_gold_and_predicted(predicted, scores, k, definition))
+    return _relative(*_gold_and_predicted(predicted, scores, k, definition, gold_label))
 
 
 def regret_points_at_k(
-    predicted: np.ndarray, gains: np.ndarray, k: int | str, definition: str = "mean_top_k"
+    predicted: np.ndarray,
+    gains: np.ndarray,
+    k: int | str,
+    definition: str = "mean_top_k",
+    gold_label: np.ndarray | None = None,
 ) -> float:
     """Regret@k in the metric's points, gold minus chosen, from the gains alone."""
     predicted, gains, k = _checked(predicted, gains, k)
-    gold, chosen = _gold_and_predicted(predicted, gains, k, definition)
+    gold, chosen = _gold_and_predicted(predicted, gains, k, definition, gold_label)
     return gold - chosen
 
 
@@ -213,23 +250,36 @@ def random_ndcg(truth: np.ndarray, k: int | str, definition: str = "exponential_
     return 1.0 if ideal == 0 else float(gain.mean() * discounts(k).sum() / ideal)
 
 
-def _random_gold_and_chosen(values: np.ndarray, k: int | str, definition: str):
+def _random_gold_and_chosen(
+    values: np.ndarray, k: int | str, definition: str, gold_label: np.ndarray | None = None
+):
     values = np.asarray(values, float)
     k = resolve_k(k, len(values))
     _check_definition(definition, REGRET_DEFINITIONS)
+    gold = _gold_value(values, k, definition, gold_label)
     if definition == "best":
-        return float(values.max()), expected_max_of_subset(values, k)
-    return float(np.sort(values)[::-1][:k].mean()), float(values.mean())
+        return gold, expected_max_of_subset(values, k)
+    return gold, float(values.mean())
 
 
-def random_regret(scores: np.ndarray, k: int | str, definition: str = "mean_top_k") -> float:
+def random_regret(
+    scores: np.ndarray,
+    k: int | str,
+    definition: str = "mean_top_k",
+    gold_label: np.ndarray | None = None,
+) -> float:
     """E[chosen] of a uniformly random top k, as relative Regret@k against the target scores."""
-    return _relative(*_random_gold_and_chosen(scores, k, definition))
+    return _relative(*_random_gold_and_chosen(scores, k, definition, gold_label))
 
 
-def random_regret_points(gains: np.ndarray, k: int | str, definition: str = "mean_top_k") -> float:
+def random_regret_points(
+    gains: np.ndarray,
+    k: int | str,
+    definition: str = "mean_top_k",
+    gold_label: np.ndarray | None = None,
+) -> float:
     """Regret@k in points of a uniformly random order, exactly, from the gains."""
-    gold, chosen = _random_gold_and_chosen(gains, k, definition)
+    gold, chosen = _random_gold_and_chosen(gains, k, definition, gold_label)
     return gold - chosen
 
 

@@ -16,6 +16,10 @@ the ranking is scored, per k, against the non-English means of the primary metri
 - ``best_source_rank``: the rank the predictor gives the truly best source (1 = first; Vu et
   al. report its mean over targets); it does not depend on k and repeats on every k's row.
 
+Regret's gold top k is taken by the values themselves, or, where a published table gives one
+(`published.gold_label`), by its gold label; ``regret_gold`` says which (``values`` or
+``gold_label``).
+
 Candidates (Vu et al.'s in-class / all-class split): ``all`` ranks every source; ``in_class``
 only the sources whose taxonomy ``format`` facet equals the target's, where facets are given and
 at least two sources qualify. `k` is the number of positions scored (``k_label`` "all" = every
@@ -31,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xltransfer.analysis.gains import primary_rows
+from xltransfer.analysis.gains import GOLD_LABEL, primary_rows
 from xltransfer.analysis.ranking import (
     ALL,
     NDCG_DEFINITIONS,
@@ -63,6 +67,7 @@ SELECTION_COLUMNS = [
     "n_sources",
     "ndcg_definition",
     "regret_definition",
+    "regret_gold",
 ]
 DATASET_SIZE = "dataset_size"
 RANDOM = "random"
@@ -78,10 +83,9 @@ def pair_means(gains: pd.DataFrame, source_language: str | None = "en") -> pd.Da
     prim = primary_rows(gains)
     if source_language is not None:
         prim = prim.loc[prim["language"] != source_language]
-    per_seed = prim.groupby(["model", "source", "target", "seed"], as_index=False)[
-        ["gain", "score"]
-    ].mean()
-    return per_seed.groupby(["model", "source", "target"], as_index=False)[["gain", "score"]].mean()
+    values = ["gain", "score", *([GOLD_LABEL] if GOLD_LABEL in prim else [])]
+    per_seed = prim.groupby(["model", "source", "target", "seed"], as_index=False)[values].mean()
+    return per_seed.groupby(["model", "source", "target"], as_index=False)[values].mean()
 
 
 def _predictors(
@@ -144,21 +148,24 @@ def evaluate_selection(
         for candidates, mask in sets.items():
             gains, scores = group["gain"].to_numpy()[mask], group["score"].to_numpy()[mask]
             has_scores = not np.isnan(scores).any()
+            gold = group[GOLD_LABEL].to_numpy(float)[mask] if GOLD_LABEL in group else None
             n = int(mask.sum())
             for label in ks:
                 if label != ALL and label > n:
                     continue
                 k = resolve_k(label, n)
                 key = [model, target, candidates]
-                tail = [n, ndcg, regret]
+                tail = [n, ndcg, regret, "values" if gold is None else GOLD_LABEL]
                 for name, full in predictors.items():
                     predicted = full[mask]
                     rows.append(
                         [*key, name, k, str(label)]
                         + [
                             ndcg_at_k(predicted, gains, k, ndcg),
-                            regret_at_k(predicted, scores, k, regret) if has_scores else np.nan,
-                            regret_points_at_k(predicted, gains, k, regret),
+                            regret_at_k(predicted, scores, k, regret, gold)
+                            if has_scores
+                            else np.nan,
+                            regret_points_at_k(predicted, gains, k, regret, gold),
                             best_source_rank(predicted, gains),
                         ]
                         + tail
@@ -167,8 +174,8 @@ def evaluate_selection(
                     [*key, RANDOM, k, str(label)]
                     + [
                         random_ndcg(gains, k, ndcg),
-                        random_regret(scores, k, regret) if has_scores else np.nan,
-                        random_regret_points(gains, k, regret),
+                        random_regret(scores, k, regret, gold) if has_scores else np.nan,
+                        random_regret_points(gains, k, regret, gold),
                         random_best_source_rank(n),
                     ]
                     + tail
