@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from xltransfer.analysis.simulation import (
     DEMO,
@@ -19,6 +20,7 @@ from xltransfer.analysis.simulation import (
     XTREME,
     Effects,
     GridShape,
+    Misspecification,
     minimum_detectable_effect,
     pooled_power,
     run_setting,
@@ -65,3 +67,47 @@ def test_minimum_detectable_effect_shrinks_with_more_sources():
     assert pooled_power(DEMO, demo, SOURCE_LEVEL) == pytest.approx(0.8, abs=1e-6)
     assert math.isnan(minimum_detectable_effect(GridShape(2, 1, 1, 1))["spearman"])
     assert 0 < true_spearman(DEMO, 0.5, Effects()) < 0.5
+
+
+def test_misspecified_grids_break_the_model_as_described():
+    rng = np.random.default_rng(1)
+    shape = GridShape(10, 4, 6, 2)
+    plain, _ = simulate_grid(shape, 0.0, Effects(), rng)
+    assert len(plain) == 10 * 4 * 6 * 2
+    # Failed fine-tunes: about 30 % of (source, target, seed) gone, three sources per target left.
+    failed, _ = simulate_grid(shape, 0.0, Effects(), rng, Misspecification(missing=0.3))
+    fine_tunes = failed.groupby(["source", "target", "seed"]).size()
+    assert (fine_tunes == 6).all() and 0.2 < 1 - len(fine_tunes) / 80 < 0.4
+    assert (failed.groupby("target")["source"].nunique() >= 3).all()
+    # Languages per target as given, cycled over the targets.
+    unequal, _ = simulate_grid(shape, 0.0, Effects(), rng, Misspecification(language_counts=(6, 1)))
+    assert unequal.groupby("target")["language"].nunique().tolist() == [6, 1, 6, 1]
+    with pytest.raises(ValueError, match="language_counts up to 7"):
+        simulate_grid(shape, 0.0, Effects(), rng, Misspecification(language_counts=(7,)))
+    # Target noise from 1 to 5 times: the last target's evaluation noise is about 5 times the
+    # first's (seeds and languages of one fine-tune differ by it alone).
+    quiet = Effects(source=0, target=0, language=0, target_language=0, pair=0, seed=0)
+    noisy, _ = simulate_grid(
+        GridShape(40, 2, 20, 1), 0.0, quiet, rng, Misspecification(target_noise_ratio=5)
+    )
+    spread = noisy.groupby("target")["gain"].std()
+    assert spread.iloc[1] / spread.iloc[0] == pytest.approx(5, rel=0.15)
+    # Heavy tails: t with 3 degrees of freedom at the same standard deviation.
+    tails, _ = simulate_grid(GridShape(40, 2, 50, 1), 0.0, quiet, rng, Misspecification(tails_df=3))
+    assert tails["gain"].std() == pytest.approx(0.5, rel=0.25)
+    assert stats.kurtosis(tails["gain"]) > 2  # a normal's excess kurtosis is 0
+    # Families: similarity and gains each get a family x family block (drawn independently).
+    _, similarity = simulate_grid(
+        GridShape(6, 6, 1, 1), 0.0, Effects(), rng, Misspecification(families=2, family_sd=10)
+    )
+    values = similarity.pivot(index="source", columns="target", values="value").to_numpy()
+    assert abs(values[0, 0] - values[2, 2]) < abs(values[0, 0] - values[1, 0])  # same block
+
+
+def test_the_source_permutation_holds_its_level_with_heavy_tails_and_failed_fine_tunes():
+    misspecified = Misspecification(tails_df=3, diverged=0.05, missing=0.3)
+    result = run_setting(
+        DEMO, 0.0, SOURCE_LEVEL, 150, settings=FAST, variants=(), misspecified=misspecified
+    )
+    assert result["reject:pooled:spearman:permutation"] <= 0.09
+    assert result["reject:pooled:verdict:predicts"] <= 0.09

@@ -60,6 +60,9 @@ rule answer:
     input:
         correlations=rules.correlate.output.correlations,
         selection=rules.rank_sources.output[0],
+        # The grid's own variance shares, for the effect it can detect.
+        gains="results/{run}/gains.parquet",
+        similarity=rules.task_similarity.output[0],
     output:
         report(
             "results/{run}/answer.txt",
@@ -76,6 +79,7 @@ rule answer:
         runtime=get_resource("light", "runtime"),
     params:
         pooling=config["analysis"]["pooled"],
+        source_language=DESIGN.source_language,
     script:
         "../scripts/answer.py"
 

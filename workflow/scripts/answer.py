@@ -1,20 +1,28 @@
 from pathlib import Path
 
+from xltransfer.analysis.power import grid_powers
 from xltransfer.analysis.published import table_has_language_axis
 from xltransfer.io import read_parquets_checked, write_bytes_atomic
 from xltransfer.logs import log_to
-from xltransfer.report.answer import answer
+from xltransfer.report.answer import answer, grid_shape
 
 log_to(snakemake.log[0])
 # A published table without a language axis asks of the transfer gain, not zero-shot transfer.
-correlations, selection = read_parquets_checked(
-    [snakemake.input.correlations, snakemake.input.selection]
+correlations, selection, gains, similarity = read_parquets_checked(
+    [
+        snakemake.input.correlations,
+        snakemake.input.selection,
+        snakemake.input.gains,
+        snakemake.input.similarity,
+    ]
 )
+shapes = {model: grid_shape(correlations, model) for model in correlations["model"].unique()}
 text = answer(
     correlations,
     selection,
     zero_shot=table_has_language_axis(snakemake.config),
     pooling=snakemake.params.pooling,
+    powers=grid_powers(gains, similarity, snakemake.params.source_language, shapes),
 )
 write_bytes_atomic(Path(snakemake.output[0]), (text + "\n").encode())
 print(text)

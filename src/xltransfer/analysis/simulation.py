@@ -12,6 +12,12 @@ model (shared by all the languages it is evaluated in) and e the evaluation nois
 is normal with the standard deviation in `Effects`; `slope` is in the same units, per standard
 deviation of similarity. Grids go through the same `analysis.correlate` and
 `mixed_model.mixed_effects` code the workflow runs (with fewer resamples, see `run_grid`).
+
+`Misspecification` breaks that model the way real grids do, each alone or together, while the
+null (no effect of similarity) still holds: heavy-tailed noise and diverged fine-tunes, targets
+whose noise differs up to a ratio, a task-family block structure in both the gains and the
+similarity (independent draws, so no relation, but clustered dependence), failed fine-tunes
+(missing cells) and unequal numbers of languages per target.
 """
 
 from __future__ import annotations
@@ -70,27 +76,99 @@ class Effects:
         return self.source**2 / self.within_target_variance(shape)
 
 
+@dataclass(frozen=True)
+class Misspecification:
+    """How a simulated grid departs from the additive normal model (the defaults: not at all).
+
+    `tails_df`: seed and evaluation noise from Student's t with this many degrees of freedom,
+    scaled to the same standard deviation. `diverged`: share of fine-tunes (source, target,
+    seed) that diverged, their gain lowered by `diverged_drop` within-target standard
+    deviations in every language. `target_noise_ratio`: pair, seed and evaluation noise scaled
+    per target from 1 to this ratio (log-spaced). `families`: sources and targets dealt round
+    the families in turn, and a family x family block effect of standard deviation
+    `family_sd` added to the gains and, drawn independently, to the similarity. `missing`:
+    share of fine-tunes that failed, their rows dropped (every target keeps three sources).
+    `language_counts`: zero-shot languages per target, cycled over the targets (the grid's
+    `languages` must be at least their maximum)."""
+
+    tails_df: float | None = None
+    diverged: float = 0.0
+    diverged_drop: float = 5.0
+    target_noise_ratio: float = 1.0
+    families: int = 0
+    family_sd: float = 1.0
+    missing: float = 0.0
+    language_counts: tuple[int, ...] | None = None
+
+
+NO_MISSPECIFICATION = Misspecification()
+
+
+def _noise(rng: np.random.Generator, size: tuple[int, ...], tails_df: float | None) -> np.ndarray:
+    """Unit-variance noise: normal, or Student's t scaled to variance 1."""
+    if tails_df is None:
+        return rng.normal(size=size)
+    return rng.standard_t(tails_df, size=size) * math.sqrt((tails_df - 2) / tails_df)
+
+
+def _failed_fine_tunes(
+    rng: np.random.Generator, sources: int, targets: int, seeds: int, share: float
+) -> np.ndarray:
+    """A (source, target, seed) mask of failed fine-tunes; every target keeps three sources."""
+    failed = rng.random((sources, targets, seeds)) < share
+    for target in range(targets):
+        alive = np.flatnonzero(~failed[:, target, :].all(axis=1))
+        if len(alive) < min(3, sources):
+            revived = rng.choice(
+                np.setdiff1d(np.arange(sources), alive), min(3, sources) - len(alive), False
+            )
+            failed[revived, target, :] = False
+    return failed
+
+
 def simulate_grid(
-    shape: GridShape, slope: float, effects: Effects, rng: np.random.Generator
+    shape: GridShape,
+    slope: float,
+    effects: Effects,
+    rng: np.random.Generator,
+    misspecified: Misspecification = NO_MISSPECIFICATION,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One grid: (gains in `analysis.GAIN_COLUMNS` layout, similarity table of method `sim`)."""
     s, t, n_lang, k = shape.sources, shape.targets, shape.languages, shape.seeds
+    bad = misspecified
     share = effects.similarity_source_share
     x = math.sqrt(share) * rng.normal(size=(s, 1)) + math.sqrt(1 - share) * rng.normal(size=(s, t))
+    scale = np.geomspace(1.0, bad.target_noise_ratio, t)[None, :]  # per target
     pair = (
         slope * x
         + effects.source * rng.normal(size=(s, 1))
         + effects.target * rng.normal(size=(1, t))
-        + effects.pair * rng.normal(size=(s, t))
+        + effects.pair * scale * rng.normal(size=(s, t))
     )
+    if bad.families:
+        family_of_source, family_of_target = (
+            np.arange(s) % bad.families,
+            np.arange(t) % bad.families,
+        )
+        blocks = bad.family_sd * rng.normal(size=(bad.families, bad.families))
+        pair += blocks[np.ix_(family_of_source, family_of_target)]
+        similar = bad.family_sd * rng.normal(size=(bad.families, bad.families))
+        x = x + similar[np.ix_(family_of_source, family_of_target)]
+        pair += slope * similar[np.ix_(family_of_source, family_of_target)]
     per_language = effects.language * rng.normal(size=(1, 1, n_lang)) + (
         effects.target_language * rng.normal(size=(1, t, n_lang))
     )
+    fine_tune = effects.seed * scale[:, :, None, None] * _noise(rng, (s, t, 1, k), bad.tails_df)
+    if bad.diverged:
+        diverged = rng.random((s, t, 1, k)) < bad.diverged
+        drop = bad.diverged_drop * math.sqrt(effects.within_target_variance(shape))
+        fine_tune = fine_tune - drop * diverged
+    evaluation = effects.evaluation * scale[:, :, None, None]
     gain = (
         pair[:, :, None, None]
         + per_language[:, :, :, None]
-        + effects.seed * rng.normal(size=(s, t, 1, k))
-        + effects.evaluation * rng.normal(size=(s, t, n_lang, k))
+        + fine_tune
+        + evaluation * _noise(rng, (s, t, n_lang, k), bad.tails_df)
     )
     index = pd.MultiIndex.from_product(
         [
@@ -102,6 +180,16 @@ def simulate_grid(
         names=["source", "target", "language", "seed"],
     )
     gains = pd.DataFrame({"gain": gain.ravel()}, index=index).reset_index()
+    keep = np.ones(gain.shape, bool)
+    if bad.missing:
+        failed = _failed_fine_tunes(rng, s, t, k, bad.missing)
+        keep &= ~failed[:, :, None, :]
+    if bad.language_counts:
+        counts = np.resize(np.asarray(bad.language_counts), t)
+        if counts.max() > n_lang:
+            raise ValueError(f"language_counts up to {counts.max()} need languages >= that")
+        keep &= (np.arange(n_lang)[None, :] < counts[:, None])[None, :, :, None]
+    gains = gains[keep.ravel()].reset_index(drop=True)
     gains = gains.assign(model="m", metric="score", primary=True, score=gains["gain"])
     gains["baseline_score"] = 0.0
     similarity = pd.DataFrame(
@@ -138,6 +226,7 @@ def run_grid(
     scopes: tuple[str, ...] = ("pooled",),
     legacy: bool = False,
     tag: str = "pooled",
+    misspecified: Misspecification = NO_MISSPECIFICATION,
 ) -> dict[str, float]:
     """Simulate one grid and put it through `correlate` and `mixed_effects`.
 
@@ -146,16 +235,25 @@ def run_grid(
     and against `true_spearman` for Spearman; the slope's against slope x the sample standard
     deviation of similarity (the per-SD slope the fit standardises to). `legacy` adds the
     pooled Spearman as it was computed before calibration (raw values, similarity permuted
-    within targets, percentile bootstrap) for comparison; `tag` names the pooled rows.
+    within targets, percentile bootstrap) for comparison; `tag` names the pooled rows. The
+    answer's verdict on the pooled Spearman row is `verdict:predicts` (interval and test agree)
+    and `verdict:any` (predicts or weak evidence). `misspecified` breaks the model's
+    assumptions (`Misspecification`): the coverage truths are then those of the null only.
     """
+    from xltransfer.report.answer import verdict  # the answer imports this module
+
     rng = np.random.default_rng(seed)
-    gains, similarity = simulate_grid(shape, slope, effects, rng)
+    gains, similarity = simulate_grid(shape, slope, effects, rng, misspecified)
     out: dict[str, float] = {}
     table = correlate(gains, similarity, None, replace(settings, seed=seed), scopes=scopes)
     for row in table.itertuples(index=False):
         name = f"{tag}:{row.statistic}"
         if row.scope == "pooled":
             out[f"reject:{name}:permutation"] = float(row.p_permutation < 0.05)
+            if row.statistic == "spearman":
+                said = verdict(pd.Series(row._asdict()))
+                out[f"reject:{tag}:verdict:predicts"] = float(said == "predicts")
+                out[f"reject:{tag}:verdict:any"] = float(said != "none")
             out[f"reject:{name}:scipy"] = float(row.p_value < 0.05)
             truth = (
                 0.0

@@ -11,6 +11,7 @@ import math
 
 import pandas as pd
 
+from xltransfer.analysis.power import GridPower
 from xltransfer.analysis.simulation import GridShape, minimum_detectable_effect
 
 METHOD_NAMES = {
@@ -137,16 +138,29 @@ def _power_sentence(
     shape: GridShape | None,
     pooling: str,
     alpha: float,
+    power: GridPower | None = None,
 ) -> str:
-    """Which pooling the verdicts use and why, and the smallest effect the grid detects."""
+    """Which pooling the verdicts use and why, and the smallest effect the grid detects: from
+    the grid's own variance shares where `power` gives them, else from assumed ones."""
     shape = shape or grid_shape(correlations, model)
-    mde = minimum_detectable_effect(shape, power=0.8, alpha=alpha)["spearman"]
     reason = POOLING_REASONS.get(pooling, f"Pooling: {pooling}")
+    if power is not None and math.isfinite(power.spearman):
+        mde = power.spearman
+        basis = (
+            "analytic approximation at this grid's own variance shares: a source carries "
+            f"{100 * power.gain_share:.0f} % of the gain's within-target variance and up to "
+            f"{100 * power.similarity_share:.0f} % of a similarity's"
+        )
+    else:
+        mde = minimum_detectable_effect(shape, power=0.8, alpha=alpha)["spearman"]
+        basis = (
+            "analytic approximation checked by simulation, assuming half the similarity "
+            "variance shared by a source's pairs"
+        )
     detect = (
         f"with {shape.sources} sources and {shape.targets} targets the pooled test has 80 % "
         f"power only for a true within-target Spearman ρ of about {_number(mde)} or more "
-        "(analytic approximation checked by simulation, half the similarity variance shared by "
-        "a source's pairs), so a weaker relation can go unseen"
+        f"({basis}), so a weaker relation can go unseen"
         if math.isfinite(mde)
         else f"{shape.sources} sources and {shape.targets} targets are too few for 80 % power"
     )
@@ -163,13 +177,15 @@ def answer(
     zero_shot: bool = True,
     shape: GridShape | None = None,
     pooling: str = "within_target_rank",
+    powers: dict[str, GridPower] | None = None,
 ) -> str:
     """One paragraph per model: each method's pooled verdict, then source selection at k = 1.
 
     `zero_shot` False (a published table without a language axis) asks of the transfer gain.
     Each paragraph also names the pooling (`analysis.pooled`) and the grid's minimum detectable
     effect at 80 % power; `shape` (sources, targets, languages, seeds) defaults to what the
-    correlation table shows (the detectable correlation depends on sources and targets only)."""
+    correlation table shows (the detectable correlation depends on sources and targets only),
+    and `powers` gives per model the grid's own variance shares (`analysis.power.grid_power`)."""
     pooled = correlations[
         (correlations["scope"] == "pooled") & (correlations["statistic"] == "spearman")
     ]
@@ -181,7 +197,8 @@ def answer(
         gain = "zero-shot transfer gain" if zero_shot else "transfer gain"
         text = [f"Does task similarity predict the {gain} of {model}?"]
         text += [_method_sentence(row, alpha) for _, row in rows.iterrows()]
-        text.append(_power_sentence(correlations, model, shape, pooling, alpha))
+        power = (powers or {}).get(model)
+        text.append(_power_sentence(correlations, model, shape, pooling, alpha, power))
         if selection is not None and not selection.empty:
             top = selection[(selection["model"] == model) & (selection["k"] == 1)]
             if "candidates" in top.columns:  # every source, not the in-class split
