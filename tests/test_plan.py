@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 
@@ -234,6 +235,15 @@ def test_cli_plans_the_demo_on_cpu(tmp_path):
     text = (tmp_path / "demo" / "plan.md").read_text()
     assert "device `cpu`; 2 jobs in flight" in text
     assert "demo_benchmark sizes" in text and "measured" in text
+    # The effect the grid can detect, stated before any job runs: 7 sources are simulated,
+    # and more sources detect less.
+    power = text.split("## Power")[1]
+    rows = re.findall(r"^\| (\d+) [^|]*\| ([\d.]+) \| (\w+) \|$", power, re.MULTILINE)
+    assert [(int(n), how) for n, _, how in rows] == [
+        (7, "simulated"), (9, "simulated"), (12, "analytic"), (17, "analytic")
+    ]  # fmt: skip
+    effects = [float(value) for _, value, _ in rows]
+    assert effects == sorted(effects, reverse=True) and 0.5 < effects[0] < 0.9
 
 
 def test_the_plan_records_the_software_it_plans_with(config):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xltransfer.analysis.power import grid_power, source_share
+from xltransfer.analysis.power import grid_power, simulated_power, source_share
 from xltransfer.analysis.simulation import (
     Effects,
     GridShape,
@@ -52,11 +52,12 @@ def test_estimated_shares_recover_the_simulated_ones():
 
 
 def test_the_minimum_detectable_effect_comes_from_the_grids_shares():
-    shape = GridShape(7, 5, 5, 1)
+    # Ten sources or more: the analytic approximation at the estimated shares.
+    shape = GridShape(10, 5, 5, 1)
     frame = pair_means(shape, Effects(similarity_source_share=0.0), 3)
     found = grid_power(frame.assign(method="sim"), shape)
+    assert found.how == "analytic"
     assert found.shares_by_method == {"sim": found.similarity_share}
-    # The same as the analytic MDE at those shares; a larger source share of both, less power.
     effects = Effects(
         source=math.sqrt(found.gain_share),
         pair=math.sqrt(1 - found.gain_share),
@@ -64,10 +65,22 @@ def test_the_minimum_detectable_effect_comes_from_the_grids_shares():
         evaluation=0.0,
         similarity_source_share=found.similarity_share,
     )
-    expected = minimum_detectable_effect(GridShape(7, 5, 1, 1), effects=effects)["spearman"]
+    expected = minimum_detectable_effect(GridShape(10, 5, 1, 1), effects=effects)["spearman"]
     assert found.spearman == pytest.approx(expected)
+    # A larger source share of both: less power.
     shared = pair_means(shape, Effects(source=3.0, similarity_source_share=0.9), 3)
     assert grid_power(shared.assign(method="sim"), shape).spearman > found.spearman
+
+
+def test_few_sources_simulate_the_pooled_test_itself():
+    frame = pair_means(GridShape(7, 5, 5, 1), Effects(similarity_source_share=0.5), 3)
+    found = grid_power(frame.assign(method="sim"), GridShape(7, 5, 5, 1))
+    assert found.how == "simulated"
+    # The simulated test holds its level, and its power at the reported MDE is 80 %.
+    shape, shares = GridShape(7, 5, 1, 1), (found.gain_share, found.similarity_share)
+    assert simulated_power(shape, 0.0, *shares) <= 0.08
+    assert simulated_power(shape, found.spearman, *shares) >= 0.8
+    assert simulated_power(shape, found.spearman - 0.05, *shares) < 0.8
 
 
 def test_the_answer_states_the_effect_from_the_grids_shares():
@@ -89,3 +102,25 @@ def test_the_answer_states_the_effect_from_the_grids_shares():
     own = answer(correlations, shape=shape, powers={"m": power})
     assert "Spearman ρ of about 0.71 or more" in own
     assert "a source carries 95 % of the gain's within-target variance and up to 52 %" in own
+
+
+def test_the_vectorised_pvalues_equal_the_workflows_permutation_test():
+    from xltransfer.analysis.inference import source_permutation_pvalue
+    from xltransfer.analysis.power import pooled_pvalues
+
+    n_sources, n_targets, resamples = 7, 5, 199
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, n_sources, n_targets))
+    y = rng.normal(size=(3, n_sources, n_targets)) + 0.5 * x
+    sources = np.repeat(np.arange(n_sources), n_targets)
+    targets = np.tile(np.arange(n_targets), n_sources)
+    for seed in range(3):
+        # source_permutation_pvalue draws its permutations this way from its seed.
+        permutations = np.random.default_rng(seed).permuted(
+            np.tile(np.arange(n_sources), (resamples, 1)), axis=1
+        )
+        expected = source_permutation_pvalue(
+            x[seed].ravel(), y[seed].ravel(), sources, targets, "spearman", resamples, seed,
+            "within_target_rank",
+        )  # fmt: skip
+        assert pooled_pvalues(x[seed : seed + 1], y[seed : seed + 1], permutations)[0] == expected

@@ -13,7 +13,7 @@ import yaml
 from xltransfer.cli.workflow_config import REPO, load_workflow_config
 from xltransfer.data.tasks import is_local_reference
 from xltransfer.io import write_bytes_atomic
-from xltransfer.planning.markdown import render_markdown
+from xltransfer.planning.markdown import power_section, render_markdown
 from xltransfer.planning.plan import (
     DEFAULT_JOBS_IN_FLIGHT,
     DEFAULT_STAGING_CACHE,
@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     except PlanError as error:
         sys.exit(f"{args.config}: {error}")
     text = render_markdown(plan, str(args.config), note)
+    experiment = config["experiment"]
+    prior = config["plan"]["power_prior"]  # the schema's defaults filled in
+    text += "\n" + power_section(len(experiment["sources"]), len(experiment["targets"]), prior)
     if (args.results / plan.run).is_dir():  # a grid that has run: what the next run does
         text += "\n" + next_run(plan, args.config)
     output = args.results / plan.run / "plan.md"

@@ -195,6 +195,36 @@ def render_markdown(plan: Plan, config_path: str, profile_note: str) -> str:
     return "\n".join(lines)
 
 
+def power_section(sources: int, targets: int, prior: dict[str, float]) -> str:
+    """The smallest effect the pooled test detects at 80 % power, from the config's shape and
+    the stated prior, with a few more sources for comparison: before any job runs."""
+    from xltransfer.analysis.power import detectable_spearman
+    from xltransfer.analysis.simulation import GridShape
+
+    gain, similarity = prior["gain_source_share"], prior["similarity_source_share"]
+    rows = []
+    for more in (0, 2, 5, 10):
+        shape = GridShape(sources + more, targets, 1, 1)
+        mde, how = detectable_spearman(shape, gain, similarity)
+        label = f"{sources + more}" + (" (this grid)" if more == 0 else f" (+{more})")
+        rows.append([label, f"{mde:.2f}" if mde == mde else "-", how])
+    return "\n".join(
+        [
+            "## Power",
+            "",
+            f"With {targets} target(s) per model, the pooled test (within-target ranks, source "
+            "permutation) has 80 % power at alpha 0.05 only for a true within-target Spearman "
+            "correlation of similarity and gain at least as large as below. The prior "
+            f"(`plan.power_prior`): a source carries {100 * gain:.0f} % of the gain's "
+            f"within-target variance and {100 * similarity:.0f} % of a similarity's; "
+            "`answer.txt` measures both on the grid once it has run.",
+            "",
+            *_table(["sources", "detectable Spearman", "how"], rows, {1}),
+            "",
+        ]
+    )
+
+
 def next_run_section(plan: Plan, now: dict[str, int], redone: list) -> str:
     """What the next run of a grid that has partly run will do: jobs per rule to run against
     done, device-hours of those (each rule's average job), and every finished fine-tune it

@@ -146,8 +146,13 @@ def _power_sentence(
     reason = POOLING_REASONS.get(pooling, f"Pooling: {pooling}")
     if power is not None and math.isfinite(power.spearman):
         mde = power.spearman
+        how = (
+            "simulated with the pooled test itself"
+            if power.how == "simulated"
+            else "analytic approximation"
+        )
         basis = (
-            "analytic approximation at this grid's own variance shares: a source carries "
+            f"{how} at this grid's own variance shares: a source carries "
             f"{100 * power.gain_share:.0f} % of the gain's within-target variance and up to "
             f"{100 * power.similarity_share:.0f} % of a similarity's"
         )
