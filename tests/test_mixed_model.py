@@ -138,3 +138,22 @@ def test_pair_random_source_is_mixedlm_on_pair_means():
     ).fit(reml=True, method=fit["optimizer"], maxiter=2000)
     assert fit["slope"] == pytest.approx(reference.params["z"] * scale, rel=1e-4)
     assert fit["p_value"] == pytest.approx(reference.pvalues["z"], rel=1e-3)
+
+
+def test_the_slope_says_its_scale_and_converts_to_units_of_similarity():
+    # gain = 0.5 x similarity (+ a target shift and a small fixed wobble); the slope per SD of
+    # this grid's similarity is 0.5 x that SD, and slope / similarity_sd the slope per unit.
+    values = {"t": (-2.0, 0.0, 2.0, 1.0), "u": (1.0, 2.0, -1.0, 0.0)}
+    wobble = (0.01, -0.02, 0.0, 0.015)
+    rows = [
+        ("m", "sim", source, target, "de", 0.5 * value + (target == "u") + jitter, value)
+        for target, row in values.items()
+        for source, value, jitter in zip("abcd", row, wobble, strict=True)
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["model", "method", "source", "target", "language", "gain", "value"]
+    )
+    fit = mixed_effects(frame).iloc[0]
+    assert fit["similarity_sd"] == pytest.approx(np.std([*values["t"], *values["u"]], ddof=1))
+    assert fit["slope_scale"] == "per standard deviation of this grid's similarity"
+    assert fit["slope"] / fit["similarity_sd"] == pytest.approx(0.5, abs=0.02)

@@ -77,7 +77,7 @@ def mixed() -> pd.DataFrame:
     return pd.DataFrame(
         [
             ["m", "textemb", 0.03, 0.01, 0.01, 0.05, 0.002, 18, 3, 5, True, "ols", ""]
-            + ["pair_fixed", 6, 10]
+            + ["pair_fixed", 6, 10, "per standard deviation of this grid's similarity", 0.2]
         ],
         columns=MIXED_COLUMNS,
     )

@@ -1,9 +1,13 @@
 """The pooled slope of gain on similarity, per (model, method), in one of three variants.
 
 Similarity is standardised within each method, so the slope is the change in gain per standard
-deviation of similarity and comparable across methods. The languages of a (source, target) pair
-share its similarity and its fine-tuned models, and all pairs of a source share that source's
-quality, so the unit of evidence is the pair, clustered by source. Variants
+deviation of similarity and comparable across methods. That scale is this grid's own: every row
+says so (`slope_scale`) and gives the standard deviation it divided by (`similarity_sd`), so
+`slope / similarity_sd` is the change per unit of similarity.
+
+The languages of a (source, target) pair share its similarity and its fine-tuned models, and all
+pairs of a source share that source's quality, so the unit of evidence is the pair, clustered
+by source. Variants
 (`analysis.mixed_model`):
 
 - `pair_fixed` (default): one row per pair (gain averaged over non-English languages and seeds),
@@ -51,7 +55,10 @@ MIXED_COLUMNS = [
     "variant",
     "n_sources",
     "df",
+    "slope_scale",
+    "similarity_sd",
 ]
+SLOPE_SCALE = "per standard deviation of this grid's similarity"
 VARIANTS = ("pair_fixed", "pair_random_source", "per_language")
 NAN_FIT = {
     "slope": math.nan,
@@ -213,6 +220,7 @@ def mixed_effects(
     rows = []
     for (model, method), group in per_language.groupby(["model", "method"], sort=True):
         fitted = len(group) if variant == "per_language" else len(pair_means(group))
+        standardised = group if variant == "per_language" else pair_means(group)
         rows.append(
             {
                 "model": model,
@@ -223,6 +231,8 @@ def mixed_effects(
                 "n_languages": group["language"].nunique(),
                 "variant": variant,
                 "n_sources": group["source"].nunique(),
+                "slope_scale": SLOPE_SCALE,
+                "similarity_sd": float(standardised["value"].std()),
             }
         )
     out = pd.DataFrame(rows, columns=MIXED_COLUMNS)
