@@ -27,11 +27,54 @@ def pooled(method, estimate, low, high, p_adjusted, model="xlmr"):
 
 
 @pytest.mark.parametrize(
-    ("low", "high", "p", "expected"),
-    [(0.36, 0.81, 0.004, "predicts"), (0.05, 0.7, 0.2, "weak"), (-0.1, 0.7, 0.2, "none")],
-)
-def test_verdict(low, high, p, expected):
-    assert verdict(pd.Series(pooled("textemb", 0.6, low, high, p))) == expected
+    ("primary", "secondary", "expected"),
+    [(True, False, "predicts"), (True, True, "predicts"), (False, True, "weak"),
+     (False, False, "none")],
+)  # fmt: skip
+def test_the_primary_test_alone_decides(primary, secondary, expected):
+    assert verdict(primary, secondary) == expected
+
+
+def mixed_fit(method, slope, low, high, p, model="xlmr"):
+    return {"model": model, "method": method, "slope": slope, "ci_low": low, "ci_high": high,
+            "p_value": p, "variant": "pair_fixed"}  # fmt: skip
+
+
+def test_the_verdict_has_the_tests_power_and_names_what_disagrees():
+    # TextEmb: the permutation test rejects though the jackknife interval includes 0, and the
+    # mixed model agrees. TaskEmb: the test does not reject; the mixed model (secondary) does.
+    correlations = pd.DataFrame(
+        [pooled("textemb", 0.4, -0.02, 0.7, 0.01), pooled("taskemb", 0.2, -0.3, 0.6, 0.3)]
+    )
+    mixed = pd.DataFrame(
+        [
+            mixed_fit("textemb", 0.05, 0.01, 0.09, 0.004),
+            mixed_fit("taskemb", 0.03, 0.01, 0.05, 0.001),
+        ]
+    )
+    text = answer(correlations, mixed=mixed)
+    assert (
+        "The primary test, fixed before the data (`analysis.primary_test`), is the pooled" in text
+    )
+    assert (
+        "TextEmb similarity predicts the gain: Spearman ρ = 0.40 [-0.02, 0.70] over 18 "
+        "source-target pairs, permutation p = 0.005 (adjusted 0.01); its jackknife interval, "
+        "which errs wide, still includes 0."
+    ) in text
+    # Holm over the two methods: 0.001 x 2 and max(0.002, 0.004) for the mixed model.
+    assert (
+        "TaskEmb similarity gives no reliable evidence by the primary test: Spearman ρ = 0.20 "
+        "[-0.30, 0.60] over 18 source-target pairs, permutation p = 0.15 (adjusted 0.3). The "
+        "secondary test, the mixed model, rejects: mixed-model slope +0.030 gain per standard "
+        "deviation of this grid's similarity [+0.010, +0.050], t-test p = 0.001 (adjusted 0.002)."
+    ) in text
+    # With the mixed model primary, TaskEmb predicts and the pooled test is the secondary.
+    flipped = answer(correlations, mixed=mixed, primary="mixed_model")
+    assert "is the mixed model's t-test, adjusted over the methods." in flipped
+    assert "TaskEmb similarity predicts the gain: mixed-model slope +0.030" in flipped
+    assert "The secondary test, the pooled Spearman, does not reject: Spearman ρ = 0.20" in flipped
+    with pytest.raises(ValueError, match="unknown primary test 'both'"):
+        answer(correlations, mixed=mixed, primary="both")
 
 
 def test_answer_names_each_method_with_its_numbers():

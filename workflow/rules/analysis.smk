@@ -60,6 +60,7 @@ rule answer:
     input:
         correlations=rules.correlate.output.correlations,
         selection=rules.rank_sources.output[0],
+        mixed=rules.correlate.output.mixed_effects,
         # The grid's own variance shares, for the effect it can detect.
         gains="results/{run}/gains.parquet",
         similarity=rules.task_similarity.output[0],
@@ -80,6 +81,8 @@ rule answer:
     params:
         pooling=config["analysis"]["pooled"],
         source_language=DESIGN.source_language,
+        primary_test=config["analysis"]["primary_test"],
+        p_adjust=config["analysis"]["p_adjust"],
     script:
         "../scripts/answer.py"
 

@@ -8,10 +8,11 @@ from xltransfer.report.answer import answer, grid_shape
 
 log_to(snakemake.log[0])
 # A published table without a language axis asks of the transfer gain, not zero-shot transfer.
-correlations, selection, gains, similarity = read_parquets_checked(
+correlations, selection, mixed, gains, similarity = read_parquets_checked(
     [
         snakemake.input.correlations,
         snakemake.input.selection,
+        snakemake.input.mixed,
         snakemake.input.gains,
         snakemake.input.similarity,
     ]
@@ -23,6 +24,9 @@ text = answer(
     zero_shot=table_has_language_axis(snakemake.config),
     pooling=snakemake.params.pooling,
     powers=grid_powers(gains, similarity, snakemake.params.source_language, shapes),
+    mixed=mixed,
+    primary=snakemake.params.primary_test,
+    p_adjust=snakemake.params.p_adjust,
 )
 write_bytes_atomic(Path(snakemake.output[0]), (text + "\n").encode())
 print(text)

@@ -236,24 +236,24 @@ def run_grid(
     deviation of similarity (the per-SD slope the fit standardises to). `legacy` adds the
     pooled Spearman as it was computed before calibration (raw values, similarity permuted
     within targets, percentile bootstrap) for comparison; `tag` names the pooled rows. The
-    answer's verdict on the pooled Spearman row is `verdict:predicts` (interval and test agree)
-    and `verdict:any` (predicts or weak evidence). `misspecified` breaks the model's
-    assumptions (`Misspecification`): the coverage truths are then those of the null only.
+    answer's verdict is `verdict:predicts` (its primary test, the pooled Spearman's permutation,
+    rejects) and `verdict:any` (that or the secondary pair_fixed test rejects). `misspecified`
+    breaks the model's assumptions (`Misspecification`): the coverage truths are then those of
+    the null only.
     """
     from xltransfer.report.answer import verdict  # the answer imports this module
 
     rng = np.random.default_rng(seed)
     gains, similarity = simulate_grid(shape, slope, effects, rng, misspecified)
     out: dict[str, float] = {}
+    pooled_rejects = False
     table = correlate(gains, similarity, None, replace(settings, seed=seed), scopes=scopes)
     for row in table.itertuples(index=False):
         name = f"{tag}:{row.statistic}"
         if row.scope == "pooled":
             out[f"reject:{name}:permutation"] = float(row.p_permutation < 0.05)
-            if row.statistic == "spearman":
-                said = verdict(pd.Series(row._asdict()))
-                out[f"reject:{tag}:verdict:predicts"] = float(said == "predicts")
-                out[f"reject:{tag}:verdict:any"] = float(said != "none")
+            if row.statistic == "spearman":  # the answer's primary test (one method)
+                pooled_rejects = bool(row.p_adjusted < 0.05)
             out[f"reject:{name}:scipy"] = float(row.p_value < 0.05)
             truth = (
                 0.0
@@ -288,6 +288,11 @@ def run_grid(
         truth = slope * rows["value"].std()
         out[f"reject:mixed:{variant}"] = float(fit["p_value"] < 0.05)
         out[f"cover:mixed:{variant}"] = float(fit["ci_low"] <= truth <= fit["ci_high"])
+    if "pooled" in scopes:
+        secondary = bool(out.get("reject:mixed:pair_fixed", 0.0))
+        said = verdict(pooled_rejects, secondary)
+        out[f"reject:{tag}:verdict:predicts"] = float(said == "predicts")
+        out[f"reject:{tag}:verdict:any"] = float(said != "none")
     return out
 
 
