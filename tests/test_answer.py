@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from xltransfer.report.answer import answer, verdict
+from xltransfer.analysis.verdict import verdict
+from xltransfer.report.answer import answer
 
 
 def pooled(method, estimate, low, high, p_adjusted, model="xlmr"):

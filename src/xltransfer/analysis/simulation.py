@@ -32,6 +32,7 @@ from scipy import optimize, stats
 from xltransfer.analysis.gains import InferenceSettings, correlate, zero_shot_pairs
 from xltransfer.analysis.inference import bootstrap_ci, permutation_pvalue
 from xltransfer.analysis.mixed_model import mixed_effects
+from xltransfer.analysis.verdict import verdict
 
 
 @dataclass(frozen=True)
@@ -241,8 +242,6 @@ def run_grid(
     breaks the model's assumptions (`Misspecification`): the coverage truths are then those of
     the null only.
     """
-    from xltransfer.report.answer import verdict  # the answer imports this module
-
     rng = np.random.default_rng(seed)
     gains, similarity = simulate_grid(shape, slope, effects, rng, misspecified)
     out: dict[str, float] = {}

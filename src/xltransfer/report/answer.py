@@ -19,6 +19,7 @@ import pandas as pd
 from xltransfer.analysis.inference import adjust_pvalues
 from xltransfer.analysis.power import GridPower
 from xltransfer.analysis.simulation import GridShape, minimum_detectable_effect
+from xltransfer.analysis.verdict import PRIMARY_TESTS, verdict
 
 METHOD_NAMES = {
     "taxonomy": "Taxonomy",
@@ -33,19 +34,10 @@ def _number(value: float, spec: str = ".2f") -> str:
     return format(value, spec) if value is not None and math.isfinite(value) else "undefined"
 
 
-PRIMARY_TESTS = ("pooled_permutation", "mixed_model")
 TEST_NAMES = {
     "pooled_permutation": "the pooled Spearman's source permutation",
     "mixed_model": "the mixed model's t-test",
 }
-
-
-def verdict(primary_rejects: bool, secondary_rejects: bool = False) -> str:
-    """'predicts' when the primary test rejects; 'weak' when only the secondary one does (said
-    in the sentence as no reliable evidence, with the disagreement); 'none' otherwise."""
-    if primary_rejects:
-        return "predicts"
-    return "weak" if secondary_rejects else "none"
 
 
 def _pooled_numbers(row: pd.Series) -> str:
