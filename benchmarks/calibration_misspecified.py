@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -25,7 +26,14 @@ import pandas as pd
 import yaml
 from calibration import _pct, _table
 
-from xltransfer.analysis.simulation import DEMO, Effects, GridShape, Misspecification, run_setting
+from xltransfer.analysis.simulation import (
+    DEMO,
+    SIMULATION_SETTINGS,
+    Effects,
+    GridShape,
+    Misspecification,
+    run_setting,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 25  # grids per job
@@ -96,27 +104,28 @@ ROWS = {
 
 
 def _job(args: tuple) -> tuple[str, str, int, dict]:
-    shape_name, null_name, shape, misspecified, grids, first_seed = args
+    shape_name, null_name, shape, misspecified, grids, first_seed, settings = args
     means = run_setting(
         shape,
         0.0,
         EFFECTS,
         grids,
         first_seed,
+        settings=settings,
         scopes=("pooled", "target"),
         misspecified=misspecified,
     )
     return shape_name, null_name, grids, means
 
 
-def plan(grids: int) -> list[tuple]:
+def plan(grids: int, permutations: int) -> list[tuple]:
+    settings = replace(SIMULATION_SETTINGS, permutation_resamples=permutations)
     jobs = []
     for shape_name, (shape, languages) in shapes().items():
         for null_name, misspecified in nulls(languages).items():
             for start in range(0, grids, CHUNK):
-                jobs.append(
-                    (shape_name, null_name, shape, misspecified, min(CHUNK, grids - start), start)
-                )
+                size = min(CHUNK, grids - start)
+                jobs.append((shape_name, null_name, shape, misspecified, size, start, settings))
     return jobs
 
 
@@ -147,10 +156,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grids", type=int, default=1000, help="grids per null and shape")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--permutations", type=int, default=499, help="permutations per test (199: quicker)"
+    )
     parser.add_argument("--out", type=Path, help="also write the tables here")
     args = parser.parse_args()
     start = time.time()
-    jobs = plan(args.grids)
+    jobs = plan(args.grids, args.permutations)
     sums: dict[tuple, dict] = {}
     counts: dict[tuple, dict] = {}
     with Pool(args.workers) as pool:
@@ -165,7 +177,10 @@ def main() -> None:
             print(f"{done}/{len(jobs)} jobs, {time.time() - start:.0f} s", file=sys.stderr)
             if args.out and done % 10 == 0:
                 args.out.write_text(report(sums, counts) + f"\n\n(partial: {done}/{len(jobs)})\n")
-    text = report(sums, counts) + f"\n\n({time.time() - start:.0f} s on {args.workers} workers)\n"
+    took = (
+        f"{time.time() - start:.0f} s on {args.workers} workers, {args.permutations} permutations"
+    )
+    text = report(sums, counts) + f"\n\n({took})\n"
     print(text)
     if args.out:
         args.out.write_text(text)
