@@ -41,21 +41,15 @@ EFFECTS = Effects(similarity_source_share=0.5)  # the unfavourable case of the c
 DEMO_LANGUAGES = (5, 1, 3, 2, 4)
 
 
-def xtreme_languages() -> tuple[int, ...]:
-    """Zero-shot languages of each target of config/xtreme.yaml."""
-    config = yaml.safe_load((REPO / "config" / "xtreme.yaml").read_text())
-    tasks = config["tasks"]
-    return tuple(
-        len([code for code in tasks[target]["languages"] if code != "en"])
-        for target in config["experiment"]["targets"]
-    )
-
-
 def shapes() -> dict[str, tuple[GridShape, tuple[int, ...] | None]]:
-    """Grid shapes, and the languages per target every null of that shape uses (None: equal)."""
+    """Grid shapes, and the languages per target every null of that shape uses (None: equal):
+    config/xtreme.yaml's with each target's number of zero-shot languages."""
     config = yaml.safe_load((REPO / "config" / "xtreme.yaml").read_text())
-    counts = xtreme_languages()
     experiment = config["experiment"]
+    counts = tuple(
+        len([code for code in config["tasks"][target]["languages"] if code != "en"])
+        for target in experiment["targets"]
+    )
     xtreme = GridShape(
         len(experiment["sources"]), len(counts), max(counts), len(experiment["seeds"])
     )

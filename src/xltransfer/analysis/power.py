@@ -26,9 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from xltransfer.analysis.inference import correlation_rows
+from xltransfer.analysis.inference import correlation_rows, within_strata
 from xltransfer.analysis.simulation import Effects, GridShape, minimum_detectable_effect
 
 SIMULATED_BELOW_SOURCES = 10
@@ -124,11 +123,12 @@ def pooled_pvalues(x: np.ndarray, y: np.ndarray, permutations: np.ndarray) -> np
     applied to every grid. Per grid the same number as `inference.source_permutation_pvalue`
     with those permutations; vectorised over grids for the power simulation."""
     grids, n_sources, n_targets = x.shape
-    ranked_x = (stats.rankdata(x, axis=1) - 0.5) / n_sources
-    ranked_y = (stats.rankdata(y, axis=1) - 0.5) / n_sources
-    flat_y = ranked_y.reshape(grids, -1)
-    observed = correlation_rows("spearman", ranked_x.reshape(grids, -1), flat_y)
+    targets = np.tile(np.arange(n_targets), n_sources)  # the column order of a flat grid
+    flat_x = within_strata(x.reshape(grids, -1), targets, "within_target_rank")
+    flat_y = within_strata(y.reshape(grids, -1), targets, "within_target_rank")
+    observed = correlation_rows("spearman", flat_x, flat_y)
     resamples = len(permutations)
+    ranked_x = flat_x.reshape(grids, n_sources, n_targets)
     shuffled = ranked_x[:, permutations, :].reshape(grids * resamples, -1)
     values = correlation_rows("spearman", shuffled, np.repeat(flat_y, resamples, axis=0))
     hits = np.abs(values.reshape(grids, resamples)) >= np.abs(observed)[:, None] - 1e-12
