@@ -271,9 +271,9 @@ class Evidence:
         """SLURM's job id and state of this job's SLURM job, if squeue lists one."""
         if job.group:  # its comment ends with the rules left to run: the newest such job
             found = [
-                job_ for comment, job_ in self.slurm.items() if comment.startswith(job.comment)
+                entry for comment, entry in self.slurm.items() if comment.startswith(job.comment)
             ]
-            return max(found, key=lambda job_: int(job_[0]), default=None)
+            return max(found, key=lambda entry: int(entry[0]), default=None)
         return self.slurm.get(job.comment)
 
     def state(self, job: Job) -> JobState:

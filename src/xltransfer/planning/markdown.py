@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 from xltransfer.planning.plan import FAMILIES, STATE_COPIES, STATES_KEPT, Plan
@@ -207,7 +208,7 @@ def power_section(sources: int, targets: int, prior: dict[str, float]) -> str:
         shape = GridShape(sources + more, targets, 1, 1)
         mde, how = detectable_spearman(shape, gain, similarity)
         label = f"{sources + more}" + (" (this grid)" if more == 0 else f" (+{more})")
-        rows.append([label, f"{mde:.2f}" if mde == mde else "-", how])
+        rows.append([label, f"{mde:.2f}" if math.isfinite(mde) else "-", how])
     return "\n".join(
         [
             "## Power",
