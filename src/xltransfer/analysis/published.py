@@ -138,7 +138,7 @@ def load_results(settings: dict[str, Any]) -> pd.DataFrame:
 
 def _load_results(settings: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     # Imported here: the Snakefile reads this module to plan, and gains pulls in scipy.
-    from xltransfer.analysis.gains import GOLD_LABEL
+    from xltransfer.analysis.gains import GOLD_LABEL, SCORE_KEY
 
     path = Path(settings["table"])
     where = str(path)
@@ -175,11 +175,10 @@ def _load_results(settings: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame
     for column in ("model", "source", "target", "language", "metric"):
         frame[column] = frame[column].astype(str)
     _checked_names(frame, ["model", "source", "target"], where)
-    key = ["model", "source", "target", "language", "seed", "metric"]
-    duplicated = frame.duplicated(key, keep=False).to_numpy()
+    duplicated = frame.duplicated(SCORE_KEY, keep=False).to_numpy()
     if duplicated.any():
         raise PublishedTableError(
-            f"{where}: more than one value for the same {key} on rows {_rows(duplicated)}"
+            f"{where}: more than one value for the same {SCORE_KEY} on rows {_rows(duplicated)}"
         )
     metrics = frame.groupby(["model", "target"])["metric"].nunique()
     if (metrics > 1).any():
@@ -198,14 +197,14 @@ def _load_results(settings: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame
             f"every source's row; rows {_rows(bad)} do not"
         )
     frame[GOLD_LABEL] = labels
-    return gains.merge(frame[[*key, GOLD_LABEL]], on=key, how="left", validate="one_to_one")
+    labelled = frame[[*SCORE_KEY, GOLD_LABEL]]
+    return gains.merge(labelled, on=SCORE_KEY, how="left", validate="one_to_one")
 
 
 def _gains(frame: pd.DataFrame, value_column: str, baseline: str, where: str) -> pd.DataFrame:
     """The checked table as gains: computed against the baseline rows, or as published."""
-    from xltransfer.analysis.gains import GAIN_COLUMNS, compute_gains
+    from xltransfer.analysis.gains import GAIN_COLUMNS, SCORE_KEY, compute_gains
 
-    key = ["model", "source", "target", "language", "seed", "metric"]
     if value_column == "score":
         scores = frame.rename(columns={"score": "value"})
         if not (scores["source"] == baseline).any():
@@ -236,7 +235,7 @@ def _gains(frame: pd.DataFrame, value_column: str, baseline: str, where: str) ->
         )
     frame["score"] = math.nan
     frame["baseline_score"] = math.nan
-    return frame[GAIN_COLUMNS].sort_values(key, kind="mergesort").reset_index(drop=True)
+    return frame[GAIN_COLUMNS].sort_values(SCORE_KEY, kind="mergesort").reset_index(drop=True)
 
 
 def language_axis(languages: pd.Series | None, source_language: str) -> bool:
