@@ -14,6 +14,18 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
+# By their time in CI, longest first (see pytest_collection_modifyitems). Only test_slurm
+# submits to the SLURM test cluster (its tests list and cancel the cluster's jobs, so they
+# must not run beside another module's).
+SLOWEST_MODULES = [
+    "test_slurm",
+    "test_end_to_end",
+    "test_growth",
+    "test_corrupt_workflow",
+    "test_restage",
+    "test_text_to_text",
+    "test_staged_workflow",
+]
 WORDS = "the a dog cat bird sees likes follows not does red big small old".split()
 
 
@@ -100,3 +112,12 @@ def standardised_files(task, roles, folder: Path) -> dict:
         frame = standardize(task, load_split(task, language, role), language, role)
         frame.to_parquet(files[language, role])
     return files
+
+
+def pytest_collection_modifyitems(items):
+    """The slowest modules first, in this order, so that under `pytest -n 2 --dist loadfile
+    --no-loadscope-reorder` (make test) the SLURM module, which mostly waits on the scheduler,
+    runs beside the CPU-bound demo run, and the short modules fill in at the end. Within a
+    module the order stays as written."""
+    rank = {module: i for i, module in enumerate(SLOWEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,10 @@ import pytest
 import yaml
 from conftest import REPO
 from test_growth import ANSWER, SCORES, table
+from test_staged_workflow import snakemake, staged_workflow
 from test_workflow import SNAKEMAKE, planned, workflow_copy
 
+from xltransfer.jobs import FAIL_EVALUATE
 from xltransfer.training.loop import STEP_DELAY, complete_checkpoints
 
 pytestmark = pytest.mark.workflow
@@ -312,3 +315,60 @@ def test_short_profile_name_works_after_make_profile(slurm, tmp_path):
     assert result.returncode == 0, output[-3000:]
     assert "submitted with SLURM jobid" in output
     assert (folder / "results" / "tiny" / "similarity" / "taxonomy.parquet").exists()
+
+
+@pytest.mark.usefixtures("slurm")
+def test_staged_target_runs_on_slurm_are_one_job_each_and_a_failed_shard_reruns_alone(
+    tmp_path, tiny_model_dir
+):
+    folder, env, commit = staged_workflow(tmp_path, tiny_model_dir, "profiles")
+    # One evaluation shard per run (languages_per_job 0, the default) makes a run one group.
+    config = yaml.safe_load((folder / "hub.yaml").read_text())
+    config["experiment"]["languages_per_job"] = 0
+    (folder / "hub.yaml").write_text(yaml.safe_dump(config))
+    # The target runs only (the local test above runs the analysis): none, mnli, sst2 -> xnli.
+    runs = "results/staged/scores/tiny-xlmr/seed1/{}/xnli/shard0.parquet"
+    shards = [runs.format(source) for source in ("none", "mnli", "sst2")]
+    before = newest_job_id()
+    failing = {**env, FAIL_EVALUATE: "mnli/xnli/0"}
+    # The profile's retry resubmits the failed group whole; its training job puts back the
+    # fine-tune the first attempt finished instead of training again.
+    assert snakemake(folder, *shards, *SLURM, "--retries", "1", env=failing).returncode != 0
+    log = folder / "logs/staged/train_target/tiny-xlmr/seed1/mnli/xnli.log"
+    assert "this run finished it before" in log.read_text()
+    assert "optimizer steps" not in log.read_text()  # the retry's log: nothing trained
+    # A group job's comment names its cell and rules:
+    # rule_target_run_tiny-xlmr_seed1_mnli_xnli_evaluate_train_target.
+    comments = [job["comment"] for job in slurm_jobs(before)]
+    runs = [c for c in comments if c.endswith("_xnli_evaluate_train_target")]
+    # Each target run is one group job holding its training and its evaluation (the failed one
+    # twice); neither is submitted on its own.
+    assert sorted(runs) == sorted(
+        f"rule_target_run_tiny-xlmr_seed1_{source}_xnli_evaluate_train_target"
+        for source in ("none", "mnli", "mnli", "sst2")
+    ), comments
+    assert not [c for c in comments if c.startswith(("rule_train_target", "rule_evaluate"))]
+    # `make status` finds the failed target run by its group: its cell, log and error line.
+    status = subprocess.run(
+        [sys.executable, "-m", "xltransfer.cli.status", "--config", "hub.yaml", "--json"],
+        cwd=folder, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found = json.loads(status.stdout)
+    assert found["grids"][0]["cells"]["mnli"] == {"xnli": "failed"}
+    assert found["grids"][0]["cells"]["none"] == {"xnli": "done"}
+    (failure,) = found["failed"]
+    assert failure["rule"] == "evaluate" and "InjectedFailure" in failure["error"]
+    # The failed evaluation's checkpoint survives (the others, scored, are gone), and the
+    # rerun plans that evaluation alone.
+    assert [path for path in shards if not (folder / path).exists()] == [shards[1]]
+    targets = folder / "results/staged/models/tiny-xlmr/seed1/target"
+    assert sorted(p.name for p in targets.iterdir()) == ["mnli"]
+    dry = snakemake(folder, *shards, "-n", "--rerun-incomplete", env=env)
+    assert re.search(r"^evaluate\s+1$", dry.stdout, re.MULTILINE), dry.stdout
+    assert not re.search(r"^train_target\s", dry.stdout, re.MULTILINE)
+    rerun = snakemake(folder, *shards, *SLURM, env=env)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    scores = pd.concat([pd.read_parquet(folder / path) for path in shards])
+    assert set(scores["model_revision"]) == {commit}
+    assert set(scores["language"]) == {"en", "de"}
+    assert not (targets / "mnli").exists()
