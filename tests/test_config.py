@@ -74,6 +74,18 @@ def test_cross_checks_name_the_key(config, path, value, message):
         check_config(bad)
 
 
+def test_parameter_components_need_the_reference_estimator(config):
+    bad = copy.deepcopy(config)
+    bad["similarity"] |= {
+        "taskemb_parameters": ["classifier.*"],
+        "taskemb_estimator": "per_example",
+    }
+    with pytest.raises(ConfigError, match=r"similarity.taskemb_parameters: .* taskemb_estimator"):
+        check_config(bad)
+    bad["similarity"]["taskemb_estimator"] = "batch"
+    check_config(bad)
+
+
 def test_shell_text_cannot_become_a_name(config):
     bad = copy.deepcopy(config)
     bad["models"]["x; rm -rf ~"] = {"path": "org/model"}

@@ -8,7 +8,7 @@ from test_data import hub  # noqa: F401 (a fixture)
 
 from xltransfer.data.load import load_split, standardize
 from xltransfer.data.tasks import TaskSpec
-from xltransfer.identity import canonical, split_entry
+from xltransfer.identity import canonical, split_entry, taskemb_fisher_options
 
 XNLI = {
     "dataset": "facebook/xnli",
@@ -95,3 +95,13 @@ def test_a_split_entry_prepares_the_same_split_as_the_whole_entry(hub):  # noqa:
     ]
     pd.testing.assert_frame_equal(*frames)
     assert len(frames[0]) > 0
+
+
+def test_taskemb_options_enter_the_job_only_where_they_decide_its_vectors():
+    gold = {"taskemb_labels": "gold", "taskemb_label_draws": 100, "taskemb_parameters": []}
+    assert taskemb_fisher_options(gold) == {}  # a finished gold-label grid keeps its vectors
+    sampled = gold | {"taskemb_labels": "sampled", "taskemb_parameters": ["classifier.*"]}
+    assert taskemb_fisher_options(sampled) == {
+        "taskemb_label_draws": 100,
+        "taskemb_parameters": ["classifier.*"],
+    }

@@ -14,6 +14,8 @@ from xltransfer.similarity.task_fisher import encoder_layers, fisher_components
 from xltransfer.spec import TaskHead
 
 COMPONENTS = {"layer00.attention", "layer00.output", "head"}
+# The exact empirical Fisher, which the by-hand computations below redo example by example.
+PER_EXAMPLE = {"estimator": "per_example"}
 
 
 def _save(model, tokenizer_dir, folder):
@@ -78,7 +80,7 @@ def _by_hand(checkpoint, frame, labels):
 
 def test_per_example_fisher_is_the_mean_of_squared_token_gradients(classifier):
     frame = toy_pairs(5, seed=1)
-    ours = fisher_components(str(classifier), frame, n_examples=None, batch_size=2)
+    ours = fisher_components(str(classifier), frame, n_examples=None, batch_size=2, **PER_EXAMPLE)
     assert set(ours) == COMPONENTS  # XLM-R's head reads the last layer itself: no `pooled`
     grads = _by_hand(str(classifier), frame, frame["label"].tolist())
     for name in COMPONENTS:
@@ -86,7 +88,7 @@ def test_per_example_fisher_is_the_mean_of_squared_token_gradients(classifier):
         assert ours[name].shape == (32,) and (ours[name] > 0).all()
         np.testing.assert_allclose(ours[name], expected, rtol=1e-4, atol=1e-14)
     # Padding and batching change nothing: each example's own gradient, its real tokens only.
-    again = fisher_components(str(classifier), frame, n_examples=None, batch_size=5)
+    again = fisher_components(str(classifier), frame, n_examples=None, batch_size=5, **PER_EXAMPLE)
     for name in COMPONENTS:
         np.testing.assert_allclose(again[name], ours[name], rtol=1e-4)
 
@@ -119,7 +121,8 @@ def test_sampled_labels_come_from_the_predictive_distribution_by_seed(classifier
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     frame = toy_pairs(6, seed=2)
-    options = {"n_examples": None, "batch_size": 6, "labels": "sampled"}
+    options = {"n_examples": None, "batch_size": 6, "labels": "sampled", "label_draws": 1}
+    options |= PER_EXAMPLE
     ours = fisher_components(str(classifier), frame, seed=3, **options)
     # The draws by hand: one batch, one categorical draw per example from a Generator seeded 3.
     tokenizer = AutoTokenizer.from_pretrained(classifier)
@@ -136,10 +139,90 @@ def test_sampled_labels_come_from_the_predictive_distribution_by_seed(classifier
         np.testing.assert_allclose(ours[name], expected, rtol=1e-4, atol=1e-14)
     same = fisher_components(str(classifier), frame, seed=3, **options)
     other = fisher_components(str(classifier), frame, seed=4, **options)
-    gold = fisher_components(str(classifier), frame, seed=3, n_examples=None, batch_size=6)
+    gold = fisher_components(
+        str(classifier), frame, seed=3, n_examples=None, batch_size=6, **PER_EXAMPLE
+    )
     assert all(np.array_equal(same[n], ours[n]) for n in COMPONENTS)
     assert not np.allclose(other["head"], ours["head"])
     assert not np.allclose(gold["head"], ours["head"])
+
+
+def test_sampled_labels_average_their_draws_inside_the_gradient(classifier):
+    """As the reference averages num_trials_for_FIM draws' log-likelihoods before the backward
+    pass: with 3 draws per example, each example's gradient is the mean of its 3 draws'
+    gradients, squared after."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    frame = toy_pairs(4, seed=5)
+    options = {"n_examples": None, "batch_size": 4, "labels": "sampled", **PER_EXAMPLE}
+    ours = fisher_components(str(classifier), frame, seed=7, label_draws=3, **options)
+    tokenizer = AutoTokenizer.from_pretrained(classifier)
+    model = AutoModelForSequenceClassification.from_pretrained(classifier).eval()
+    inputs = tokenizer(
+        frame.text_a.tolist(), frame.text_b.tolist(), padding=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        probabilities = torch.softmax(model(**inputs).logits.double(), -1)
+    generator = torch.Generator().manual_seed(7)
+    draws = [torch.multinomial(probabilities, 1, generator=generator) for _ in range(3)]
+    per_draw = [_by_hand(str(classifier), frame, d.squeeze(-1).tolist()) for d in draws]
+    for name in COMPONENTS:
+        mean_gradients = [sum(g[r][name] for g in per_draw) / 3 for r in range(len(frame))]
+        expected = torch.stack([g.pow(2).sum(0) for g in mean_gradients]).mean(0).numpy()
+        np.testing.assert_allclose(ours[name], expected, rtol=1e-4, atol=1e-14)
+
+
+def test_the_reference_draws_drive_the_sampled_fisher_towards_zero(classifier):
+    """The averaged draws' gradient has expectation zero (E_y ∇ log p(y) = 0), so its square
+    shrinks about as 1 / draws: 100 draws (the reference's) against one."""
+    frame = toy_pairs(16, seed=6)
+    options = {"n_examples": None, "batch_size": 8, "labels": "sampled"}
+    one = fisher_components(str(classifier), frame, seed=1, label_draws=1, **options)
+    reference = fisher_components(str(classifier), frame, seed=1, **options)
+    ratio = one["head"].sum() / reference["head"].sum()
+    assert 20 < ratio < 500, ratio
+
+
+def test_parameter_components_are_the_reference_squared_batch_gradients(classifier):
+    """compute_Fisher's parameter features: each batch's gradient of its mean loss squared,
+    summed over batches and divided by the examples; named without the base model's prefix."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    frame = toy_pairs(6, seed=4)
+    patterns = ("encoder.layer.0.output.dense.bias", "classifier.out_proj.*")
+    ours = fisher_components(
+        str(classifier), frame, n_examples=None, batch_size=4, parameters=patterns
+    )
+    names = {"encoder.layer.0.output.dense.bias", "classifier.out_proj.weight"}
+    names |= {"classifier.out_proj.bias"}
+    assert set(ours) == COMPONENTS | {f"param.{n}" for n in names}
+    tokenizer = AutoTokenizer.from_pretrained(classifier)
+    model = AutoModelForSequenceClassification.from_pretrained(classifier).eval()
+    bias = model.roberta.encoder.layer[0].output.dense.bias
+    weight = model.classifier.out_proj.weight
+    totals = [torch.zeros_like(bias, dtype=torch.float64), torch.zeros(64, dtype=torch.float64)]
+    for rows in (frame.iloc[:4], frame.iloc[4:]):
+        inputs = tokenizer(
+            rows.text_a.tolist(), rows.text_b.tolist(), padding=True, return_tensors="pt"
+        )
+        loss = model(**inputs, labels=torch.tensor(rows.label.tolist())).loss  # batch mean
+        grads = torch.autograd.grad(loss, [bias, weight])
+        for total, grad in zip(totals, grads, strict=True):
+            total += grad.double().pow(2).flatten()
+    np.testing.assert_allclose(
+        ours["param.encoder.layer.0.output.dense.bias"], totals[0] / 6, rtol=1e-4, atol=1e-14
+    )
+    np.testing.assert_allclose(
+        ours["param.classifier.out_proj.weight"], totals[1] / 6, rtol=1e-4, atol=1e-14
+    )
+
+
+def test_parameter_components_are_refused_where_they_cannot_be_computed(classifier):
+    frame = toy_pairs(2, seed=0)
+    with pytest.raises(ValueError, match=r"'decoder\.\*' matches no parameter"):
+        fisher_components(str(classifier), frame, parameters=("decoder.*",))
+    with pytest.raises(ValueError, match="need the batch estimator"):
+        fisher_components(str(classifier), frame, parameters=("classifier.*",), **PER_EXAMPLE)
 
 
 def test_bert_pooler_output_is_the_pooled_component(tiny_model_dir, tmp_path):
@@ -155,7 +238,7 @@ def test_bert_pooler_output_is_the_pooled_component(tiny_model_dir, tmp_path):
     model = BertForSequenceClassification(config).eval()
     checkpoint = _save(model, tiny_model_dir, tmp_path / "bert")
     frame = toy_pairs(3, seed=0).assign(label=[0, 2, 1])
-    ours = fisher_components(str(checkpoint), frame, n_examples=None, batch_size=3)
+    ours = fisher_components(str(checkpoint), frame, n_examples=None, batch_size=3, **PER_EXAMPLE)
     assert list(ours) == [
         "layer00.attention", "layer00.output", "layer01.attention", "layer01.output", "pooled"
     ]  # fmt: skip
@@ -194,7 +277,7 @@ def test_token_head_fisher_averages_each_example_over_its_scored_words(tiny_mode
             "label": [[0, 1, 2], [1, 2, 0, 0]],
         }
     )
-    ours = fisher_components(str(checkpoint), frame, n_examples=None, batch_size=2)
+    ours = fisher_components(str(checkpoint), frame, n_examples=None, batch_size=2, **PER_EXAMPLE)
     assert set(ours) == {"layer00.attention", "layer00.output"}  # the classifier reads the layer
     model = AutoModelForTokenClassification.from_pretrained(checkpoint).eval()
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)

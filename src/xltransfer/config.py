@@ -119,6 +119,12 @@ def check_config(config: dict[str, Any]) -> None:
             f"and the retrieval targets {untrained} have none; use 'task2vec' (or "
             "'head_input_probe')"
         )
+    similarity = config["similarity"]
+    if similarity["taskemb_parameters"] and similarity["taskemb_estimator"] != "batch":
+        raise ConfigError(
+            "similarity.taskemb_parameters: parameter components need taskemb_estimator: batch "
+            "(an example's own parameter gradient would take a backward pass per example)"
+        )
     for role in ("sources", "targets"):
         for name in experiment[role]:
             _check_task(f"tasks.{name}", registry[name], source_language)

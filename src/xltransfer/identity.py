@@ -45,3 +45,15 @@ def split_entry(entry: dict[str, Any], language: str, role: str) -> dict[str, An
             "values": {language: values[language]} if language in values else {},
         }
     return canonical(narrowed)
+
+
+def taskemb_fisher_options(similarity: dict[str, Any]) -> dict[str, Any]:
+    """The fine-tuned TaskEmb settings that decide its vectors only in some configurations:
+    the number of label draws where labels are sampled, the parameter components where any
+    are asked for. Elsewhere they are left out, so that a grid's finished vectors stand."""
+    options: dict[str, Any] = {}
+    if similarity["taskemb_labels"] == "sampled":
+        options["taskemb_label_draws"] = similarity["taskemb_label_draws"]
+    if similarity["taskemb_parameters"]:
+        options["taskemb_parameters"] = list(similarity["taskemb_parameters"])
+    return options

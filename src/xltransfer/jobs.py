@@ -363,7 +363,7 @@ def task_embedding(
         task2vec_embedding,
         text_embedding,
     )
-    from xltransfer.similarity.task_fisher import fisher_components
+    from xltransfer.similarity.task_fisher import REFERENCE_LABEL_DRAWS, fisher_components
 
     torch.set_num_threads(int(settings.get("threads", 1)))
     frame, kind = get_kind(head).similarity_view(
@@ -393,6 +393,8 @@ def task_embedding(
             **common,
             labels=settings["taskemb_labels"],
             estimator=settings["taskemb_estimator"],
+            label_draws=settings.get("taskemb_label_draws", REFERENCE_LABEL_DRAWS),
+            parameters=tuple(settings.get("taskemb_parameters", ())),
         )
     rows = pd.DataFrame(
         [

@@ -27,7 +27,7 @@ from xltransfer.data.staging import (
 )
 from xltransfer.data.card_checks import check_staged_cards
 from xltransfer.data.tasks import load_registry
-from xltransfer.identity import canonical, split_entry
+from xltransfer.identity import canonical, split_entry, taskemb_fisher_options
 from xltransfer.integrity import heal_and_list
 from xltransfer.planning.redo import (
     RETRAIN,

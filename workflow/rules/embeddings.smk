@@ -22,6 +22,7 @@ EMBEDDING_SETTINGS = {
             "max_length": config["training"]["source"]["max_length"],
             "seed": config["analysis"]["seed"],
         }
+        | taskemb_fisher_options(config["similarity"])
     ),
 }
 COMPARISON_SETTINGS = {

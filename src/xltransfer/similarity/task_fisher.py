@@ -9,7 +9,9 @@ per batch, for every encoder layer's attention context (the heads' concatenated 
 output projection) and layer output sums the gradient over the batch and its non-padding tokens,
 squares the sum and divides by the batch's token count; the pooler's output likewise (summed over
 the batch, divided by the tokens). Batches are summed and divided by the number of examples. It
-also squares parameter gradients, which this module does not build (a vector per weight).
+also squares each parameter's gradient per batch (one vector per weight matrix, not divided by
+tokens): here components `param.<name>` for the parameters a list of glob patterns names
+(`taskemb_parameters`; none by default: XLM-R's embedding matrix alone is 192M values).
 
 Components here, each its own vector of the encoder's width:
 * `layerNN.attention`: gradient at the input of layer NN's attention output projection (BERT and
@@ -31,28 +33,35 @@ under `per_example`, squared after under `batch` (the reference's `einsum("ijk,i
 encoder's blocks; the head of a sequence or span checkpoint reads the decoder, so `pooled` and
 `head` carry the decoder's gradient and the layer components the encoder's.
 
-Estimators: `batch` is the reference's, (Σ_batch Σ_tokens ∇L_batch)² / tokens per batch, summed
-over batches and divided by the number of examples (one pass, no shuffling: the reference repeats
-3 shuffled epochs), with L_batch the batch-mean loss as transformers reduces it. `per_example` is
-the exact empirical diagonal Fisher of the activation at every real token: mean over examples of
-Σ_tokens (∇ℓ_n)², ℓ_n the example's own loss (a choice example: over its choices' tokens too).
-It needs no extra passes: in eval mode an example's loss depends only on its own activations, so
-the gradient of the summed loss holds each example's gradient in its own rows. Squaring before
-summing is the one departure in form: the reference's sum before the square mixes the examples
-of a batch, and cancels where a softmax over tokens or choices is read through a linear layer
-(Σ_t (p_t − y_t) = 0): a span head's last-layer gradient and a choice head's pooled gradient sum
-to zero (up to padding), which `batch` inherits.
+Estimators: `batch` (the default) is the reference's, (Σ_batch Σ_tokens ∇L_batch)² / tokens
+per batch, summed over batches and divided by the number of examples, with L_batch the
+batch-mean loss as transformers reduces it. One pass in file order: the reference's script
+defaults to 3 shuffled epochs (`--num_epochs 3.0`, each batch's Fisher added), its README runs
+one (`--num_epochs 1`); with the model frozen an epoch more is the same examples in another
+batching, which averages over batchings rather than adding information.
+`per_example` is the exact empirical diagonal Fisher of the activation at every real token:
+mean over examples of Σ_tokens (∇ℓ_n)², ℓ_n the example's own loss (a choice example: over its
+choices' tokens too). It needs no extra passes: in eval mode an example's loss depends only on
+its own activations, so the gradient of the summed loss holds each example's gradient in its own
+rows. The reference's sum before the square mixes the examples of a batch, and cancels where a
+softmax over tokens or choices is read through a linear layer (Σ_t (p_t − y_t) = 0): under
+`batch` a span head's last-layer gradient and a choice head's pooled gradient sum to zero (up
+to padding), as in the reference; `per_example` keeps them.
 
-Labels: `gold`, or `sampled` from the model's predictive distribution with a torch Generator
-seeded by `seed`, one draw per example (the reference averages 100 draws inside the gradient
-before squaring, which drives the gradient towards its zero expectation): a class from the
-softmax; per scored word for token heads; start and end independently over the real tokens for
-span heads; a choice for choice heads; for regression the prediction plus unit Gaussian noise (a
-single noise scale σ multiplies every component by σ², which no cosine sees; the reference's
-σ = 0.25 with rejection outside STS-B's [0, 5] is not reproduced).
+Labels: `gold` (the reference's default, `--use_labels True`), or `sampled` from the model's
+predictive distribution with a torch Generator seeded by `seed`: `label_draws` draws per example
+(the reference's `--num_trials_for_FIM`, 100), whose losses are averaged inside the gradient
+before it is squared, as the reference averages its draws' log-likelihoods (which drives the
+gradient towards its zero expectation). A draw is a class from the softmax; per scored word for
+token heads; start and end independently over the real tokens for span heads; a choice for
+choice heads; for regression the prediction plus unit Gaussian noise (a single noise scale σ
+multiplies every component by σ², which no cosine sees; the reference's σ = 0.25 with rejection
+outside STS-B's [0, 5] is not reproduced).
 """
 
 from __future__ import annotations
+
+import fnmatch
 
 import numpy as np
 import pandas as pd
@@ -63,7 +72,9 @@ from xltransfer.models.checkpoints import checked_checkpoint
 from xltransfer.models.factory import checkpoint_head_class, load_tokenizer
 
 LABELS = ("gold", "sampled")
-ESTIMATORS = ("per_example", "batch")
+ESTIMATORS = ("batch", "per_example")
+# run_taskemb_CR.py's --num_trials_for_FIM: labels drawn per example when they are sampled.
+REFERENCE_LABEL_DRAWS = 100
 HEAD_NAMES = ("classifier", "classification_head", "score", "qa_outputs")
 # Per layer, the attention output projection whose input is the heads' concatenated context.
 ATTENTION_PROJECTIONS = ("attention.output.dense", "layer.0.SelfAttention.o")
@@ -187,6 +198,39 @@ def _distinct(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return kept
 
 
+def matching_parameters(
+    model: torch.nn.Module, patterns: tuple[str, ...]
+) -> dict[str, torch.nn.Parameter]:
+    """The parameters whose names (the base model's without its prefix, as the reference names
+    them: `encoder.layer.0.output.dense.weight`; the head's as they are) match a glob pattern.
+    A pattern that matches nothing is refused, naming it and a few names it could match."""
+    prefix = f"{model.base_model_prefix}."
+    named = {name.removeprefix(prefix): p for name, p in model.named_parameters()}
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in named):
+            examples = ", ".join(list(named)[:3])
+            raise ValueError(
+                f"taskemb_parameters: {pattern!r} matches no parameter of "
+                f"{type(model).__name__} (names look like {examples}, ...)"
+            )
+    return {
+        name: p for name, p in named.items() if any(fnmatch.fnmatchcase(name, x) for x in patterns)
+    }
+
+
+def _sampled_losses(kind, out, batch: dict, generator, draws: int, device):
+    """The losses at `draws` labels per example drawn from the model, averaged inside the
+    gradient as the reference averages its `num_trials_for_FIM` draws (100): each example's
+    loss is the mean over its draws, the batch loss their batch mean."""
+    per_example = batch_loss = 0
+    for _ in range(draws):
+        drawn = kind.sample_fisher_labels(out, batch, generator)
+        targets = {key: value.to(device) for key, value in drawn.items()}
+        example_losses, mean_loss = kind.fisher_losses(out, targets)
+        per_example, batch_loss = per_example + example_losses, batch_loss + mean_loss
+    return per_example / draws, batch_loss / draws
+
+
 def fisher_components(
     checkpoint: str,
     frame: pd.DataFrame,
@@ -196,16 +240,26 @@ def fisher_components(
     batch_size: int = 32,
     seed: int = 0,
     labels: str = "gold",
-    estimator: str = "per_example",
+    estimator: str = "batch",
+    label_draws: int = REFERENCE_LABEL_DRAWS,
+    parameters: tuple[str, ...] = (),
     device: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Vu et al.'s TaskEmb of the task a checkpoint was fine-tuned on: the diagonal Fisher at
     each encoder layer's attention context and output, at the pooled state the head reads and at
-    the head's own input (see the module docstring), one float64 vector per component."""
+    the head's own input (see the module docstring), one float64 vector per component, and the
+    squared gradients of the parameters `parameters` names (components `param.<name>`)."""
     if labels not in LABELS:
         raise ValueError(f"labels must be one of {LABELS}, not {labels!r}")
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, not {estimator!r}")
+    if label_draws < 1:
+        raise ValueError(f"label_draws must be at least 1, not {label_draws}")
+    if parameters and estimator != "batch":
+        raise ValueError(
+            "parameter components (taskemb_parameters) need the batch estimator: an example's "
+            "own parameter gradient would take one backward pass per example"
+        )
     tokenizer = load_tokenizer(checkpoint)
     with checked_checkpoint(checkpoint):
         model = checkpoint_head_class(checkpoint).from_pretrained(checkpoint).eval()
@@ -213,6 +267,7 @@ def fisher_components(
     model.to(device)
     kind = checkpoint_kind(model)
     captured = _Captured(model)  # before any data: an unknown layout fails fast
+    weights = matching_parameters(model, parameters)
     sample = sample_frame(frame, n_examples, seed)
     examples = kind.encode(sample, tokenizer, max_length, max(1, max_length // 4))
     generator = torch.Generator().manual_seed(seed)
@@ -226,11 +281,11 @@ def fisher_components(
             captured.tensors.clear()
             out = model(**batch)
             if labels == "sampled":
-                drawn = kind.sample_fisher_labels(out, {**batch, **gold}, generator)
-                targets = {key: value.to(device) for key, value in drawn.items()}
+                per_example, batch_loss = _sampled_losses(
+                    kind, out, {**batch, **gold}, generator, label_draws, device
+                )
             else:
-                targets = gold
-            per_example, batch_loss = kind.fisher_losses(out, targets)
+                per_example, batch_loss = kind.fisher_losses(out, gold)
             model.zero_grad(set_to_none=True)
             (per_example.sum() if estimator == "per_example" else batch_loss).backward()
             n = len(per_example)
@@ -244,6 +299,10 @@ def fisher_components(
                 else:  # the reference: square the batch's sum, divide by its real tokens
                     squared = gradient.sum((0, 1)).pow(2) / mask.sum().double()
                 sums[name] = squared.cpu() if name not in sums else sums[name] + squared.cpu()
+            for name, weight in weights.items():  # the reference: each batch's gradient squared
+                squared = weight.grad.detach().double().pow(2).flatten().cpu()
+                key = f"param.{name}"
+                sums[key] = squared if key not in sums else sums[key] + squared
             count += n
     finally:
         captured.remove()
