@@ -112,3 +112,26 @@ def test_selection_without_target_scores_is_told_by_ndcg():
     text = _selection_sentence(means)
     assert text.startswith("Choosing the most similar source by paper reaches a mean NDCG@1")
     assert "1.00 against 0.40 for a random source" in text and "no Regret@1" in text
+
+
+def test_answer_says_which_assumptions_the_grid_breaks():
+    from xltransfer.analysis.assumptions import AssumptionCheck
+
+    correlations = pd.DataFrame([pooled("textemb", 0.666, 0.361, 0.812, 0.004)])
+    checks = [
+        AssumptionCheck("heavy_tails", True, 6.1, 1e-5, "excess kurtosis 6.1"),
+        AssumptionCheck("unequal_noise", False, 1.2, 0.5, "residual SD 1 to 1.2"),
+        AssumptionCheck("family_structure", True, 9.0, 0.012, "3 families of 8 sources"),
+        AssumptionCheck("missing_cells", False, 0.0, float("nan"), "0 % of 240 cells"),
+    ]
+    text = answer(correlations, assumptions={"xlmr": checks})
+    assert (
+        "This grid breaks the tests' assumptions with heavy-tailed gains (excess kurtosis 6.1)"
+    ) in text
+    assert "(3 families of 8 sources, ANOVA p = 0.012)" in text
+    assert "unequal noise" not in text and "missing cells" not in text
+    clean = [AssumptionCheck(c.name, False, c.statistic, c.p_value, c.detail) for c in checks]
+    assert "found no heavy tails, unequal noise between targets" in answer(
+        correlations, assumptions={"xlmr": clean}
+    )
+    assert "assumptions" not in answer(correlations)  # no checks given, none told

@@ -83,6 +83,7 @@ rule answer:
         source_language=DESIGN.source_language,
         primary_test=config["analysis"]["primary_test"],
         p_adjust=config["analysis"]["p_adjust"],
+        families=get_source_families,
     script:
         "../scripts/answer.py"
 

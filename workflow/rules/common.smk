@@ -747,3 +747,16 @@ onsuccess:
 
 onerror:
     release(Path.cwd())
+
+
+def get_source_families(wildcards):
+    """Each source's taxonomy family, for the answer's check of family structure; none where
+    a published table gives no facets for some task."""
+    facets = get_selection_facets(wildcards)
+    return canonical(
+        {
+            name: facets[name]["family"]
+            for name in DESIGN.sources
+            if "family" in facets.get(name, {})
+        }
+    )

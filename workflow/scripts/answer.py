@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from xltransfer.analysis.assumptions import grid_assumptions
 from xltransfer.analysis.power import grid_powers
 from xltransfer.analysis.published import table_has_language_axis
 from xltransfer.io import read_parquets_checked, write_bytes_atomic
@@ -27,6 +28,9 @@ text = answer(
     mixed=mixed,
     primary=snakemake.params.primary_test,
     p_adjust=snakemake.params.p_adjust,
+    assumptions=grid_assumptions(
+        gains, snakemake.params.source_language, snakemake.params.families
+    ),
 )
 write_bytes_atomic(Path(snakemake.output[0]), (text + "\n").encode())
 print(text)
