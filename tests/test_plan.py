@@ -15,6 +15,7 @@ from conftest import REPO
 from xltransfer.cli.plan import main
 from xltransfer.cli.workflow_config import load_workflow_config
 from xltransfer.config import expected_job_counts
+from xltransfer.planning.markdown import _hours, _span, render_markdown
 from xltransfer.planning.plan import PlanError, build_plan, lock_rows, model_throughput, read_locks
 
 PAIR = {
@@ -103,6 +104,37 @@ def test_tokens_and_device_hours_by_hand(config):
     assert hours["evaluate"] == pytest.approx((3.2 + 4 * 30) / 3600)
     assert plan.total_hours == pytest.approx(378.8 / 3600)
     assert plan.overhead_hours == pytest.approx(10 * 30 / 3600)
+    # Measured throughput includes the optimizer step: one figure, not a range.
+    assert plan.measured and plan.hours_range == pytest.approx((378.8 / 3600, 378.8 / 3600))
+
+
+def test_an_assumed_throughput_gives_a_range_with_adams_step_by_hand(config):
+    config = copy.deepcopy(config)
+    del config["plan"]["models"]["m1"]["throughput"]
+    config["plan"]["models"]["m1"]["compute_parameters"] = 50_000_000
+    config["plan"]["devices"] = {
+        "gpu1": {"peak_tflops": 300, "memory_gb_per_s": 1800, "source": "x"}
+    }
+    config["plan"]["mfu"] = {"train": {"low": 0.1, "high": 0.4}, "eval": 0.2, "source": "assumed"}
+    config["plan"]["optimizer_bandwidth_share"] = {"low": 0.25, "high": 0.75}
+    plan = build_plan(config, jobs_in_flight=3)
+    assert not plan.measured
+    work = {w.rule: w for w in plan.workloads}
+    # Optimizer steps: per source job ceil(1,000 / 32) x 2 epochs, per target job ceil(300 / 32).
+    assert work["train_source"].steps == 2 * 32 * 2 and work["train_target"].steps == 4 * 10
+    train = {"low": 300e12 * 0.4 / 3e8, "high": 300e12 * 0.1 / 3e8}  # tokens/s, fast end first
+    scoring = 300e12 * 0.2 / 1e8
+    # AdamW: 100M parameters x 36 bytes at 75 % (fast) or 25 % of 1,800 GB/s.
+    step = {"low": 3.6e9 / (1800e9 * 0.75), "high": 3.6e9 / (1800e9 * 0.25)}
+    for bound in ("low", "high"):
+        expected = (64_000 / train[bound] + 6_400 / scoring + 128 * step[bound] + 60) / 3600
+        assert plan.rule_hours(bound)["train_source"] == pytest.approx(expected)
+    low, high = plan.hours_range
+    assert low < high
+    text = render_markdown(plan, "handmade.yaml", "test")
+    assert f"device-hours ({_hours(plan.overhead_hours)} of them job start-up, assumed)" in text
+    assert f"| **total** | **{plan.job_counts['total']:,}** | **{_span(low, high)}** |" in text
+    assert "the device-hours are a range" in text and "AdamW 2.7-8.0 ms a step" in text
 
 
 def test_disk_by_hand(config):
@@ -195,8 +227,9 @@ def test_flops_throughput_from_the_datasheet_peak():
         "models": {"m": {"parameters": 100_000_000, "compute_parameters": 52_000_000}},
     }
     speed = model_throughput(plan, "m")
-    assert speed.train == pytest.approx(312e12 * 0.5 / (6 * 52e6))  # 500,000 tokens/s
-    assert speed.eval == pytest.approx(312e12 * 0.25 / (2 * 52e6))  # 750,000 tokens/s
+    assert speed.train["low"] == pytest.approx(312e12 * 0.5 / (6 * 52e6))  # 500,000 tokens/s
+    assert speed.eval["high"] == pytest.approx(312e12 * 0.25 / (2 * 52e6))  # 750,000 tokens/s
+    assert speed.step_seconds == {"low": 0.0, "high": 0.0}  # no bandwidth given: not counted
     assert any("datasheet" in c for c in speed.citations)
 
 

@@ -32,17 +32,21 @@ def _hours(value: float) -> str:
     return f"{value:,.1f}" if value >= 10 else f"{value:,.3g}"
 
 
+def _span(low: float, high: float) -> str:
+    """Device-hours as a range, or one figure where both ends agree (measured throughput)."""
+    return _hours(high) if _hours(low) == _hours(high) else f"{_hours(low)}-{_hours(high)}"
+
+
 def jobs_table(plan: Plan) -> list[str]:
-    hours = plan.rule_hours()
+    low, high = plan.rule_hours("low"), plan.rule_hours("high")
     rows = []
     for rule, count in plan.job_counts.items():
         if rule == "total":
             continue
-        estimated = rule in hours
-        rows.append([rule, f"{count:,}", _hours(hours[rule]) if estimated else "-"])
-    rows.append(
-        ["**total**", f"**{plan.job_counts['total']:,}**", f"**{_hours(plan.total_hours)}**"]
-    )
+        estimated = rule in high
+        rows.append([rule, f"{count:,}", _span(low[rule], high[rule]) if estimated else "-"])
+    total = f"**{_span(*plan.hours_range)}**"
+    rows.append(["**total**", f"**{plan.job_counts['total']:,}**", total])
     return _table(["rule", "jobs", f"{plan.device} device-h"], rows, {1, 2})
 
 
@@ -51,7 +55,7 @@ def workload_table(plan: Plan, rules: tuple[str, ...]) -> list[str]:
     for w in plan.workloads:
         if w.rule not in rules:
             continue
-        hours = plan.hours(w)
+        low, hours = plan.hours(w, "low"), plan.hours(w)
         tokens = w.train_tokens + w.eval_tokens
         rows.append(
             [
@@ -63,8 +67,8 @@ def workload_table(plan: Plan, rules: tuple[str, ...]) -> list[str]:
                 _tokens(w.train_tokens),
                 _tokens(w.eval_tokens),
                 _tokens(tokens / w.jobs),
-                _hours(hours / w.jobs),
-                _hours(hours),
+                _span(low / w.jobs, hours / w.jobs),
+                _span(low, hours),
             ]
         )
     header = ["rule", "model", "task", "jobs", "per job", "train tokens", "eval tokens"]
@@ -72,13 +76,18 @@ def workload_table(plan: Plan, rules: tuple[str, ...]) -> list[str]:
     return _table(header, rows, {3, 5, 6, 7, 8, 9})
 
 
+def _rate(bounds: dict[str, float]) -> str:
+    fast, slow = f"{bounds['low']:,.0f}", f"{bounds['high']:,.0f}"
+    return fast if fast == slow else f"{slow}-{fast}"
+
+
 def throughput_table(plan: Plan) -> list[str]:
     rows = [
         [
             model,
             f"{plan.parameters[model] / 1e6:,.1f}M",
-            f"{speed.train:,.0f}",
-            f"{speed.eval:,.0f}",
+            _rate(speed.train),
+            _rate(speed.eval),
             speed.source,
         ]
         for model, speed in plan.speeds.items()
@@ -141,8 +150,8 @@ def render_markdown(plan: Plan, config_path: str, profile_note: str) -> str:
         "",
         f"Software: {_software()} (`requirements-lock.txt` pins every package).",
         "",
-        f"**{plan.job_counts['total']:,} jobs, {_hours(plan.total_hours)} {plan.device} "
-        f"device-hours ({_hours(plan.overhead_hours)} of them job start-up), "
+        f"**{plan.job_counts['total']:,} jobs, {_span(*plan.hours_range)} {plan.device} "
+        f"device-hours ({_hours(plan.overhead_hours)} of them job start-up, assumed), "
         f"{_gb(plan.final_bytes)} on disk at the end, {_gb(plan.peak_bytes)} at the peak.**",
         "",
         "## Jobs per rule",
@@ -186,14 +195,32 @@ def render_markdown(plan: Plan, config_path: str, profile_note: str) -> str:
         "- Every sequence is counted at its max length; dynamic padding makes most of them "
         "shorter, so tokens are an upper bound. Extractive QA contexts longer than one window "
         "give more than one feature per example, which is not counted.",
+        f"- {_basis(plan)}",
         "- FLOP-based throughput leaves out attention's share (it grows with sequence length) "
-        "and counts only the parameters a token passes through (`compute_parameters`).",
+        "and counts only the parameters a token passes through (`compute_parameters`); "
+        "AdamW's step moves every parameter, embedding tables included, "
+        "`plan.optimizer_bandwidth_share` of the device's memory bandwidth "
+        "(`plan.devices.<device>.memory_gb_per_s`).",
         f"- Each job and device adds {plan.overhead_minutes:g} minutes of start-up "
         "(`plan.overhead_minutes`): process start, model load, tokenising.",
         "- Resume states and in-flight checkpoints are sized for the largest model.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _basis(plan: Plan) -> str:
+    """Whether the device-hours rest on measurements or on assumed ranges, said once."""
+    if plan.measured:
+        return (
+            "Throughput is measured (`plan.models.<model>.throughput`, its source above), so "
+            "the device-hours are one figure; the start-up per job is still assumed."
+        )
+    return (
+        "Throughput is assumed, not measured, so the device-hours are a range: the low end at "
+        "the high MFU and memory-bandwidth share (`plan.mfu`, `plan.optimizer_bandwidth_share`), "
+        "the high end at the low ones; budget the high end until a measurement replaces it."
+    )
 
 
 def power_section(sources: int, targets: int, prior: dict[str, float]) -> str:

@@ -153,19 +153,41 @@ class RowBook:
         return measured or self.config["plan"]["bytes_per_row"]
 
 
+# Bytes AdamW moves per parameter and optimizer step, all fp32 (mixed precision keeps fp32
+# weights): read weight, gradient and both moments, write weight and both moments (28), and
+# the gradient clipping's norm read and rescale (8). Embedding rows count like any other:
+# torch's AdamW updates the whole table every step.
+OPTIMIZER_BYTES_PER_PARAMETER = 36
+BOUNDS = ("low", "high")  # device-hours: the optimistic and the pessimistic end
+
+
+def _bounds(value: float | dict[str, float]) -> dict[str, float]:
+    """An assumed share as {low, high} (a single number is both ends)."""
+    return dict(value) if isinstance(value, dict) else {"low": value, "high": value}
+
+
 @dataclass(frozen=True)
 class Throughput:
-    """Tokens per second on one device: forward+backward when training, forward when scoring."""
+    """Tokens per second on one device, forward+backward when training and forward when
+    scoring, at each end of the range (`low` device-hours: the fast end), and the seconds of
+    each optimizer step that the token rate leaves out (0 where a measurement includes it)."""
 
-    train: float
-    eval: float
+    train: dict[str, float]
+    eval: dict[str, float]
     source: str
     citations: tuple[str, ...] = ()  # what a derived figure rests on, printed once per plan
+    step_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(BOUNDS, 0.0))
+
+    @property
+    def measured(self) -> bool:
+        return self.train["low"] == self.train["high"] and not any(self.step_seconds.values())
 
 
 def model_throughput(plan: dict[str, Any], model: str) -> Throughput | None:
     """A model's measured throughput on the plan's device, else one from model FLOPs (6 per
-    compute parameter and token to train, 2 to score) at the assumed MFU of the device's peak."""
+    compute parameter and token to train, 2 to score) at the assumed MFU range of the device's
+    peak, plus AdamW's step over every parameter at the assumed share of the device's memory
+    bandwidth where the device gives one."""
     entry = plan["models"].get(model)
     if entry is None:
         return None
@@ -173,27 +195,49 @@ def model_throughput(plan: dict[str, Any], model: str) -> Throughput | None:
     measured = (entry.get("throughput") or {}).get(device)
     if measured:
         return Throughput(
-            measured["train_tokens_per_s"], measured["eval_tokens_per_s"], measured["source"]
+            _bounds(measured["train_tokens_per_s"]),
+            _bounds(measured["eval_tokens_per_s"]),
+            measured["source"],
         )
     peak = plan["devices"].get(device)
     if peak is None:
         return None
     compute = entry.get("compute_parameters") or entry["parameters"]
     mfu = plan["mfu"]
+    train, scoring = _bounds(mfu["train"]), _bounds(mfu["eval"])
     flops = peak["peak_tflops"] * 1e12
+    # The fast end (low hours) takes the high MFU and the high bandwidth share.
+    fast = {"low": "high", "high": "low"}
+    step = dict.fromkeys(BOUNDS, 0.0)
+    optimizer = ""
+    if peak.get("memory_gb_per_s"):
+        share = _bounds(plan["optimizer_bandwidth_share"])
+        moved = OPTIMIZER_BYTES_PER_PARAMETER * entry["parameters"]
+        step = {b: moved / (peak["memory_gb_per_s"] * 1e9 * share[fast[b]]) for b in BOUNDS}
+        optimizer = (
+            f"; AdamW {1e3 * step['low']:.1f}-{1e3 * step['high']:.1f} ms a step "
+            f"({entry['parameters'] / 1e6:,.0f}M parameters x {OPTIMIZER_BYTES_PER_PARAMETER} "
+            f"bytes at {share['low']:.0%}-{share['high']:.0%} of {peak['memory_gb_per_s']:g} GB/s)"
+        )
     return Throughput(
-        train=flops * mfu["train"] / (6 * compute),
-        eval=flops * mfu["eval"] / (2 * compute),
+        train={b: flops * train[fast[b]] / (6 * compute) for b in BOUNDS},
+        eval={b: flops * scoring[fast[b]] / (2 * compute) for b in BOUNDS},
         source=(
-            f"FLOPs: {compute / 1e6:,.0f}M compute parameters, {mfu['train']:.0%} (train) and "
-            f"{mfu['eval']:.0%} (eval) MFU of {peak['peak_tflops']:g} TFLOPS"
+            f"FLOPs: {compute / 1e6:,.0f}M compute parameters, {_share(train)} (train) and "
+            f"{_share(scoring)} (eval) MFU of {peak['peak_tflops']:g} TFLOPS{optimizer}"
         ),
         citations=(
             f"{device} peak: {peak['source']}",
             f"MFU: {mfu['source']}",
             *([f"{model} parameters: {entry['source']}"] if entry.get("source") else []),
         ),
+        step_seconds=step,
     )
+
+
+def _share(bounds: dict[str, float]) -> str:
+    low, high = bounds["low"], bounds["high"]
+    return f"{low:.0%}" if low == high else f"{low:.0%}-{high:.0%}"
 
 
 @dataclass(frozen=True)
@@ -208,10 +252,13 @@ class Workload:
     eval_tokens: int  # forward only, all jobs together
     devices: int  # GPUs per job (one process on a CPU-only job)
     detail: str  # the count per job, for the reader
+    steps: int = 0  # optimizer steps, all jobs together
 
-    def hours(self, speed: Throughput, overhead_minutes: float) -> float:
-        """Device-hours of all the jobs: compute plus a fixed start-up per job and device."""
-        compute = self.train_tokens / speed.train + self.eval_tokens / speed.eval
+    def hours(self, speed: Throughput, overhead_minutes: float, bound: str = "high") -> float:
+        """Device-hours of all the jobs at one end of the range: tokens, optimizer steps (on
+        each of the job's devices) and a fixed start-up per job and device."""
+        compute = self.train_tokens / speed.train[bound] + self.eval_tokens / speed.eval[bound]
+        compute += self.steps * self.devices * speed.step_seconds[bound]
         return compute / 3600 + self.jobs * self.devices * overhead_minutes / 60
 
 
@@ -246,6 +293,7 @@ def training_workloads(config: dict[str, Any], grid: Grid, book: RowBook) -> lis
                 hp = stage_hyperparameters(config, stage, task, model)
                 examples = min(train.count, hp["max_train_examples"] or train.count)
                 per_pass = hp["epochs"] * hp["max_length"] * _sequences(config, task, data)
+                steps = -(-examples // hp["global_batch_size"]) * hp["epochs"]
                 workloads.append(
                     Workload(
                         rule=rule,
@@ -259,6 +307,7 @@ def training_workloads(config: dict[str, Any], grid: Grid, book: RowBook) -> lis
                             f"{examples:,} examples x {hp['epochs']} epochs x "
                             f"{hp['max_length']} tokens x {_sequences(config, task, data):g}"
                         ),
+                        steps=jobs * steps,
                     )
                 )
     return workloads
@@ -415,19 +464,30 @@ class Plan:
     disk: list[DiskItem]
     keep_target_checkpoints: bool
 
-    def hours(self, workload: Workload) -> float:
-        return workload.hours(self.speeds[workload.model], self.overhead_minutes)
+    def hours(self, workload: Workload, bound: str = "high") -> float:
+        return workload.hours(self.speeds[workload.model], self.overhead_minutes, bound)
 
-    def rule_hours(self) -> dict[str, float]:
-        """Device-hours per estimated rule."""
+    def rule_hours(self, bound: str = "high") -> dict[str, float]:
+        """Device-hours per estimated rule, at one end of the range (`high` by default: what
+        to budget)."""
         out: dict[str, float] = {}
         for workload in self.workloads:
-            out[workload.rule] = out.get(workload.rule, 0.0) + self.hours(workload)
+            out[workload.rule] = out.get(workload.rule, 0.0) + self.hours(workload, bound)
         return out
 
     @property
     def total_hours(self) -> float:
         return sum(self.rule_hours().values())
+
+    @property
+    def hours_range(self) -> tuple[float, float]:
+        """Total device-hours at the fast and the slow end of the assumptions (equal where
+        every throughput is measured)."""
+        return tuple(sum(self.rule_hours(bound).values()) for bound in BOUNDS)
+
+    @property
+    def measured(self) -> bool:
+        return all(speed.measured for speed in self.speeds.values())
 
     @property
     def overhead_hours(self) -> float:
