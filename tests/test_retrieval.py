@@ -386,7 +386,8 @@ def test_similarity_jobs_read_a_retrieval_target_by_its_english_side(tmp_path, t
     settings |= {"taskemb_labels": "gold", "taskemb_estimator": "per_example"}
     settings |= {"taskemb_combine": "rrf", "textemb_centre": True}
     settings |= {"textemb_all_examples": False, "textemb_qa_windows": True}
-    for method in ("textemb", "taskemb"):
+    values = {}
+    for method in ("textemb", "taskemb", "task2vec"):
         vectors = []
         for task, head in heads.items():
             vectors.append(tmp_path / f"{method}-{task}.parquet")
@@ -395,3 +396,7 @@ def test_similarity_jobs_read_a_retrieval_target_by_its_english_side(tmp_path, t
         outputs = {"similarity": tmp_path / f"{method}.parquet", "vectors": tmp_path / "v.pq"}
         table = compare_task_embeddings(method, vectors, ["src"], ["tatoeba"], settings, outputs)
         assert np.isfinite(table["value"]).all() and len(table) == 1
+        assert set(table["method"]) == {method}
+        values[method] = table["value"].item()
+    # The task2vec method is TaskEmb under taskemb_model task2vec, as its own method.
+    assert values["task2vec"] == values["taskemb"]

@@ -35,9 +35,9 @@ def _require_known(key: str, values: list[str], known: dict[str, Any], what: str
 
 
 # Methods that need a model and task data, which a published table does not come with.
-TRAINING_ONLY_METHODS = ("textemb", "taskemb", "vocab_overlap")
+TRAINING_ONLY_METHODS = ("textemb", "taskemb", "task2vec", "vocab_overlap")
 # Methods whose vectors come from a model, one `task_embedding` job per (model, task).
-EMBEDDED_METHODS = {"textemb", "taskemb"}
+EMBEDDED_METHODS = {"textemb", "taskemb", "task2vec"}
 
 
 def check_published(config: dict[str, Any], sources: list[str], targets: list[str]) -> None:

@@ -444,7 +444,7 @@ def compare_task_embeddings(
     vectors = pd.concat(
         [read_parquet_checked(Path(path)) for path in vector_files], ignore_index=True
     )[EMBEDDING_COLUMNS]
-    components = method == "taskemb" and settings["taskemb_model"] in ("fine_tuned", "task2vec")
+    components = settings.get("taskemb_model") in ("fine_tuned", "task2vec")
 
     def compare(by_task: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
         if components:

@@ -24,12 +24,26 @@ EMBEDDING_SETTINGS = {
         }
         | taskemb_fisher_options(config["similarity"])
     ),
+    "task2vec": canonical(
+        {
+            "examples": config["similarity"]["embedding_examples"],
+            "taskemb_model": "task2vec",
+            "max_length": config["training"]["source"]["max_length"],
+            "seed": config["analysis"]["seed"],
+        }
+    ),
 }
 COMPARISON_SETTINGS = {
     "textemb": {"textemb_centre": config["similarity"]["textemb_centre"]},
     "taskemb": canonical(
         {
             "taskemb_model": config["similarity"]["taskemb_model"],
+            "taskemb_combine": config["similarity"]["taskemb_combine"],
+        }
+    ),
+    "task2vec": canonical(
+        {
+            "taskemb_model": "task2vec",
             "taskemb_combine": config["similarity"]["taskemb_combine"],
         }
     ),
@@ -46,7 +60,7 @@ rule task_embedding:
     log:
         "logs/{run}/embeddings/{method}/{model}/{task}.log",
     wildcard_constraints:
-        method="textemb|taskemb",
+        method="textemb|taskemb|task2vec",
     conda:
         "../../envs/training.yaml"
     threads: get_resource("evaluate", "threads")
@@ -104,6 +118,29 @@ rule taskemb_similarity:
         sources=GRID.sources,
         targets=GRID.targets,
         settings=COMPARISON_SETTINGS["taskemb"],
+    script:
+        "../scripts/embedding_similarity.py"
+
+
+rule task2vec_similarity:
+    input:
+        vectors=get_task_vectors("task2vec"),
+    output:
+        similarity="results/{run}/similarity/task2vec.parquet",
+        vectors="results/{run}/embeddings/task2vec.parquet",
+    log:
+        "logs/{run}/similarity/task2vec.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=get_resource("light", "mem_mb"),
+        runtime=get_resource("light", "runtime"),
+    params:
+        method="task2vec",
+        sources=GRID.sources,
+        targets=GRID.targets,
+        settings=COMPARISON_SETTINGS["task2vec"],
     script:
         "../scripts/embedding_similarity.py"
 

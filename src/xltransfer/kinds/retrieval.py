@@ -81,7 +81,7 @@ class Retrieval(TaskKind):
         from xltransfer.kinds.regression import Regression
 
         english = pd.DataFrame({"text_a": frame["text_b"], "text_b": None, "label": 0.0})
-        if method != "taskemb":
+        if method not in ("taskemb", "task2vec"):
             return english, Regression()
         if len(frame) < 2:
             raise ValueError("the retrieval pairing probe needs at least 2 pairs")

@@ -367,7 +367,7 @@ def other_workloads(config: dict[str, Any], grid: Grid) -> list[Workload]:
     tasks = len(dict.fromkeys((*grid.sources, *grid.targets)))
     examples = config["similarity"]["embedding_examples"]
     length = config["training"]["source"]["max_length"]
-    for method in ("textemb", "taskemb"):
+    for method in ("textemb", "taskemb", "task2vec"):
         if method not in config["similarity"]["methods"]:
             continue
         for model in grid.models:

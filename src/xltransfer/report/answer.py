@@ -26,6 +26,7 @@ METHOD_NAMES = {
     "wu_palmer": "Wu–Palmer taxonomy",
     "textemb": "TextEmb",
     "taskemb": "TaskEmb",
+    "task2vec": "Task2Vec",
     "vocab_overlap": "Vocabulary-overlap",
 }
 
