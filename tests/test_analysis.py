@@ -303,6 +303,21 @@ def test_correlate_missing_similarity() -> None:
         analysis.correlate(gains, sim)
 
 
+def test_a_method_that_covers_some_targets_is_correlated_on_those():
+    """Fine-tuned TaskEmb has no value for a target without a task head: its whole (model,
+    target) block is absent, and its statistics come from the targets it covers alone."""
+    gains, sim, _ = _planted()
+    partial = sim[sim["target"] == "t2"].assign(method="taskemb")
+    out = analysis.correlate(gains, pd.concat([sim, partial]), scopes=("pooled", "target"))
+    spearman = out[out["statistic"] == "spearman"].set_index(["method", "scope", "target"])
+    assert spearman.loc[("taskemb", "pooled", "*"), "n"] == 4  # t2's four sources
+    assert ("taskemb", "target", "t1") not in spearman.index
+    alone = analysis.correlate(gains[gains["target"] == "t2"], partial, scopes=("pooled",))
+    assert spearman.loc[("taskemb", "pooled", "*"), "estimate"] == pytest.approx(
+        alone.loc[alone["statistic"] == "spearman", "estimate"].item()
+    )
+
+
 # ---------------------------------------------------------------- reporting
 
 

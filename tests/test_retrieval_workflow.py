@@ -29,6 +29,12 @@ def test_dry_run_matches_grid_arithmetic(tmp_path):
     assert counts == expected_job_counts(config)
     # 3 runs (none, mnli, sst2): xnli trained and evaluated per run, tatoeba only evaluated.
     assert counts["train_target"] == counts["evaluate"] == counts["evaluate_retrieval"] == 3
+    # Vu et al.'s TaskEmb beside Task2Vec: the first covers the targets with a task head
+    # (mnli, sst2, xnli: 3 embeddings), Task2Vec every task (4 embeddings), TextEmb too (4).
+    config["similarity"]["methods"] += ["taskemb"]
+    counts = dry_run_counts(folder, write_config(folder, config))
+    assert counts == expected_job_counts(config)
+    assert counts["task_embedding"] == 3 + 4 + 4 and counts["taskemb_similarity"] == 1
 
 
 @pytest.mark.workflow

@@ -108,18 +108,16 @@ def check_config(config: dict[str, Any]) -> None:
                 f"experiment.sources: {name!r} is a {registry[name].type} task, which trains "
                 "nothing; it can only be a target"
             )
-    untrained = [t for t in experiment["targets"] if not registry[t].kind.trainable]
-    if (
-        untrained
-        and "taskemb" in config["similarity"]["methods"]
-        and config["similarity"]["taskemb_model"] == "fine_tuned"
-    ):
-        raise ConfigError(
-            f"similarity.taskemb_model: 'fine_tuned' needs a checkpoint fine-tuned on every task, "
-            f"and the retrieval targets {untrained} have none; use 'task2vec' (or "
-            "'head_input_probe')"
-        )
     similarity = config["similarity"]
+    if "taskemb" in similarity["methods"] and similarity["taskemb_model"] == "fine_tuned":
+        models, targets = taskemb_coverage(config, registry)
+        if not models or not targets:
+            raise ConfigError(
+                "similarity.taskemb_model: 'fine_tuned' takes the Fisher at a fine-tuned task "
+                f"head, and no {'model' if not models else 'target'} of this grid has one "
+                "(retrieval and bi-encoder targets, text-to-text models); use the task2vec "
+                "method (or taskemb_model task2vec)"
+            )
     if similarity["taskemb_parameters"] and similarity["taskemb_estimator"] != "batch":
         raise ConfigError(
             "similarity.taskemb_parameters: parameter components need taskemb_estimator: batch "
@@ -157,7 +155,9 @@ def check_config(config: dict[str, Any]) -> None:
             "the gains (e.g. [taxonomy] or [taxonomy, textemb, taskemb])"
         )
     if "taskemb" in methods and config["similarity"]["taskemb_model"] == "fine_tuned":
-        for name in experiment["sources"] + experiment["targets"]:
+        # A target without a head is left out of TaskEmb (taskemb_coverage); a source cannot
+        # be: every target's sources are ranked together.
+        for name in experiment["sources"]:
             if not registry[name].kind.has_fisher_head:
                 raise ConfigError(
                     f"tasks.{name}.architecture: a {registry[name].architecture} checkpoint has "
@@ -410,6 +410,40 @@ def _check_architecture(key: str, task: TaskSpec) -> None:
         )
 
 
+def taskemb_coverage(
+    config: dict[str, Any], registry: dict[str, TaskSpec] | None = None
+) -> tuple[list[str], list[str]]:
+    """The models and targets Vu et al.'s fine-tuned TaskEmb covers: those with a task head to
+    take the Fisher at. A text-to-text model, a retrieval or a bi-encoder target has none, so
+    its pairs have no TaskEmb similarity (the task2vec method covers every pair)."""
+    registry = registry or load_registry(config["tasks"])
+    experiment = config["experiment"]
+    models = [m for m in experiment["models"] if not fine_tunes_text_to_text(config, m)]
+    targets = [
+        t
+        for t in experiment["targets"]
+        if registry[t].kind.trainable and registry[t].kind.has_fisher_head
+    ]
+    return models, targets
+
+
+def embedded_coverage(config: dict[str, Any]) -> dict[str, tuple[list[str], list[str]]]:
+    """Per embedded method of the config, the models and targets it embeds (with every
+    source): all of them but for fine-tuned TaskEmb (`taskemb_coverage`)."""
+    experiment = config["experiment"]
+    coverage = {}
+    for method in config["similarity"]["methods"]:
+        if method not in EMBEDDED_METHODS:
+            continue
+        fine_tuned = method == "taskemb" and config["similarity"]["taskemb_model"] == "fine_tuned"
+        coverage[method] = (
+            taskemb_coverage(config)
+            if fine_tuned
+            else (list(experiment["models"]), list(experiment["targets"]))
+        )
+    return coverage
+
+
 def fine_tunes_text_to_text(config: dict[str, Any], model: str) -> bool:
     """True for a model fine-tuned text to text (labels as words, answers generated)."""
     return config["models"][model].get("fine_tuning", "heads") == "text_to_text"
@@ -427,13 +461,6 @@ def _check_text_to_text(config: dict[str, Any], registry: dict[str, TaskSpec]) -
             raise ConfigError(
                 f"models.{model}.fine_tuning: text_to_text needs an encoder-decoder, and "
                 f"build.architecture is {built!r} (use mt5)"
-            )
-        methods = config["similarity"]["methods"]
-        if "taskemb" in methods and config["similarity"]["taskemb_model"] == "fine_tuned":
-            raise ConfigError(
-                f"models.{model}.fine_tuning: a text_to_text checkpoint has no task head for "
-                "similarity.taskemb_model fine_tuned to take the Fisher at; use task2vec "
-                "(or head_input_probe)"
             )
         for name in experiment["sources"] + experiment["targets"]:
             task = registry[name]
@@ -752,10 +779,11 @@ def expected_job_counts(config: dict[str, Any]) -> dict[str, int]:
         "pretrain": len(built),
         # One rule per similarity method, then one job each for the run-level steps.
         **{f"{method}_similarity": 1 for method in config["similarity"]["methods"]},
-        # TextEmb and TaskEmb embed each (model, task) in a job of its own.
-        "task_embedding": len(grid.models)
-        * len(set(grid.sources) | set(grid.targets))
-        * len(EMBEDDED_METHODS & set(config["similarity"]["methods"])),
+        # TextEmb and TaskEmb embed each (model, task) they cover in a job of its own.
+        "task_embedding": sum(
+            len(models) * len(set(grid.sources) | set(targets))
+            for models, targets in embedded_coverage(config).values()
+        ),
         **dict.fromkeys(ANALYSIS_JOBS, 1),
         "aggregate": 1,
         "gains": 1,

@@ -446,7 +446,7 @@ def compare_task_embeddings(
     )[EMBEDDING_COLUMNS]
     components = settings.get("taskemb_model") in ("fine_tuned", "task2vec")
 
-    def compare(by_task: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+    def compare(by_task: dict[str, dict[str, np.ndarray]], targets: list[str]) -> pd.DataFrame:
         if components:
             combine = settings["taskemb_combine"]
             return combine_component_similarities(by_task, sources, targets, method, combine)
@@ -461,7 +461,10 @@ def compare_task_embeddings(
         by_task: dict[str, dict[str, np.ndarray]] = {}
         for row in rows.itertuples():
             by_task.setdefault(row.task, {})[row.component] = np.asarray(row.vector)
-        tables.append(compare(by_task).assign(model=model))
+        # A method that covers only some targets (fine-tuned TaskEmb: those with a task head)
+        # compares those; the others' pairs have no value under it.
+        covered = [target for target in targets if target in by_task]
+        tables.append(compare(by_task, covered).assign(model=model))
     frame = pd.concat(tables, ignore_index=True)[similarity.SIMILARITY_COLUMNS]
     write_parquet_atomic(vectors, outputs["vectors"])
     write_parquet_atomic(frame, outputs["similarity"])

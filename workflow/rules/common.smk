@@ -9,6 +9,7 @@ from xltransfer.config import (
     check_config,
     check_paths,
     check_published,
+    embedded_coverage,
     fine_tunes_text_to_text,
     job_hyperparameters,
     stage_hyperparameters,
@@ -524,13 +525,16 @@ def get_task_embedding_input(wildcards):
 
 
 def get_task_vectors(method):
-    """Every (model, task) vectors file of a method, tasks in embedding_tasks() order."""
+    """Every (model, task) vectors file of a method, tasks in embedding_tasks() order: the
+    models and targets it covers (fine-tuned TaskEmb needs a task head) with every source."""
 
     def vectors(wildcards):
+        models, targets = embedded_coverage(config)[method]
         return [
             f"results/{wildcards.run}/embeddings/{method}/{model}/{task}.parquet"
-            for model in GRID.models
+            for model in models
             for task in embedding_tasks()
+            if task in GRID.sources or task in targets
         ]
 
     return vectors

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from xltransfer.config import Grid, expected_job_counts, stage_hyperparameters
+from xltransfer.config import (
+    Grid,
+    embedded_coverage,
+    expected_job_counts,
+    stage_hyperparameters,
+)
 from xltransfer.data.dataset_files import CARD, DatasetLayoutError, read_card, split_files
 from xltransfer.data.tasks import TaskSpec, load_registry
 
@@ -364,21 +369,23 @@ def other_workloads(config: dict[str, Any], grid: Grid) -> list[Workload]:
                     "pretrain", model, "corpus", 1, tokens, 0, _devices(config, "pretrain"), detail
                 )
             )
-    tasks = len(dict.fromkeys((*grid.sources, *grid.targets)))
     examples = config["similarity"]["embedding_examples"]
     length = config["training"]["source"]["max_length"]
-    for method in ("textemb", "taskemb", "task2vec"):
-        if method not in config["similarity"]["methods"]:
-            continue
-        for model in grid.models:
+    for method, (models, targets) in embedded_coverage(config).items():
+        tasks = len(dict.fromkeys((*grid.sources, *targets)))
+        # Fine-tuned TaskEmb backpropagates every batch (forward and backward, like training);
+        # TextEmb reads forward only, and Task2Vec's probe on frozen features is counted so.
+        backward = method == "taskemb" and config["similarity"]["taskemb_model"] == "fine_tuned"
+        tokens = tasks * examples * length
+        for model in models:
             workloads.append(
                 Workload(
                     rule="task_embedding",
                     model=model,
                     task=f"{method}: {tasks} tasks",
                     jobs=tasks,  # one job (and model load) per task
-                    train_tokens=0,
-                    eval_tokens=tasks * examples * length,
+                    train_tokens=tokens if backward else 0,
+                    eval_tokens=0 if backward else tokens,
                     devices=_devices(config, "task_embedding"),
                     detail=f"{examples:,} examples x {length} tokens",
                 )
