@@ -117,21 +117,26 @@ def test_batch_estimator_is_the_reference_sum_then_square(classifier):
         np.testing.assert_allclose(ours[name], (total / len(frame)).numpy(), rtol=1e-4)
 
 
-def test_sampled_labels_come_from_the_predictive_distribution_by_seed(classifier):
+def _probabilities(checkpoint, frame) -> torch.Tensor:
+    """The classifier's predictive distribution over each pair's labels, in one batch."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    inputs = tokenizer(
+        frame.text_a.tolist(), frame.text_b.tolist(), padding=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        return torch.softmax(model(**inputs).logits.double(), -1)
+
+
+def test_sampled_labels_come_from_the_predictive_distribution_by_seed(classifier):
     frame = toy_pairs(6, seed=2)
     options = {"n_examples": None, "batch_size": 6, "labels": "sampled", "label_draws": 1}
     options |= PER_EXAMPLE
     ours = fisher_components(str(classifier), frame, seed=3, **options)
     # The draws by hand: one batch, one categorical draw per example from a Generator seeded 3.
-    tokenizer = AutoTokenizer.from_pretrained(classifier)
-    model = AutoModelForSequenceClassification.from_pretrained(classifier).eval()
-    inputs = tokenizer(
-        frame.text_a.tolist(), frame.text_b.tolist(), padding=True, return_tensors="pt"
-    )
-    with torch.no_grad():
-        probabilities = torch.softmax(model(**inputs).logits.double(), -1)
+    probabilities = _probabilities(classifier, frame)
     drawn = torch.multinomial(probabilities, 1, generator=torch.Generator().manual_seed(3))
     grads = _by_hand(str(classifier), frame, drawn.squeeze(-1).tolist())
     for name in COMPONENTS:
@@ -151,18 +156,10 @@ def test_sampled_labels_average_their_draws_inside_the_gradient(classifier):
     """As the reference averages num_trials_for_FIM draws' log-likelihoods before the backward
     pass: with 3 draws per example, each example's gradient is the mean of its 3 draws'
     gradients, squared after."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
     frame = toy_pairs(4, seed=5)
     options = {"n_examples": None, "batch_size": 4, "labels": "sampled", **PER_EXAMPLE}
     ours = fisher_components(str(classifier), frame, seed=7, label_draws=3, **options)
-    tokenizer = AutoTokenizer.from_pretrained(classifier)
-    model = AutoModelForSequenceClassification.from_pretrained(classifier).eval()
-    inputs = tokenizer(
-        frame.text_a.tolist(), frame.text_b.tolist(), padding=True, return_tensors="pt"
-    )
-    with torch.no_grad():
-        probabilities = torch.softmax(model(**inputs).logits.double(), -1)
+    probabilities = _probabilities(classifier, frame)
     generator = torch.Generator().manual_seed(7)
     draws = [torch.multinomial(probabilities, 1, generator=generator) for _ in range(3)]
     per_draw = [_by_hand(str(classifier), frame, d.squeeze(-1).tolist()) for d in draws]
