@@ -124,17 +124,15 @@ def test_near_copy_source_gains_more_than_unrelated(run, target):
 
 
 # Known misses, measured on the default run and kept as strict xfails, so a fix shows up.
-TASKEMB_SENTIMENT_MISS = pytest.mark.xfail(
-    strict=True,
-    reason="since the corpus has name sentences, the TaskEmb probe ranks sst2 third for "
-    "sentiment (conll2003 0.530, ag_news 0.520, sst2 0.433)",
-)
-PANX_SELECTION_MISS = pytest.mark.xfail(
-    strict=True,
-    reason="PAN-X is near its English ceiling (none: 0.985 F1) and its gains are small and "
-    "noisy: conll2003 -0.023 beats ag_news -0.041 but not sst2 +0.033 or qqp +0.008, so a "
-    "top-1 pick of conll2003 has regret 0.062 against random's 0.047",
-)
+# TaskEmb is the reference's batch estimator (sum over the batch, then square), whose fused
+# rank scores (reciprocal ranks over 5 components) sit within 0.003 of each other here.
+TASKEMB_MISSES = {
+    "sentiment": pytest.mark.xfail(
+        strict=True,
+        reason="TaskEmb ranks sst2 sixth of seven for sentiment (squad 0.0640, ag_news 0.0628, "
+        "stsb 0.0625, conll2003 0.0625, qqp 0.0624, sst2 0.0618, mnli 0.0618)",
+    ),
+}
 
 
 def _similarity_cases() -> list:
@@ -143,7 +141,9 @@ def _similarity_cases() -> list:
         pytest.param(
             method,
             target,
-            marks=[TASKEMB_SENTIMENT_MISS] if (method, target) == ("taskemb", "sentiment") else [],
+            marks=[TASKEMB_MISSES[target]]
+            if method == "taskemb" and target in TASKEMB_MISSES
+            else [],
         )
         for method in methods
         for target in sorted(NEAR_COPY)
@@ -166,13 +166,7 @@ def test_every_similarity_method_finds_the_near_copy_source(run, method, target)
     assert ranked["value"].iloc[0] > ranked["value"].iloc[1], ranked.to_dict("records")
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        pytest.param(t, marks=[PANX_SELECTION_MISS] if t == "panx" else [])
-        for t in sorted(NEAR_COPY)
-    ],
-)
+@pytest.mark.parametrize("target", sorted(NEAR_COPY))
 def test_source_selection_beats_chance_with_the_taxonomy(run, target):
     table = pd.read_parquet(run / "results" / "demo" / "source_selection.parquet")
     top1 = table[(table["k"] == 1) & (table["candidates"] == "all")]
@@ -186,6 +180,15 @@ def test_answer_is_written_from_the_numbers(run):
     assert text.startswith("Does task similarity predict the zero-shot transfer gain of tiny-xlmr?")
     for name in ("Taxonomy", "TextEmb", "TaskEmb"):
         assert f"{name} similarity" in text
+
+
+def test_the_answer_finds_the_planted_relation(run):
+    """With 400 target examples what a source taught matters, and the data-driven methods that
+    see the planted near copies find the relation by the primary test (each near copy shares
+    its target's generator, so its words and sentences)."""
+    text = (run / "results" / "demo" / "answer.txt").read_text()
+    for name in ("Vocabulary-overlap", "TextEmb"):
+        assert f"{name} similarity predicts the gain" in text
 
 
 def test_correlations_cover_targets_and_pool(run):
