@@ -300,6 +300,8 @@ def fisher_components(
                     squared = gradient.sum((0, 1)).pow(2) / mask.sum().double()
                 sums[name] = squared.cpu() if name not in sums else sums[name] + squared.cpu()
             for name, weight in weights.items():  # the reference: each batch's gradient squared
+                if weight.grad is None:
+                    raise ValueError(f"taskemb_parameters: {name} takes no part in the loss")
                 squared = weight.grad.detach().double().pow(2).flatten().cpu()
                 key = f"param.{name}"
                 sums[key] = squared if key not in sums else sums[key] + squared
