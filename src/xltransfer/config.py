@@ -109,7 +109,7 @@ def check_config(config: dict[str, Any]) -> None:
                 "nothing; it can only be a target"
             )
     similarity = config["similarity"]
-    if "taskemb" in similarity["methods"] and similarity["taskemb_model"] == "fine_tuned":
+    if embeds_fine_tuned_checkpoints(config):
         models, targets = taskemb_coverage(config, registry)
         if not models or not targets:
             raise ConfigError(
@@ -154,7 +154,7 @@ def check_config(config: dict[str, Any]) -> None:
             "similarity.methods: empty; the analysis correlates at least one similarity with "
             "the gains (e.g. [taxonomy] or [taxonomy, textemb, taskemb])"
         )
-    if "taskemb" in methods and config["similarity"]["taskemb_model"] == "fine_tuned":
+    if embeds_fine_tuned_checkpoints(config):
         # A target without a head is left out of TaskEmb (taskemb_coverage); a source cannot
         # be: every target's sources are ranked together.
         for name in experiment["sources"]:
@@ -410,6 +410,17 @@ def _check_architecture(key: str, task: TaskSpec) -> None:
         )
 
 
+def embeds_fine_tuned_checkpoints(config: dict[str, Any], method: str = "taskemb") -> bool:
+    """True where `method` is in the grid and is Vu et al.'s TaskEmb, which reads each task's
+    fine-tuned checkpoint (task2vec, head_input_probe and TextEmb read the pretrained encoder)."""
+    similarity = config["similarity"]
+    return (
+        method == "taskemb"
+        and method in similarity["methods"]
+        and similarity["taskemb_model"] == "fine_tuned"
+    )
+
+
 def taskemb_coverage(
     config: dict[str, Any], registry: dict[str, TaskSpec] | None = None
 ) -> tuple[list[str], list[str]]:
@@ -435,10 +446,9 @@ def embedded_coverage(config: dict[str, Any]) -> dict[str, tuple[list[str], list
     for method in config["similarity"]["methods"]:
         if method not in EMBEDDED_METHODS:
             continue
-        fine_tuned = method == "taskemb" and config["similarity"]["taskemb_model"] == "fine_tuned"
         coverage[method] = (
             taskemb_coverage(config)
-            if fine_tuned
+            if embeds_fine_tuned_checkpoints(config, method)
             else (list(experiment["models"]), list(experiment["targets"]))
         )
     return coverage

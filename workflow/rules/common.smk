@@ -10,6 +10,7 @@ from xltransfer.config import (
     check_paths,
     check_published,
     embedded_coverage,
+    embeds_fine_tuned_checkpoints,
     fine_tunes_text_to_text,
     job_hyperparameters,
     stage_hyperparameters,
@@ -62,12 +63,16 @@ if PUBLISHED:
     if PUBLISHED_SIMILARITY:
         load_similarity(PUBLISHED_SIMILARITY, DESIGN, config["similarity"]["methods"])
     TASKS = {}
+    EMBEDDED_COVERAGE = {}  # a published table embeds nothing (check_published)
 else:
     check_config(config)
     # Relative paths in the config are the working directory's, as the jobs will read them.
     check_paths(config, os.getcwd())
     GRID = DESIGN = Grid.from_config(config)
     TASKS = load_registry(config["tasks"])
+    # Per embedding method, the models and targets it embeds (fine-tuned TaskEmb: those with
+    # a task head), worked out once.
+    EMBEDDED_COVERAGE = embedded_coverage(config)
 DEMO = config.get("demo_benchmark")
 # The benchmark's settings in one key order (its languages keep theirs: it generates them in
 # that order), so that moving a key regenerates nothing.
@@ -468,12 +473,6 @@ def get_embedding_train_files(wildcards):
     return [_embedding_file(task) for task in embedding_tasks()]
 
 
-def _embeds_with_checkpoint(method):
-    # Only Vu et al.'s fine_tuned TaskEmb reads a checkpoint; task2vec and head_input_probe
-    # (and TextEmb) read the pretrained encoder.
-    return method == "taskemb" and config["similarity"]["taskemb_model"] == "fine_tuned"
-
-
 def _fine_tuned(model, task):
     # The first seed's checkpoint of the task: its source run, else its target-only baseline.
     values = {"run": config["run"], "model": model, "seed": GRID.seeds[0]}
@@ -486,7 +485,7 @@ def _fine_tuned(model, task):
 
 def _embedder(method, model, task):
     """What embeds one task: the pretrained encoder, or for fine_tuned TaskEmb its checkpoint."""
-    if _embeds_with_checkpoint(method):
+    if embeds_fine_tuned_checkpoints(config, method):
         return _fine_tuned(model, task)
     return model_reference(model)
 
@@ -513,7 +512,7 @@ def get_task_embedding_input(wildcards):
     embedder = get_task_embedder(wildcards)
     # Hub ids are not files: only folders the workflow writes are inputs.
     local = (
-        _embeds_with_checkpoint(wildcards.method)
+        embeds_fine_tuned_checkpoints(config, wildcards.method)
         or "build" in config["models"][wildcards.model]
     )
     return {
@@ -526,10 +525,11 @@ def get_task_embedding_input(wildcards):
 
 def get_task_vectors(method):
     """Every (model, task) vectors file of a method, tasks in embedding_tasks() order: the
-    models and targets it covers (fine-tuned TaskEmb needs a task head) with every source."""
+    models and targets it covers (fine-tuned TaskEmb needs a task head) with every source.
+    """
 
     def vectors(wildcards):
-        models, targets = embedded_coverage(config)[method]
+        models, targets = EMBEDDED_COVERAGE[method]
         return [
             f"results/{wildcards.run}/embeddings/{method}/{model}/{task}.parquet"
             for model in models

@@ -17,6 +17,7 @@ from typing import Any
 from xltransfer.config import (
     Grid,
     embedded_coverage,
+    embeds_fine_tuned_checkpoints,
     expected_job_counts,
     stage_hyperparameters,
 )
@@ -375,7 +376,7 @@ def other_workloads(config: dict[str, Any], grid: Grid) -> list[Workload]:
         tasks = len(dict.fromkeys((*grid.sources, *targets)))
         # Fine-tuned TaskEmb backpropagates every batch (forward and backward, like training);
         # TextEmb reads forward only, and Task2Vec's probe on frozen features is counted so.
-        backward = method == "taskemb" and config["similarity"]["taskemb_model"] == "fine_tuned"
+        backward = embeds_fine_tuned_checkpoints(config, method)
         tokens = tasks * examples * length
         for model in models:
             workloads.append(
