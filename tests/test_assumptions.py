@@ -22,8 +22,8 @@ def grid(noise, sources=8, targets=5, seed=0, effects=None) -> pd.DataFrame:
     rows = []
     for s, t, language in itertools.product(range(sources), range(targets), ["en", *LANGUAGES]):
         gain = source_effect[s] + rng.normal() + noise(rng, s, t)
-        rows.append(("m", f"s{s}", f"t{t}", language, 1, True, gain))
-    columns = ["model", "source", "target", "language", "seed", "primary", "gain"]
+        rows.append(("m", f"s{s}", f"t{t}", language, 1, "accuracy", True, gain))
+    columns = ["model", "source", "target", "language", "seed", "metric", "primary", "gain"]
     return pd.DataFrame(rows, columns=columns)
 
 

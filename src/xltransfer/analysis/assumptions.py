@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from xltransfer.analysis.gains import primary_rows, zero_shot_rows
+
 KURTOSIS_ABOVE = 1.0
 KURTOSIS_P = 0.01
 KURTOSIS_MIN_RESIDUALS = 20
@@ -53,9 +55,7 @@ class AssumptionCheck:
 def zero_shot_cells(gains: pd.DataFrame, source_language: str | None) -> pd.DataFrame:
     """The primary zero-shot gains, one row per (model, source, target, language, seed); every
     primary row where `source_language` is None (a published grid without a language axis)."""
-    rows = gains[gains["primary"].astype(bool)]
-    if source_language is not None:
-        rows = rows[rows["language"] != source_language]
+    rows = zero_shot_rows(primary_rows(gains), source_language)
     return rows[["model", "source", "target", "language", "seed", "gain"]]
 
 

@@ -166,7 +166,7 @@ def primary_rows(df: pd.DataFrame) -> pd.DataFrame:
     return prim
 
 
-def _zero_shot(rows: pd.DataFrame, source_language: str | None) -> pd.DataFrame:
+def zero_shot_rows(rows: pd.DataFrame, source_language: str | None) -> pd.DataFrame:
     """Rows not in the source language; every row when `source_language` is None (a published
     grid without a language axis)."""
     if source_language is None:
@@ -183,7 +183,7 @@ def summarize_gains(gains: pd.DataFrame, source_language: str | None = "en") -> 
     prim = primary_rows(gains)
     # Zero-shot transfer is about the languages the model was NOT fine-tuned in, so the
     # source language is excluded before averaging.
-    zs = _zero_shot(prim, source_language)
+    zs = zero_shot_rows(prim, source_language)
     triple = ["model", "source", "target", "metric"]
     # Average languages within a seed first, so the spread reported is across seeds (runs).
     per_seed = zs.groupby(triple + ["seed"], as_index=False)["gain"].mean()
@@ -404,7 +404,7 @@ def zero_shot_pairs(
     _require_columns(gains, GAIN_COLUMNS, "gains")
     prim = primary_rows(gains)
     sim = _checked_similarity(prim, similarity)[["model", "source", "target", "method", "value"]]
-    return _gains_per_language(_zero_shot(prim, source_language), sim)
+    return _gains_per_language(zero_shot_rows(prim, source_language), sim)
 
 
 def transfer_gaps(scores: pd.DataFrame, source_language: str = "en") -> pd.DataFrame:
