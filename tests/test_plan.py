@@ -230,6 +230,7 @@ def test_flops_throughput_from_the_datasheet_peak():
     assert speed.train["low"] == pytest.approx(312e12 * 0.5 / (6 * 52e6))  # 500,000 tokens/s
     assert speed.eval["high"] == pytest.approx(312e12 * 0.25 / (2 * 52e6))  # 750,000 tokens/s
     assert speed.step_seconds == {"low": 0.0, "high": 0.0}  # no bandwidth given: not counted
+    assert not speed.measured  # one MFU, so one figure, but an assumed one
     assert any("datasheet" in c for c in speed.citations)
 
 

@@ -183,10 +183,7 @@ class Throughput:
     source: str
     citations: tuple[str, ...] = ()  # what a derived figure rests on, printed once per plan
     step_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(BOUNDS, 0.0))
-
-    @property
-    def measured(self) -> bool:
-        return self.train["low"] == self.train["high"] and not any(self.step_seconds.values())
+    measured: bool = False  # from plan.models.<model>.throughput, not the FLOPs estimate
 
 
 def model_throughput(plan: dict[str, Any], model: str) -> Throughput | None:
@@ -204,6 +201,7 @@ def model_throughput(plan: dict[str, Any], model: str) -> Throughput | None:
             _bounds(measured["train_tokens_per_s"]),
             _bounds(measured["eval_tokens_per_s"]),
             measured["source"],
+            measured=True,
         )
     peak = plan["devices"].get(device)
     if peak is None:
